@@ -1,0 +1,441 @@
+"""The emulator's WSGI application: faults, auth, routing and JSON responses.
+
+Order of work per request: latency, injected failure (before any effect),
+Bearer auth (401), routing (404/405), the handler (400s name the field), and
+for a successful POST/PUT an optional "drop after commit" (`DropConnection`).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+import secrets
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from personactl.emulator import personas, tools
+from personactl.emulator.catalog import CUSTOMER_CLIENT_LLM_ID
+from personactl.emulator.errors import ApiError, DropConnection, bad_request, not_found
+from personactl.emulator.faults import WRITE_METHODS, FaultInjector
+from personactl.emulator.settings import DATABASE_FILE, EmulatorSettings
+from personactl.emulator.store import Doc, Store, Txn
+from personactl.emulator.validation import (
+    Field,
+    check_fields,
+    parse_page_query,
+    require_object,
+)
+
+StartResponse = Callable[..., Any]
+_RENDER_STYLES = ("all", "realistic", "animated_3d", "illustrated", "unknown")
+_GROUP_FIELDS = {"name": Field("string"), "description": Field("string")}
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    raw_body: bytes
+    params: dict[str, str] = field(default_factory=dict)
+
+    def json(self) -> Any:
+        if not self.raw_body.strip():
+            raise bad_request("Request body must be a JSON object")
+        try:
+            return json.loads(self.raw_body)
+        except (ValueError, UnicodeDecodeError):
+            raise bad_request("Request body is not valid JSON") from None
+
+
+@dataclass
+class Response:
+    status: int
+    body: Any = None  # None: no body (204)
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+Handler = Callable[[Request], Response]
+
+
+def _meta(total: int, page: int, per_page: int) -> dict[str, Any]:
+    last_page = max(1, -(-total // per_page))
+    return {
+        "total": total,
+        "lastPage": last_page,
+        "currentPage": page,
+        "perPage": per_page,
+        "prev": page - 1 if page > 1 else None,
+        "next": page + 1 if page < last_page else None,
+    }
+
+
+class EmulatorApp:
+    """WSGI callable; one instance per data directory. Thread-safe."""
+
+    def __init__(self, data_dir: Path, settings: EmulatorSettings | None = None) -> None:
+        self.settings = settings or EmulatorSettings()
+        self.store = Store(Path(data_dir) / DATABASE_FILE)
+        self.faults = FaultInjector(
+            self.settings.fail_rates, self.settings.drop_after_commit, self.settings.seed
+        )
+        with self.store.transaction() as txn:
+            self.catalog = personas.Catalog(
+                avatars={d["id"]: d for d in txn.all("avatar")},
+                voices={d["id"]: d for d in txn.all("voice")},
+                llms={d["id"]: d for d in txn.all("llm")},
+            )
+        table: list[tuple[str, dict[str, Handler]]] = [
+            (r"/v1/personas", {"GET": self.list_personas, "POST": self.create_persona}),
+            (
+                r"/v1/personas/(?P<id>[^/]+)",
+                {
+                    "GET": self.get_persona,
+                    "PUT": self.update_persona,
+                    "DELETE": self.delete_persona,
+                },
+            ),
+            (r"/v1/tools", {"GET": self.list_tools, "POST": self.create_tool}),
+            (
+                r"/v1/tools/(?P<id>[^/]+)",
+                {"GET": self.get_tool, "PUT": self.update_tool, "DELETE": self.delete_tool},
+            ),
+            (r"/v1/avatars", {"GET": self.list_avatars}),
+            (r"/v1/avatars/(?P<id>[^/]+)", {"GET": self._get_catalog("avatar", "Avatar")}),
+            (r"/v1/voices", {"GET": self._list_catalog("voice")}),
+            (r"/v1/voices/(?P<id>[^/]+)", {"GET": self._get_catalog("voice", "Voice")}),
+            (r"/v1/llms", {"GET": self._list_catalog("llm")}),
+            (r"/v1/llms/(?P<id>[^/]+)", {"GET": self._get_catalog("llm", "LLM")}),
+            (r"/v1/knowledge/groups", {"GET": self.list_groups, "POST": self.create_group}),
+            (
+                r"/v1/knowledge/groups/(?P<id>[^/]+)",
+                {
+                    "GET": self.get_group,
+                    "PUT": self.update_group,
+                    "DELETE": self.delete_group,
+                },
+            ),
+            (r"/v1/auth/session-token", {"POST": self.create_session_token}),
+        ]
+        self._routes = [(re.compile(pattern), handlers) for pattern, handlers in table]
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- WSGI -------------------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        request = self._parse(environ)
+        response = self.handle(request)
+        body = (
+            b""
+            if response.body is None
+            else json.dumps(response.body, ensure_ascii=False, separators=(",", ":")).encode()
+        )
+        headers = [*response.headers, ("Content-Length", str(len(body)))]
+        if response.body is not None:
+            headers.append(("Content-Type", "application/json; charset=utf-8"))
+        start_response(f"{response.status} {_reason(response.status)}", headers)
+        return [body]
+
+    @staticmethod
+    def _parse(environ: dict[str, Any]) -> Request:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        raw = environ["wsgi.input"].read(length) if length > 0 else b""
+        headers = {
+            key[5:].replace("_", "-").lower(): value
+            for key, value in environ.items()
+            if key.startswith("HTTP_")
+        }
+        path = environ.get("PATH_INFO") or "/"
+        if len(path) > 1:
+            path = path.rstrip("/")
+        return Request(
+            method=environ["REQUEST_METHOD"].upper(),
+            path=path,
+            query=parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True),
+            headers=headers,
+            raw_body=raw,
+        )
+
+    def handle(self, request: Request) -> Response:
+        """Answer one request; raises `DropConnection` for an injected drop after commit."""
+        if self.settings.latency_ms > 0:
+            time.sleep(self.settings.latency_ms / 1000)
+        decision = self.faults.draw(request.method)
+        try:
+            if decision.fail_status is not None:
+                raise self._injected(decision.fail_status)
+            self._authenticate(request)
+            response = self._route(request)
+        except ApiError as exc:
+            return Response(exc.status, exc.body(), exc.headers)
+        dropping = decision.drop_after_commit and request.method in WRITE_METHODS
+        if dropping and response.status < 300:
+            raise DropConnection(f"{request.method} {request.path} committed, then dropped")
+        return response
+
+    def _injected(self, status: int) -> ApiError:
+        headers = []
+        if status == 429:
+            headers.append(("Retry-After", str(self.settings.retry_after_seconds)))
+        return ApiError(status, f"Injected {status} {_reason(status)} (emulator --fail)", headers)
+
+    def _authenticate(self, request: Request) -> None:
+        scheme, _, key = request.headers.get("authorization", "").partition(" ")
+        expected = self.settings.api_key.encode()
+        if scheme.lower() != "bearer" or not hmac.compare_digest(key.strip().encode(), expected):
+            raise ApiError(401, "Invalid or missing API key")
+
+    def _route(self, request: Request) -> Response:
+        for pattern, handlers in self._routes:
+            match = pattern.fullmatch(request.path)
+            if match is None:
+                continue
+            handler = handlers.get(request.method)
+            if handler is None:
+                allowed = ", ".join(sorted(handlers))
+                raise ApiError(
+                    405,
+                    f"Method {request.method} is not allowed on {request.path}",
+                    [("Allow", allowed)],
+                )
+            request.params = match.groupdict()
+            return handler(request)
+        raise not_found(f"Cannot {request.method} {request.path}")
+
+    # -- personas ---------------------------------------------------------------------
+
+    def list_personas(self, request: Request) -> Response:
+        query = parse_page_query(request.query)
+        with self.store.transaction() as txn:
+            offset = (query.page - 1) * query.per_page
+            total, docs = txn.page("persona", query.search, offset, query.per_page)
+        data = [personas.render_summary(self.catalog, doc) for doc in docs]
+        return Response(200, {"data": data, "meta": _meta(total, query.page, query.per_page)})
+
+    def create_persona(self, request: Request) -> Response:
+        body = request.json()
+        with self.store.transaction(write=True) as txn:
+            doc = personas.create_persona(txn, self.catalog, body, self.settings.hide_write_only)
+        return Response(201, doc)
+
+    def _persona(self, txn: Txn, persona_id: str) -> Doc:
+        doc = txn.get("persona", persona_id)
+        if doc is None:
+            raise not_found("Persona not found")
+        return doc
+
+    def get_persona(self, request: Request) -> Response:
+        with self.store.transaction() as txn:
+            doc = self._persona(txn, request.params["id"])
+            rendered = personas.render_persona(
+                txn, self.catalog, doc, self.settings.hide_write_only
+            )
+        return Response(200, rendered)
+
+    def update_persona(self, request: Request) -> Response:
+        with self.store.transaction(write=True) as txn:
+            current = self._persona(txn, request.params["id"])
+            body = request.json()
+            doc = personas.update_persona(
+                txn, self.catalog, current, body, self.settings.hide_write_only
+            )
+        return Response(200, doc)
+
+    def delete_persona(self, request: Request) -> Response:
+        with self.store.transaction(write=True) as txn:
+            self._persona(txn, request.params["id"])
+            txn.delete("persona", request.params["id"])
+        return Response(200, {"message": "Persona deleted"})
+
+    # -- tools ------------------------------------------------------------------------
+
+    def list_tools(self, request: Request) -> Response:
+        query = parse_page_query(request.query)
+        with self.store.transaction() as txn:
+            offset = (query.page - 1) * query.per_page
+            total, docs = txn.page("tool", query.search, offset, query.per_page)
+            counts = txn.usage_counts(doc["id"] for doc in docs)
+        data = [tools.render_tool(doc, counts[doc["id"]]) for doc in docs]
+        return Response(200, {"data": data, "meta": _meta(total, query.page, query.per_page)})
+
+    def create_tool(self, request: Request) -> Response:
+        body = request.json()
+        with self.store.transaction(write=True) as txn:
+            return Response(201, tools.create_tool(txn, body))
+
+    def _tool(self, txn: Txn, tool_id: str) -> Doc:
+        doc = txn.get("tool", tool_id)
+        if doc is None:
+            raise not_found("Tool not found")
+        return doc
+
+    def get_tool(self, request: Request) -> Response:
+        with self.store.transaction() as txn:
+            doc = self._tool(txn, request.params["id"])
+            count = txn.usage_counts([doc["id"]])[doc["id"]]
+        return Response(200, tools.render_tool(doc, count))
+
+    def update_tool(self, request: Request) -> Response:
+        with self.store.transaction(write=True) as txn:
+            current = self._tool(txn, request.params["id"])
+            return Response(200, tools.update_tool(txn, current, request.json()))
+
+    def delete_tool(self, request: Request) -> Response:
+        # soft delete: the tool disappears and is detached from every persona
+        with self.store.transaction(write=True) as txn:
+            self._tool(txn, request.params["id"])
+            txn.delete("tool", request.params["id"])
+        return Response(204)
+
+    # -- catalog ----------------------------------------------------------------------
+
+    def list_avatars(self, request: Request) -> Response:
+        style = (request.query.get("renderStyle") or ["all"])[-1]
+        if style not in _RENDER_STYLES:
+            raise bad_request(
+                f"renderStyle must be one of the following values: {', '.join(_RENDER_STYLES)}"
+            )
+        if style == "all":
+            return self._list_catalog("avatar")(request)
+        query = parse_page_query(request.query)
+        needle = (query.search or "").casefold()
+        with self.store.transaction() as txn:
+            matching = [
+                doc
+                for doc in txn.all("avatar")
+                if doc["renderStyle"] == style and needle in doc["displayName"].casefold()
+            ]
+        offset = (query.page - 1) * query.per_page
+        page = matching[offset : offset + query.per_page]
+        return Response(
+            200, {"data": page, "meta": _meta(len(matching), query.page, query.per_page)}
+        )
+
+    def _list_catalog(self, kind: str) -> Handler:
+        def handler(request: Request) -> Response:
+            query = parse_page_query(request.query)
+            with self.store.transaction() as txn:
+                offset = (query.page - 1) * query.per_page
+                total, docs = txn.page(kind, query.search, offset, query.per_page)
+            return Response(200, {"data": docs, "meta": _meta(total, query.page, query.per_page)})
+
+        return handler
+
+    def _get_catalog(self, kind: str, label: str) -> Handler:
+        def handler(request: Request) -> Response:
+            with self.store.transaction() as txn:
+                doc = txn.get(kind, request.params["id"])
+            if doc is None:
+                raise not_found(f"{label} not found")
+            return Response(200, doc)
+
+        return handler
+
+    # -- knowledge groups -------------------------------------------------------------
+
+    def list_groups(self, request: Request) -> Response:
+        # the spec documents a bare array here, not the {data, meta} envelope
+        with self.store.transaction() as txn:
+            return Response(200, txn.all("knowledge_group"))
+
+    def _group_body(self, request: Request, *, creating: bool) -> dict[str, Any]:
+        body = require_object(request.json())
+        problems = check_fields(body, _GROUP_FIELDS, strict=False)
+        if creating and "name" not in body:
+            problems.insert(0, "name is required")
+        if problems:
+            raise bad_request("; ".join(problems))
+        return {key: body[key] for key in _GROUP_FIELDS if key in body}
+
+    def create_group(self, request: Request) -> Response:
+        fields = self._group_body(request, creating=True)
+        with self.store.transaction(write=True) as txn:
+            stamp = txn.next_timestamp()
+            doc: Doc = {
+                "id": str(uuid.uuid4()),
+                "name": fields["name"],
+                "description": fields.get("description"),
+                "documentCount": 0,
+                "createdAt": stamp,
+                "updatedAt": stamp,
+            }
+            txn.put("knowledge_group", doc, doc["name"])
+        return Response(201, doc)
+
+    def _group(self, txn: Txn, group_id: str) -> Doc:
+        doc = txn.get("knowledge_group", group_id)
+        if doc is None:
+            raise not_found("Knowledge group not found")
+        return doc
+
+    def get_group(self, request: Request) -> Response:
+        with self.store.transaction() as txn:
+            return Response(200, self._group(txn, request.params["id"]))
+
+    def update_group(self, request: Request) -> Response:
+        with self.store.transaction(write=True) as txn:
+            doc = dict(self._group(txn, request.params["id"]))
+            doc.update(self._group_body(request, creating=False))
+            doc["updatedAt"] = txn.next_timestamp()
+            txn.put("knowledge_group", doc, doc["name"])
+        return Response(200, doc)
+
+    def delete_group(self, request: Request) -> Response:
+        with self.store.transaction(write=True) as txn:
+            self._group(txn, request.params["id"])
+            txn.delete("knowledge_group", request.params["id"])
+        return Response(204)
+
+    # -- session tokens ---------------------------------------------------------------
+
+    def create_session_token(self, request: Request) -> Response:
+        body = require_object(request.json())
+        config = body.get("personaConfig")
+        if not isinstance(config, dict):
+            raise bad_request("personaConfig must be an object")
+        if "personaId" in config:
+            persona_id = config["personaId"]
+            if not isinstance(persona_id, str):
+                raise bad_request("personaConfig.personaId must be a string")
+            with self.store.transaction() as txn:
+                if txn.get("persona", persona_id) is None:
+                    raise bad_request(
+                        f"personaConfig.personaId '{persona_id}' does not match any persona"
+                    )
+        else:
+            self._check_ephemeral(config)
+        return Response(200, {"sessionToken": f"emu_{secrets.token_urlsafe(32)}"})
+
+    def _check_ephemeral(self, config: dict[str, Any]) -> None:
+        problems: list[str] = []
+        refs = (
+            ("avatarId", self.catalog.avatars, "avatar"),
+            ("voiceId", self.catalog.voices, "voice"),
+            ("llmId", self.catalog.llms, "LLM"),
+        )
+        for key, known, label in refs:
+            value = config.get(key)
+            if value is None or (key == "llmId" and value == CUSTOMER_CLIENT_LLM_ID):
+                continue
+            if not isinstance(value, str) or value not in known:
+                problems.append(f"personaConfig.{key} '{value}' does not match any {label}")
+        if problems:
+            raise bad_request("; ".join(problems))
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"

@@ -1,0 +1,203 @@
+"""SQLite persistence for the emulator: one table of JSON documents plus persona->tool links.
+
+Thread safety: one connection guarded by a lock, so threads never see
+"database is locked"; writes run in `BEGIN IMMEDIATE` and WAL mode with a busy
+timeout, so two processes sharing a data directory (the sandbox backend and
+`emulator serve`) serialise instead of failing.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from personactl.emulator import catalog
+
+Doc = dict[str, Any]
+
+CATALOG_KINDS = ("avatar", "voice", "llm")
+KINDS = (*CATALOG_KINDS, "knowledge_group", "tool", "persona")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS resources (
+    kind TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL,
+    created_at TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (kind, id));
+CREATE INDEX IF NOT EXISTS resources_order ON resources (kind, created_at, id);
+CREATE TABLE IF NOT EXISTS persona_tools (
+    persona_id TEXT NOT NULL, tool_id TEXT NOT NULL, position INTEGER NOT NULL,
+    PRIMARY KEY (persona_id, tool_id));
+CREATE INDEX IF NOT EXISTS persona_tools_tool ON persona_tools (tool_id);
+"""
+
+
+def format_timestamp(epoch_ms: int) -> str:
+    """Millisecond ISO-8601 in UTC with a `Z`, as the Anam API writes them."""
+    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
+
+
+def _casefold(value: str | None) -> str:
+    return (value or "").casefold()
+
+
+class Txn:
+    """Operations valid inside one `Store.transaction()`."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def get(self, kind: str, item_id: str) -> Doc | None:
+        row = self._conn.execute(
+            "SELECT doc FROM resources WHERE kind = ? AND id = ?", (kind, item_id)
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def existing_ids(self, kind: str, ids: Iterable[str]) -> set[str]:
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return set()
+        marks = ",".join("?" * len(wanted))
+        rows = self._conn.execute(
+            f"SELECT id FROM resources WHERE kind = ? AND id IN ({marks})", (kind, *wanted)
+        )
+        return {row[0] for row in rows}
+
+    def page(self, kind: str, search: str | None, offset: int, limit: int) -> tuple[int, list[Doc]]:
+        """(total matching, one page of docs) ordered by createdAt then id."""
+        where, args = "kind = ?", [kind]
+        if search:
+            where += " AND instr(py_casefold(name), ?) > 0"
+            args.append(search.casefold())
+        total = self._conn.execute(f"SELECT count(*) FROM resources WHERE {where}", args)
+        count = int(total.fetchone()[0])
+        rows = self._conn.execute(
+            f"SELECT doc FROM resources WHERE {where} ORDER BY created_at, id LIMIT ? OFFSET ?",
+            (*args, limit, offset),
+        )
+        return count, [json.loads(row[0]) for row in rows]
+
+    def all(self, kind: str) -> list[Doc]:
+        rows = self._conn.execute(
+            "SELECT doc FROM resources WHERE kind = ? ORDER BY created_at, id", (kind,)
+        )
+        return [json.loads(row[0]) for row in rows]
+
+    def put(self, kind: str, doc: Doc, name: str) -> None:
+        self._conn.execute(
+            "INSERT OR REPLACE INTO resources (kind, id, name, created_at, doc) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (kind, doc["id"], name, doc["createdAt"], json.dumps(doc, ensure_ascii=False)),
+        )
+
+    def insert_if_absent(self, kind: str, doc: Doc, name: str) -> None:
+        self._conn.execute(
+            "INSERT OR IGNORE INTO resources (kind, id, name, created_at, doc) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (kind, doc["id"], name, doc["createdAt"], json.dumps(doc, ensure_ascii=False)),
+        )
+
+    def meta(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def delete(self, kind: str, item_id: str) -> None:
+        self._conn.execute("DELETE FROM resources WHERE kind = ? AND id = ?", (kind, item_id))
+        if kind == "persona":
+            self._conn.execute("DELETE FROM persona_tools WHERE persona_id = ?", (item_id,))
+        elif kind == "tool":
+            self._conn.execute("DELETE FROM persona_tools WHERE tool_id = ?", (item_id,))
+
+    def set_persona_tools(self, persona_id: str, tool_ids: list[str]) -> None:
+        self._conn.execute("DELETE FROM persona_tools WHERE persona_id = ?", (persona_id,))
+        self._conn.executemany(
+            "INSERT INTO persona_tools (persona_id, tool_id, position) VALUES (?, ?, ?)",
+            [(persona_id, tool_id, n) for n, tool_id in enumerate(tool_ids)],
+        )
+
+    def persona_tool_ids(self, persona_id: str) -> list[str]:
+        rows = self._conn.execute(
+            "SELECT tool_id FROM persona_tools WHERE persona_id = ? ORDER BY position",
+            (persona_id,),
+        )
+        return [row[0] for row in rows]
+
+    def usage_counts(self, tool_ids: Iterable[str]) -> dict[str, int]:
+        wanted = list(dict.fromkeys(tool_ids))
+        counts = dict.fromkeys(wanted, 0)
+        if not wanted:
+            return counts
+        marks = ",".join("?" * len(wanted))
+        rows = self._conn.execute(
+            f"SELECT tool_id, count(*) FROM persona_tools WHERE tool_id IN ({marks}) "
+            "GROUP BY tool_id",
+            wanted,
+        )
+        counts.update({row[0]: int(row[1]) for row in rows})
+        return counts
+
+    def next_timestamp(self) -> str:
+        """A write timestamp strictly later than every earlier one, even in the same ms.
+
+        The last value lives in the database, so it holds across restarts and
+        across processes sharing the data directory.
+        """
+        now = max(int(time.time() * 1000), int(self.meta("clock_ms") or 0) + 1)
+        self.set_meta("clock_ms", str(now))
+        return format_timestamp(now)
+
+
+class Store:
+    """The emulator's database file; safe to share between threads."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(
+            str(path), check_same_thread=False, isolation_level=None, timeout=30.0
+        )
+        self._conn.create_function("py_casefold", 1, _casefold, deterministic=True)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.executescript(_SCHEMA)
+        self._seed()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def transaction(self, write: bool = False) -> Iterator[Txn]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield Txn(self._conn)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _seed(self) -> None:
+        # INSERT OR IGNORE keeps seeding idempotent and never overwrites user data
+        with self.transaction(write=True) as txn:
+            entries: list[tuple[str, Doc, str]] = [
+                *(("avatar", d, d["displayName"]) for d in catalog.avatars()),
+                *(("voice", d, d["displayName"]) for d in catalog.voices()),
+                *(("llm", d, d["displayName"]) for d in catalog.llms()),
+            ]
+            if txn.meta("seeded") is None:
+                entries += [("knowledge_group", d, d["name"]) for d in catalog.knowledge_groups()]
+            for kind, doc, name in entries:
+                txn.insert_if_absent(kind, doc, name)
+            # the knowledge group is user-deletable: seed it only once, ever
+            txn.set_meta("seeded", "1")
