@@ -1,0 +1,372 @@
+"""Render stage: Jinja for string values, in a sandbox, with secrets tracked.
+
+Only strings under `spec` are templates (prompts, messages, descriptions,
+tool config strings); numbers and structure come from YAML and patches. The
+environment is `ImmutableSandboxedEnvironment` with StrictUndefined, and its
+loader refuses any file outside the project. `{{ secret("NAME") }}` reads an
+environment variable; every value it produced is remembered so that outputs
+can show `(sensitive)` instead.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+from personactl.errors import Diagnostic, Location
+from personactl.manifest.model import Environment, Project, Resource
+from personactl.manifest.yamlsource import KeyPath
+
+SENSITIVE = "(sensitive)"
+_MARKERS = ("{{", "{%", "{#")
+# Sent verbatim: Anam's own webhook body template and the tool's JSON Schema.
+_VERBATIM = {("config", "bodyTemplate"), ("config", "parameters")}
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+SecretMode = Literal["require", "placeholder"]
+
+
+class MissingSecret(Exception):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+class BadSecretName(Exception):
+    pass
+
+
+class ProjectLoader(jinja2.BaseLoader):
+    """Looks templates up in the search path and never outside the project."""
+
+    def __init__(self, root: Path, dirs: list[Path]) -> None:
+        self.root = root.resolve()
+        self.dirs = [d.resolve() for d in dirs] + [self.root]
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str, Any]:
+        parts = PurePosixPath(template.replace("\\", "/")).parts
+        if template.startswith(("/", "\\")) or ".." in parts or re.match(r"^[A-Za-z]:", template):
+            raise jinja2.TemplateNotFound(
+                template,
+                f"template {template!r} is outside the project: includes are relative to the "
+                "template search path and may not be absolute or use '..'",
+            )
+        for folder in self.dirs:
+            path = (folder / template).resolve()
+            if not path.is_relative_to(self.root):
+                raise jinja2.TemplateNotFound(
+                    template, f"template {template!r} resolves outside the project"
+                )
+            if path.is_file():
+                mtime = path.stat().st_mtime
+                source = path.read_text(encoding="utf-8")
+                return source, str(path), lambda: path.stat().st_mtime == mtime
+        searched = ", ".join(os.path.relpath(d) for d in self.dirs)
+        raise jinja2.TemplateNotFound(
+            template, f"template {template!r} not found in the template search path ({searched})"
+        )
+
+
+@dataclass
+class Rendered:
+    """A resource with its strings rendered, ready to diff."""
+
+    resource: Resource  # as composed for the environment
+    anam_name: str
+    data: dict[str, Any]  # the document with rendered strings
+    prompt: str | None  # the rendered system prompt (Personas)
+    sensitive: set[KeyPath] = field(default_factory=set)  # paths under `spec`
+
+    @property
+    def kind(self) -> str:
+        return self.resource.kind
+
+    @property
+    def name(self) -> str:
+        return self.resource.name
+
+    def desired_spec(self, mask: bool = True) -> dict[str, Any]:
+        """The final spec in manifest vocabulary, the prompt as text."""
+        spec = dict(self.data.get("spec") or {})
+        if self.prompt is not None:
+            spec["prompt"] = self.prompt  # replaces {file|text, vars} in place
+        if mask:
+            for path in sorted(self.sensitive, key=len):
+                spec = _set_path(spec, path, SENSITIVE)
+        return spec
+
+
+def _set_path(obj: Any, path: KeyPath, value: Any) -> Any:
+    if not path:
+        return value
+    head, rest = path[0], path[1:]
+    if isinstance(obj, dict) and isinstance(head, str) and head in obj:
+        return {**obj, head: _set_path(obj[head], rest, value)}
+    if isinstance(obj, list) and isinstance(head, int) and head < len(obj):
+        copy = list(obj)
+        copy[head] = _set_path(obj[head], rest, value)
+        return copy
+    return obj
+
+
+class Renderer:
+    """Renders resources for any environment of one project; caches templates."""
+
+    def __init__(self, project: Project, secrets: SecretMode = "require") -> None:
+        self.project = project
+        self.mode = secrets
+        self.jinja = ImmutableSandboxedEnvironment(
+            loader=ProjectLoader(project.root, project.template_dirs),
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,
+            keep_trailing_newline=True,
+            # `{% include %}` on its own line should not leave a blank line behind.
+            trim_blocks=True,
+            lstrip_blocks=True,
+            auto_reload=False,
+        )
+        self.jinja.globals["secret"] = self._secret
+        self._used: list[str] = []
+        self.secret_values: set[str] = set()  # every secret value read, for redaction
+        self._file_cache: dict[Path, jinja2.Template | Diagnostic] = {}
+        self._inline_cache: dict[str, jinja2.Template] = {}
+
+    def _secret(self, name: Any) -> str:
+        if not isinstance(name, str) or not _ENV_NAME.match(name):
+            raise BadSecretName(f"secret() takes an environment variable name, got {name!r}")
+        if self.mode == "placeholder":
+            value = f"<secret:{name}>"
+        else:
+            got = os.environ.get(name)
+            if got is None:
+                raise MissingSecret(name)
+            value = got
+            if value:
+                self.secret_values.add(value)
+        self._used.append(name)
+        return value
+
+    # -- context -----------------------------------------------------------------
+
+    def context(self, res: Resource, env: Environment | None, anam_name: str) -> dict[str, Any]:
+        ctx: dict[str, Any] = dict(self.project.vars)
+        if env is not None:
+            ctx.update(env.vars)
+        ctx["environment"] = env.name if env else ""
+        ctx["resource"] = {"name": res.name, "anamName": anam_name, "labels": res.labels}
+        return ctx
+
+    # -- errors --------------------------------------------------------------------
+
+    def _error(
+        self,
+        exc: BaseException,
+        res: Resource,
+        at: Location,
+        filename: str | None,
+    ) -> Diagnostic:
+        """One diagnostic for a template failure, at the best location we can find."""
+        if isinstance(exc, jinja2.TemplateSyntaxError):
+            if exc.filename and exc.filename != "<template>" and exc.lineno:
+                path = os.path.relpath(exc.filename)
+                return Diagnostic(path, exc.lineno, 1, f"template syntax error: {exc.message}",
+                                  "template-syntax")
+            return Diagnostic.at(at, f"template syntax error: {exc.message}", "template-syntax")
+        if isinstance(exc, jinja2.TemplateNotFound):
+            return Diagnostic.at(at, str(exc.message), "template-include")
+        if isinstance(exc, MissingSecret):
+            return Diagnostic.at(
+                at,
+                f"secret {exc.name!r} is not set: export {exc.name} in the environment that "
+                "runs personactl",
+                "secret-missing",
+            )
+        if isinstance(exc, BadSecretName):
+            return Diagnostic.at(at, str(exc), "secret-name")
+        if isinstance(exc, SecurityError):
+            return Diagnostic.at(at, f"unsafe template refused: {exc}", "template-sandbox")
+        message = str(getattr(exc, "message", None) or exc)
+        rule = "template-error"
+        if isinstance(exc, jinja2.UndefinedError):
+            rule = "template-undefined"
+            m = re.match(r"^'([A-Za-z_][A-Za-z0-9_]*)' is undefined$", message)
+            if m:
+                var = m.group(1)
+                where = "spec.prompt.vars, " if res.kind == "Persona" else ""
+                message = (
+                    f"undefined variable {var!r} in the template for {res.ref}; define it in "
+                    f"{where}the environment's vars or the project's vars in personactl.yaml"
+                )
+            else:
+                message = f"template error in {res.ref}: {message}"
+        else:
+            message = f"template error in {res.ref}: {message}"
+        # Point into the template file when the failure happened there.
+        tb = exc.__traceback__
+        files: list[tuple[str, int]] = []
+        while tb is not None:
+            fn = tb.tb_frame.f_code.co_filename
+            if fn.endswith((".j2", ".jinja", ".md", ".txt")) or (filename and fn == filename):
+                files.append((fn, tb.tb_lineno))
+            tb = tb.tb_next
+        if files:
+            fn, line = files[-1]
+            col = 1
+            try:
+                text = Path(fn).read_text(encoding="utf-8").splitlines()[line - 1]
+                var_m = re.search(r"'([A-Za-z_][A-Za-z0-9_]*)'", message)
+                if var_m:
+                    found = re.search(rf"\b{re.escape(var_m.group(1))}\b", text)
+                    col = found.start() + 1 if found else 1
+            except (OSError, IndexError):
+                pass
+            return Diagnostic(os.path.relpath(fn), line, col, message, rule)
+        return Diagnostic.at(at, message, rule)
+
+    # -- rendering -----------------------------------------------------------------------
+
+    def _render_string(
+        self, source: str, ctx: dict[str, Any], res: Resource, path: KeyPath
+    ) -> tuple[str, bool, Diagnostic | None]:
+        """(rendered, used a secret, error)."""
+        if not any(m in source for m in _MARKERS):
+            return source, False, None
+        self._used = []
+        try:
+            tmpl = self._inline_cache.get(source)
+            if tmpl is None:
+                tmpl = self.jinja.from_string(source)
+                self._inline_cache[source] = tmpl
+            out = tmpl.render(ctx)
+        except Exception as exc:  # every template failure becomes a diagnostic
+            return source, False, self._error(exc, res, res.loc(path), None)
+        return out, bool(self._used), None
+
+    def _load_prompt_file(self, path: Path) -> jinja2.Template | Diagnostic | None:
+        cached = self._file_cache.get(path)
+        if cached is not None:
+            return cached
+        try:
+            source = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            return Diagnostic(os.path.relpath(path), 1, 1, "prompt file is not valid UTF-8",
+                              "encoding")
+        try:
+            code = self.jinja.compile(source, name=os.path.relpath(path), filename=str(path))
+            result: jinja2.Template | Diagnostic = self.jinja.template_class.from_code(
+                self.jinja, code, self.jinja.make_globals(None)
+            )
+        except jinja2.TemplateSyntaxError as exc:
+            line = exc.lineno or 1
+            shown = os.path.relpath(exc.filename) if exc.filename else os.path.relpath(path)
+            result = Diagnostic(shown, line, 1, f"template syntax error: {exc.message}",
+                                "template-syntax")
+        self._file_cache[path] = result
+        return result
+
+    def _prompt(
+        self, res: Resource, prompt: dict[str, Any], ctx: dict[str, Any]
+    ) -> tuple[str | None, bool, list[Diagnostic]]:
+        pvars = prompt.get("vars")
+        pctx = {**ctx, **pvars} if isinstance(pvars, dict) else ctx
+        if isinstance(prompt.get("text"), str):
+            out, secret, err = self._render_string(prompt["text"], pctx, res, ("spec", "prompt",
+                                                                               "text"))
+            return out, secret, [err] if err else []
+        file = prompt.get("file")
+        if not isinstance(file, str):
+            return None, False, []
+        at = res.loc(("spec", "prompt", "file"))
+        manifest_dir = Path(res.path).resolve().parent
+        path = (manifest_dir / file).resolve()
+        root = self.project.root.resolve()
+        if not path.is_relative_to(root):
+            return None, False, [Diagnostic.at(
+                at,
+                f"prompt file {file!r} is outside the project ({os.path.relpath(root) or '.'}); "
+                "keep prompts inside the project",
+                "prompt-outside",
+            )]
+        if not path.is_file():
+            return None, False, [Diagnostic.at(
+                at,
+                f"prompt file {file!r} not found (looked for {os.path.relpath(path)}; "
+                "the path is relative to the manifest)",
+                "prompt-missing",
+            )]
+        tmpl = self._load_prompt_file(path)
+        if isinstance(tmpl, Diagnostic):
+            return None, False, [tmpl]
+        assert tmpl is not None
+        self._used = []
+        try:
+            return tmpl.render(pctx), bool(self._used), []
+        except Exception as exc:  # every template failure becomes a diagnostic
+            return None, False, [self._error(exc, res, at, str(path))]
+
+    def _walk(
+        self,
+        value: Any,
+        path: KeyPath,
+        ctx: dict[str, Any],
+        res: Resource,
+        sensitive: set[KeyPath],
+        diags: list[Diagnostic],
+    ) -> Any:
+        if isinstance(value, str):
+            out, secret, err = self._render_string(value, ctx, res, path)
+            if err:
+                diags.append(err)
+            if secret:
+                sensitive.add(path[1:])  # relative to spec
+            return out
+        if isinstance(value, dict):
+            return {
+                k: v if path[1:] + (k,) in _VERBATIM else self._walk(
+                    v, path + (k,), ctx, res, sensitive, diags)
+                for k, v in value.items()
+            }
+        if isinstance(value, list):
+            return [self._walk(v, path + (i,), ctx, res, sensitive, diags)
+                    for i, v in enumerate(value)]
+        return value
+
+    def render(self, res: Resource, env: Environment | None) -> tuple[Rendered, list[Diagnostic]]:
+        anam_name = env.anam_name(res.name) if env else res.name
+        ctx = self.context(res, env, anam_name)
+        diags: list[Diagnostic] = []
+        sensitive: set[KeyPath] = set()
+        data = dict(res.data)
+        spec = res.data.get("spec")
+        prompt_text: str | None = None
+        if isinstance(spec, dict):
+            # The prompt is rendered on its own (with its vars); other keys keep their order.
+            new_spec = {
+                k: v if k == "prompt" else self._walk(v, ("spec", k), ctx, res, sensitive, diags)
+                for k, v in spec.items()
+            }
+            prompt = spec.get("prompt")
+            if res.kind == "Persona" and isinstance(prompt, dict):
+                prompt_text, secret, errs = self._prompt(res, prompt, ctx)
+                diags.extend(errs)
+                if secret:
+                    sensitive.add(("prompt",))
+            data["spec"] = new_spec
+        return Rendered(res, anam_name, data, prompt_text, sensitive), diags
+
+
+def redact(text: str, secrets: set[str]) -> str:
+    """Belt and braces: no secret value leaves through any output."""
+    for value in sorted(secrets, key=len, reverse=True):
+        if len(value) >= 4:
+            text = text.replace(value, SENSITIVE)
+    return text
+

@@ -1,0 +1,188 @@
+"""The JSON Schemas for each kind, and validation with readable messages."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from personactl.errors import Diagnostic, Location
+from personactl.manifest.yamlsource import KeyPath
+
+KINDS = {"project": "Project", "persona": "Persona", "tool": "Tool"}
+
+
+def schema_dir() -> Path:
+    """Schemas ship inside the wheel (personactl/schemas); in a checkout they sit beside it."""
+    here = Path(__file__).resolve().parent.parent
+    for candidate in (here / "schemas", here.parent / "schemas"):
+        if (candidate / "persona.schema.json").is_file():
+            return candidate
+    raise FileNotFoundError("personactl's JSON Schemas are missing from the installation")
+
+
+def schema_path(kind: str) -> Path:
+    return schema_dir() / f"{kind.lower()}.schema.json"
+
+
+def schema_text(kind: str) -> str:
+    return schema_path(kind).read_text(encoding="utf-8")
+
+
+@cache
+def _validator(kind: str) -> Any:
+    # jsonschema is imported here, not at module level: `validate` of a file
+    # with a YAML error never pays for it.
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(json.loads(schema_text(kind)))
+
+
+def _fmt_path(path: KeyPath) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _value(v: Any) -> str:
+    return json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else repr(v)
+
+
+def _branch_problem(err: Any) -> str:
+    """The first problem of one anyOf/oneOf branch, as a short phrase."""
+    if err.validator == "additionalProperties":
+        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+        return f"{', '.join(repr(e) for e in extra)} not supported"
+    if err.validator in ("minimum", "maximum"):
+        key = err.path[-1] if err.path else "value"
+        bound = "at least" if err.validator == "minimum" else "at most"
+        return f"{key} must be {bound} {err.validator_value}"
+    if err.validator == "enum":
+        key = err.path[-1] if err.path else "value"
+        return f"{key} must be one of {', '.join(map(str, err.validator_value))}"
+    if err.validator == "type":
+        key = err.path[-1] if err.path else "value"
+        return f"{key} must be a {err.validator_value}"
+    return str(err.message)
+
+
+_PATTERN_WORDS = {
+    "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$": "is not a UUID",
+    "^[a-zA-Z0-9_.-]+$": "may contain only letters, digits, '_', '.' and '-'",
+    "^https?://[^\\s/$.?#][^\\s]*$": "is not an http:// or https:// URL",
+    "^[a-z]{2}$": "is not a two-letter ISO 639-1 code (e.g. en, fr)",
+    "^\\S(.*\\S)?$": "must not start or end with white space",
+}
+
+
+def _message(err: Any, field: str, bool_word: bool) -> str:
+    v = err.validator
+    where = f"{field}: " if field else ""
+    if v == "required":
+        missing = err.message.split("'")[1] if "'" in err.message else err.message
+        return f"{where}missing required field {missing!r}"
+    if v == "additionalProperties":
+        allowed = sorted(err.schema.get("properties", {}))
+        extra = sorted(set(err.instance) - set(allowed))
+        return (
+            f"{where}unknown field {', '.join(repr(e) for e in extra)} "
+            f"(allowed: {', '.join(allowed)})"
+        )
+    if v == "type":
+        hint = ""
+        if bool_word:
+            hint = " (YAML reads yes/no/on/off as booleans: quote the value)"
+        expected = err.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        return f"{where}expected {expected}, got {_value(err.instance)}{hint}"
+    if v == "enum":
+        return (
+            f"{where}{_value(err.instance)} is not one of "
+            f"{', '.join(str(x) for x in err.validator_value)}"
+        )
+    if v == "const":
+        return f"{where}must be {_value(err.validator_value)}, got {_value(err.instance)}"
+    if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        word = {"minimum": "below the minimum", "maximum": "above the maximum"}.get(v, v)
+        return f"{where}{_value(err.instance)} is {word} {err.validator_value}"
+    if v == "pattern" and err.validator_value in _PATTERN_WORDS:
+        return f"{where}{_value(err.instance)} {_PATTERN_WORDS[err.validator_value]}"
+    if v == "pattern":
+        return f"{where}{_value(err.instance)} does not match the pattern {err.validator_value}"
+    if v == "minLength" and err.validator_value == 1:
+        return f"{where}must not be empty"
+    if v in ("minLength", "maxLength"):
+        bound = "at least" if v == "minLength" else "at most"
+        return f"{where}must be {bound} {err.validator_value} characters long"
+    if v in ("minItems", "minProperties"):
+        return f"{where}must not be empty"
+    if v == "uniqueItems":
+        return f"{where}has duplicate entries"
+    if v in ("anyOf", "oneOf") and err.context:
+        titles = [s.get("title") for s in err.validator_value]
+        if all(titles) and field.endswith("voiceGeneration"):
+            by_branch: dict[int, Any] = {}
+            for sub in err.context:
+                by_branch.setdefault(sub.relative_schema_path[0], sub)
+            parts = [f"{titles[i]}: {_branch_problem(e)}" for i, e in sorted(by_branch.items())]
+            return f"{where}fits no voice provider ({'; '.join(parts)})"
+        required = [s["required"] for s in err.validator_value if "required" in s]
+        if required and isinstance(err.instance, dict):
+            options = " or ".join(repr(r[0]) for r in required)
+            return f"{where}set exactly one of {options}"
+        if all(titles):
+            return f"{where}must be one of: {', '.join(str(t) for t in titles)}"
+    if v == "not":
+        return f"{where}has a field that is not allowed here"
+    return f"{where}{err.message}"
+
+
+def _leaf_errors(err: Any) -> Iterator[Any]:
+    """Errors to report for `err`. For a oneOf/anyOf whose alternatives differ in
+    shape ({id} or {name}, a string or an object), report the problems of the
+    one alternative the value was evidently meant as, not the union."""
+    if err.validator in ("oneOf", "anyOf") and err.context:
+        if err.absolute_path and err.absolute_path[-1] == "voiceGeneration":
+            yield err  # every provider is a candidate: one message lists them all
+            return
+        branches: dict[int, list[Any]] = {}
+        for sub in err.context:
+            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+        viable = [
+            errs
+            for errs in branches.values()
+            if not any(
+                e.validator in ("type", "required", "const", "not") and not e.relative_path
+                for e in errs
+            )
+        ]
+        if len(viable) == 1:
+            for sub in viable[0]:
+                yield from _leaf_errors(sub)
+            return
+    yield err
+
+
+def validate_document(
+    kind: str,
+    data: Any,
+    loc: Any,  # Callable[[KeyPath], Location]
+    key_loc: Any,  # Callable[[KeyPath], Location]
+    bool_words: set[KeyPath],
+) -> list[Diagnostic]:
+    """All schema errors of one document, each at the location of the bad value."""
+    out: list[Diagnostic] = []
+    for top in _validator(kind).iter_errors(data):
+        for err in _leaf_errors(top):
+            path = tuple(err.absolute_path)
+            at: Location = loc(path)
+            if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+                extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+                if extra:
+                    at = key_loc(path + (extra[0],))
+            msg = _message(err, _fmt_path(path), path in bool_words)
+            out.append(Diagnostic.at(at, msg, f"schema-{err.validator}"))
+    return out

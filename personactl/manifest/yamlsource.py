@@ -1,0 +1,243 @@
+"""Safe YAML reading that keeps the file:line:col of every value.
+
+PyYAML's composer gives us nodes with marks; we build plain Python data from
+them ourselves so that we can (a) record a location for every key path,
+(b) reject duplicate keys, which PyYAML accepts silently, (c) bound alias
+expansion and nesting so a hostile file fails fast with bounded memory, and
+(d) refuse tags that would construct objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from personactl.errors import Diagnostic, Location
+
+try:  # libyaml's composer is ~10x faster; fall back to pure Python.
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - depends on the PyYAML build
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_VALUES_PER_DOCUMENT = 200_000
+MAX_DEPTH = 64
+
+KeyPath = tuple[str | int, ...]
+
+_STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_MERGE = "tag:yaml.org,2002:merge"
+# Scalars we construct; timestamps stay strings (YAML 1.2 behaviour, JSON-safe).
+_SCALAR_TAGS = {
+    _STR,
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+}
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_BOOL_WORDS = {"yes", "no", "on", "off", "y", "n"}
+
+
+@dataclass
+class Document:
+    """One YAML document: its data and where each value came from."""
+
+    path: str
+    index: int  # 0-based position in a multi-document file
+    data: Any
+    locs: dict[KeyPath, Location] = field(default_factory=dict)
+    # Key paths whose bool came from a YAML 1.1 word like `no`: a hint for errors.
+    bool_words: set[KeyPath] = field(default_factory=set)
+
+    def loc(self, path: KeyPath) -> Location:
+        """The location of `path`, or of its nearest ancestor that has one."""
+        p = tuple(path)
+        while p:
+            found = self.locs.get(p)
+            if found is not None:
+                return found
+            p = p[:-1]
+        return self.locs.get((), Location(self.path, 1, 1))
+
+    def key_loc(self, path: KeyPath) -> Location:
+        """The location of the *key* of a mapping entry (for 'unknown key' errors)."""
+        return self.locs.get(("#key",) + tuple(path)) or self.loc(path)
+
+
+class YamlError(Exception):
+    def __init__(self, diagnostic: Diagnostic) -> None:
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+
+
+def _mark_loc(path: str, mark: Any) -> Location:
+    return Location(path, mark.line + 1, mark.column + 1)
+
+
+class _Builder:
+    def __init__(self, path: str, index: int) -> None:
+        self.doc = Document(path, index, None)
+        self.count = 0
+        self.aliases_seen: set[int] = set()
+        self.seen: set[int] = set()
+
+    def fail(self, node: yaml.Node, message: str, rule: str) -> YamlError:
+        return YamlError(Diagnostic.at(_mark_loc(self.doc.path, node.start_mark), message, rule))
+
+    def build(self, node: yaml.Node, path: KeyPath, depth: int) -> Any:
+        self.count += 1
+        if self.count > MAX_VALUES_PER_DOCUMENT:
+            raise self.fail(
+                node,
+                f"document expands to more than {MAX_VALUES_PER_DOCUMENT:,} values "
+                "(an alias bomb?); split it or remove the repeated aliases",
+                "yaml-too-large",
+            )
+        if depth > MAX_DEPTH:
+            raise self.fail(
+                node, f"values are nested more than {MAX_DEPTH} levels deep", "yaml-too-deep"
+            )
+        # A node reached twice is an alias; record the first location only.
+        if id(node) not in self.seen:
+            self.seen.add(id(node))
+        self.doc.locs.setdefault(path, _mark_loc(self.doc.path, node.start_mark))
+        if isinstance(node, yaml.ScalarNode):
+            return self.scalar(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            if node.tag != _SEQ:
+                raise self.fail(node, f"unsupported YAML tag {node.tag!r}", "yaml-tag")
+            return [self.build(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
+        if isinstance(node, yaml.MappingNode):
+            if node.tag != _MAP:
+                raise self.fail(node, f"unsupported YAML tag {node.tag!r}", "yaml-tag")
+            return self.mapping(node, path, depth)
+        raise self.fail(node, "unsupported YAML node", "yaml-tag")  # pragma: no cover
+
+    def scalar(self, node: yaml.ScalarNode, path: KeyPath) -> Any:
+        tag = node.tag
+        if tag == _TIMESTAMP:
+            return node.value
+        if tag not in _SCALAR_TAGS:
+            raise self.fail(
+                node,
+                f"unsupported YAML tag {tag!r}; only plain strings, numbers, booleans and null "
+                "are allowed",
+                "yaml-tag",
+            )
+        if tag == _STR:
+            return node.value
+        value = _CONSTRUCTOR.construct_object(node, deep=False)
+        if tag == "tag:yaml.org,2002:bool" and node.value.lower() in _BOOL_WORDS:
+            self.doc.bool_words.add(path)
+        return value
+
+    def mapping(self, node: yaml.MappingNode, path: KeyPath, depth: int) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        merged: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:
+                merged.update(self.merge_source(value_node, path, depth))
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise self.fail(key_node, "mapping keys must be plain strings", "yaml-key")
+            key = key_node.value if key_node.tag == _STR else str(self.scalar(key_node, path))
+            if key in result:
+                first = self.doc.locs[("#key",) + path + (key,)]
+                raise self.fail(
+                    key_node,
+                    f"duplicate key {key!r} (first defined at line {first.line}); "
+                    "remove one of them",
+                    "yaml-duplicate-key",
+                )
+            self.doc.locs[("#key",) + path + (key,)] = _mark_loc(
+                self.doc.path, key_node.start_mark
+            )
+            result[key] = self.build(value_node, path + (key,), depth + 1)
+        for key, value in merged.items():
+            result.setdefault(key, value)
+        return result
+
+    def merge_source(self, node: yaml.Node, path: KeyPath, depth: int) -> dict[str, Any]:
+        nodes = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        out: dict[str, Any] = {}
+        for src in nodes:
+            if not isinstance(src, yaml.MappingNode):
+                raise self.fail(src, "'<<' merge needs a mapping or a list of mappings", "yaml")
+            for key, value in self.mapping(src, path, depth).items():
+                out.setdefault(key, value)
+        return out
+
+
+_CONSTRUCTOR = yaml.SafeLoader("")  # only its scalar constructors are used
+
+
+def _diag(path: str, exc: yaml.MarkedYAMLError) -> Diagnostic:
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    problem = exc.problem or exc.context or "invalid YAML"
+    context = f" {exc.context}" if exc.context and exc.problem else ""
+    return Diagnostic(path, line, col, f"invalid YAML: {problem}{context}", "yaml-syntax")
+
+
+def read_text(path: Path, display: str) -> str:
+    """Read a manifest file as UTF-8, refusing huge and non-UTF-8 files."""
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise YamlError(
+            Diagnostic(
+                display,
+                1,
+                1,
+                f"file is {size:,} bytes, over the {MAX_FILE_BYTES:,}-byte limit for manifests",
+                "file-too-large",
+            )
+        )
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise YamlError(
+            Diagnostic(
+                display,
+                line,
+                col,
+                f"file is not valid UTF-8 (byte 0x{raw[exc.start]:02x}); save it as UTF-8",
+                "encoding",
+            )
+        ) from None
+    return text.removeprefix("\ufeff")
+
+
+def parse_documents(text: str, display: str) -> list[Document]:
+    """Parse every YAML document in `text`; raise YamlError on the first problem."""
+    loader = _Loader(text)
+    docs: list[Document] = []
+    try:
+        index = 0
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:  # pragma: no cover - check_node said there was one
+                break
+            builder = _Builder(display, index)
+            builder.doc.data = builder.build(node, (), 0)
+            docs.append(builder.doc)
+            index += 1
+    except yaml.MarkedYAMLError as exc:
+        raise YamlError(_diag(display, exc)) from None
+    except yaml.YAMLError as exc:
+        raise YamlError(Diagnostic(display, 1, 1, f"invalid YAML: {exc}", "yaml-syntax")) from None
+    except RecursionError:
+        raise YamlError(
+            Diagnostic(display, 1, 1, "YAML is nested too deeply to read", "yaml-too-deep")
+        ) from None
+    finally:
+        loader.dispose()
+    return docs
