@@ -1,0 +1,166 @@
+"""Serve the emulator's WSGI app over HTTP/1.1 with keep-alive.
+
+`wsgiref.simple_server` closes the connection after every response, which
+would make a pooled httpx client open one connection per request; this small
+`BaseHTTPRequestHandler` keeps connections open and always sends
+Content-Length. A `DropConnection` from the app closes the socket without
+writing a byte, which is what a client sees when a server dies mid-request.
+"""
+
+from __future__ import annotations
+
+import io
+import ipaddress
+import socket
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote
+
+from personactl.emulator.errors import DropConnection
+from personactl.errors import PersonactlError
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+DEFAULT_HOST = "127.0.0.1"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class EmulatorHTTPServer(ThreadingHTTPServer):
+    """A threading HTTP server that counts accepted connections (for keep-alive checks)."""
+
+    daemon_threads = True  # idle keep-alive connections must not block shutdown
+    allow_reuse_address = True
+
+    def __init__(self, host: str, port: int, app: WsgiApp, *, access_log: bool = False) -> None:
+        bare = host.strip("[]")
+        self.address_family = socket.AF_INET6 if ":" in bare else socket.AF_INET
+        self.app = app
+        self.access_log = access_log
+        self.connections_accepted = 0
+        self._count_lock = threading.Lock()
+        super().__init__((bare, port), _Handler)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        conn, address = super().get_request()
+        with self._count_lock:
+            self.connections_accepted += 1
+        return conn, address
+
+    @property
+    def url(self) -> str:
+        host, port = str(self.server_address[0]), self.server_address[1]
+        host_text = f"[{host}]" if ":" in host else host
+        return f"http://{host_text}:{port}"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: EmulatorHTTPServer
+    timeout = 300  # seconds an idle keep-alive connection is kept
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_GET
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks: list[bytes] = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _environ(self, body: bytes) -> dict[str, Any]:
+        path, _, query = self.path.partition("?")
+        host, port = self.server.server_address[0], self.server.server_address[1]
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": self.command,
+            "SCRIPT_NAME": "",
+            "PATH_INFO": unquote(path),
+            "QUERY_STRING": query,
+            "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+            "CONTENT_LENGTH": str(len(body)),
+            "SERVER_NAME": str(host),
+            "SERVER_PORT": str(port),
+            "SERVER_PROTOCOL": self.request_version,
+            "REMOTE_ADDR": self.client_address[0],
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+        }
+        for name, value in self.headers.items():
+            key = "HTTP_" + name.upper().replace("-", "_")
+            if key not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
+                environ[key] = value
+        return environ
+
+    def _serve(self) -> None:
+        body = self._read_body()
+        captured: dict[str, Any] = {}
+
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> None:
+            captured["status"], captured["headers"] = status, headers
+
+        try:
+            payload = b"".join(self.server.app(self._environ(body), start_response))
+        except DropConnection:
+            # the write is committed; vanish without a single byte of response
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        code, _, reason = captured["status"].partition(" ")
+        self.send_response(int(code), reason)
+        for name, value in captured["headers"]:
+            if name.lower() != "content-length":
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
+        # request lines only: the Authorization header is never logged
+        if self.server.access_log:
+            sys.stderr.write(f"{self.address_string()} {format % args}\n")
+
+
+def create_server(
+    app: WsgiApp,
+    host: str = DEFAULT_HOST,
+    port: int = 0,
+    *,
+    allow_non_loopback: bool = False,
+    access_log: bool = False,
+) -> EmulatorHTTPServer:
+    """Bind (port 0 picks a free one); refuse a non-loopback host unless explicitly allowed."""
+    if not is_loopback(host) and not allow_non_loopback:
+        raise PersonactlError(
+            f"refusing to listen on non-loopback host {host}: pass --host explicitly to allow it"
+        )
+    try:
+        return EmulatorHTTPServer(host, port, app, access_log=access_log)
+    except OSError as exc:
+        raise PersonactlError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
