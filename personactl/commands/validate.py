@@ -48,12 +48,12 @@ def validate(paths: tuple[str, ...], env_name: str | None, fmt: str) -> int:
         len({r.path for r in loaded.resources}) + (1 if loaded.project.file else 0))
     if fmt == "json":
         click.echo(view.as_json(diags), nl=False)
-        click.echo(view.summary(diags, checked), err=True)
+        click.echo(view.summary(diags, checked, len(loaded.skipped)), err=True)
     elif fmt == "github":
         click.echo(view.github(diags), nl=False)
-        click.echo(view.summary(diags, checked), err=True)
+        click.echo(view.summary(diags, checked, len(loaded.skipped)), err=True)
     else:
         click.echo(view.text(diags), nl=False)
-        click.echo(view.summary(diags, checked))
+        click.echo(view.summary(diags, checked, len(loaded.skipped)))
     return 1 if diags else 0
 

@@ -144,7 +144,8 @@ def check(
             per_env.setdefault(d, []).append(env.name if env else "")
     result = set(base)
     for d, names in per_env.items():
-        if len(names) < len(environments):
+        # A problem located in personactl.yaml already sits under its environment.
+        if len(names) < len(environments) and d.path != project.file:
             which = ", ".join(n for n in names if n)
             label = "environment" if len(names) == 1 else "environments"
             d = Diagnostic(d.path, d.line, d.column, f"{d.message} (in {label} {which})", d.rule)

@@ -23,7 +23,7 @@ except ImportError:  # pragma: no cover - depends on the PyYAML build
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
-MAX_VALUES_PER_DOCUMENT = 200_000
+MAX_VALUES_PER_DOCUMENT = 50_000
 MAX_DEPTH = 64
 
 KeyPath = tuple[str | int, ...]

@@ -12,9 +12,10 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def summary(diags: list[Diagnostic], files_checked: int) -> str:
+def summary(diags: list[Diagnostic], files_checked: int, skipped: int = 0) -> str:
     if not diags:
-        return f"{_plural(files_checked, 'file')} checked: no errors"
+        note = f" ({_plural(skipped, 'file')} skipped: no personactl documents)" if skipped else ""
+        return f"{_plural(files_checked, 'file')} checked: no errors{note}"
     files = len({d.path for d in diags})
     return f"{_plural(len(diags), 'error')} in {_plural(files, 'file')}"
 
