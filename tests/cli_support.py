@@ -26,9 +26,7 @@ class Result:
         return self.out.splitlines()
 
 
-def run_cli(
-    args: list[str], cwd: Path, env: dict[str, str] | None = None, **kw: object
-) -> Result:
+def run_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None, **kw: object) -> Result:
     """Run `python -m personactl ARGS` as a separate process, as a user would."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("ACME_")}
     full_env.update(env or {})

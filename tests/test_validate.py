@@ -33,8 +33,9 @@ def test_example_project_is_clean(example: Path) -> None:
 
 
 def test_every_error_in_every_file_sorted_with_count(write: WriteFiles) -> None:
-    root = write({
-        "personas/b.yaml": """
+    root = write(
+        {
+            "personas/b.yaml": """
             apiVersion: personactl/v1
             kind: Persona
             metadata:
@@ -43,7 +44,7 @@ def test_every_error_in_every_file_sorted_with_count(write: WriteFiles) -> None:
               avatarModel: cara-9
               voiceDetection: {endOfSpeechSensitivity: 1.5}
             """,
-        "personas/a.yaml": """
+            "personas/a.yaml": """
             apiVersion: personactl/v1
             kind: Persona
             metadata:
@@ -52,7 +53,8 @@ def test_every_error_in_every_file_sorted_with_count(write: WriteFiles) -> None:
             spec:
               skipGreeting: "yes"
             """,
-    })
+        }
+    )
     r = validate(root)
     assert r.code == 1
     assert r.lines == [
@@ -81,8 +83,7 @@ def test_every_error_in_every_file_sorted_with_count(write: WriteFiles) -> None:
         ),
         pytest.param(
             "plain text\n",
-            "p.yaml:1:1: expected a mapping with apiVersion, kind, metadata and spec, "
-            "got a string",
+            "p.yaml:1:1: expected a mapping with apiVersion, kind, metadata and spec, got a string",
             id="scalar-document",
         ),
         pytest.param(
@@ -160,10 +161,12 @@ def test_billion_laughs_fails_cleanly_within_bounded_memory(write: WriteFiles) -
 
 
 def test_duplicate_names_across_files_name_both_locations(write: WriteFiles) -> None:
-    root = write({
-        "personas/one.yaml": PERSONA.format(name="cara"),
-        "personas/two.yaml": "# another team's copy\n" + PERSONA.format(name="cara"),
-    })
+    root = write(
+        {
+            "personas/one.yaml": PERSONA.format(name="cara"),
+            "personas/two.yaml": "# another team's copy\n" + PERSONA.format(name="cara"),
+        }
+    )
     r = validate(root)
     assert r.code == 1
     assert r.lines == [
@@ -174,21 +177,24 @@ def test_duplicate_names_across_files_name_both_locations(write: WriteFiles) -> 
 
 
 def test_same_name_different_kinds_is_fine(write: WriteFiles) -> None:
-    root = write({
-        "personas/p.yaml": PERSONA.format(name="helper"),
-        "tools/t.yaml": """
+    root = write(
+        {
+            "personas/p.yaml": PERSONA.format(name="helper"),
+            "tools/t.yaml": """
             apiVersion: personactl/v1
             kind: Tool
             metadata: {name: helper}
             spec: {type: SYSTEM, description: Hang up., config: {action: end_call}}
             """,
-    })
+        }
+    )
     assert validate(root).code == 0
 
 
 def test_multi_document_files_and_merge_keys(write: WriteFiles) -> None:
-    root = write({
-        "personas/all.yaml": """
+    root = write(
+        {
+            "personas/all.yaml": """
             apiVersion: personactl/v1
             kind: Persona
             metadata: {name: one}
@@ -205,14 +211,16 @@ def test_multi_document_files_and_merge_keys(write: WriteFiles) -> None:
               initialMessage: hello
             ---
             """,
-    })
+        }
+    )
     r = validate(root)
     assert (r.code, r.out) == (0, "1 file checked: no errors\n")
 
 
 def test_schema_messages_point_at_the_value(write: WriteFiles) -> None:
-    root = write({
-        "personas/p.yaml": """
+    root = write(
+        {
+            "personas/p.yaml": """
             apiVersion: personactl/v1
             kind: Persona
             metadata: {name: p}
@@ -224,7 +232,8 @@ def test_schema_messages_point_at_the_value(write: WriteFiles) -> None:
               voiceGeneration: {stability: 0.5, volume: 1.2}
               tools: [{id: not-a-uuid}]
             """,
-    })
+        }
+    )
     r = validate(root)
     assert r.lines == [
         "personas/p.yaml:5:23: spec.avatar: unknown field 'varient' (allowed: name, variant)",
@@ -252,17 +261,16 @@ def test_schema_messages_point_at_the_value(write: WriteFiles) -> None:
         ("{}", False),
     ],
 )
-def test_voice_generation_must_fit_one_provider(
-    write: WriteFiles, options: str, ok: bool
-) -> None:
+def test_voice_generation_must_fit_one_provider(write: WriteFiles, options: str, ok: bool) -> None:
     root = write({"p.yaml": PERSONA.format(name="p") + f"  voiceGeneration: {options}\n"})
     r = validate(root, "p.yaml")
     assert r.code == (0 if ok else 1), r.out
 
 
 def test_tool_schema_errors(write: WriteFiles) -> None:
-    root = write({
-        "tools/t.yaml": """
+    root = write(
+        {
+            "tools/t.yaml": """
             apiVersion: personactl/v1
             kind: Tool
             metadata: {name: "look up"}
@@ -284,7 +292,8 @@ def test_tool_schema_errors(write: WriteFiles) -> None:
               description: Client event.
               config: {toolTimeoutSeconds: 601}
             """,
-    })
+        }
+    )
     r = validate(root)
     assert r.lines == [
         "tools/t.yaml:3:18: metadata.name: 'look up' may contain only letters, digits, '_', "
@@ -300,8 +309,9 @@ def test_tool_schema_errors(write: WriteFiles) -> None:
 
 
 def test_semantic_checks(write: WriteFiles) -> None:
-    root = write({
-        "personactl.yaml": """
+    root = write(
+        {
+            "personactl.yaml": """
             apiVersion: personactl/v1
             kind: Project
             metadata: {name: acme}
@@ -309,7 +319,7 @@ def test_semantic_checks(write: WriteFiles) -> None:
               environments:
                 sandbox: {backend: sandbox}
             """,
-        "personas/p.yaml": """
+            "personas/p.yaml": """
             apiVersion: personactl/v1
             kind: Persona
             metadata: {name: p}
@@ -320,13 +330,14 @@ def test_semantic_checks(write: WriteFiles) -> None:
             lifecycle:
               ignoreChanges: [voiceDetectoin.speechEnhancementLevel]
             """,
-        "tools/t.yaml": """
+            "tools/t.yaml": """
             apiVersion: personactl/v1
             kind: Tool
             metadata: {name: order-lookup}
             spec: {type: SYSTEM, description: x, config: {action: end_call}}
             """,
-    })
+        }
+    )
     r = validate(root)
     assert r.lines == [
         "personas/p.yaml:5:17: languageCode 'xx' is not an ISO 639-1 language code "
@@ -342,17 +353,18 @@ def test_semantic_checks(write: WriteFiles) -> None:
 
 
 def test_template_errors_point_into_the_template(write: WriteFiles) -> None:
-    root = write({
-        "personactl.yaml": """
+    root = write(
+        {
+            "personactl.yaml": """
             apiVersion: personactl/v1
             kind: Project
             metadata: {name: acme}
             spec:
               vars: {company: Acme}
             """,
-        "prompts/good.md.j2": "You work for {{ company }}.\nYou sell the {{ prodcut }}.\n",
-        "prompts/broken.md.j2": "Hello\n{% if company %}\nno endif\n",
-        "personas/p.yaml": """
+            "prompts/good.md.j2": "You work for {{ company }}.\nYou sell the {{ prodcut }}.\n",
+            "prompts/broken.md.j2": "Hello\n{% if company %}\nno endif\n",
+            "personas/p.yaml": """
             apiVersion: personactl/v1
             kind: Persona
             metadata: {name: p}
@@ -366,7 +378,8 @@ def test_template_errors_point_into_the_template(write: WriteFiles) -> None:
             spec:
               prompt: {file: ../prompts/broken.md.j2}
             """,
-    })
+        }
+    )
     r = validate(root)
     assert r.lines == [
         "personas/p.yaml:6:19: undefined variable 'compnay' in the template for Persona 'p'; "
@@ -383,8 +396,9 @@ def test_template_errors_point_into_the_template(write: WriteFiles) -> None:
 
 
 def test_patch_errors_and_patched_values_point_into_personactl_yaml(write: WriteFiles) -> None:
-    root = write({
-        "personactl.yaml": """
+    root = write(
+        {
+            "personactl.yaml": """
             apiVersion: personactl/v1
             kind: Project
             metadata: {name: acme}
@@ -401,24 +415,25 @@ def test_patch_errors_and_patched_values_point_into_personactl_yaml(write: Write
                     - name: support
                       patch: {metadata: {name: other}}
             """,
-        "personas/support.yaml": PERSONA.format(name="support"),
-    })
+            "personas/support.yaml": PERSONA.format(name="support"),
+        }
+    )
     r = validate(root)
     assert r.lines == [
         "personactl.yaml:10:17: environment 'production' patches Persona 'supprot', but no "
         "manifest defines it (did you mean 'support'?)",
-        "personactl.yaml:13:43: spec.voiceGeneration: fits no voice provider (ElevenLabs V1: "
+        "personactl.yaml:13:51: spec.voiceGeneration: fits no voice provider (ElevenLabs V1: "
         "speed must be at most 1.2; ElevenLabs V2: speed must be at most 1.2; Cartesia Sonic-3: "
         "speed must be at most 1.5; Fish Audio: speed must be at most 2)",
-        "personactl.yaml:15:36: a patch cannot change metadata.name: it is the resource's "
-        "identity",
+        "personactl.yaml:15:36: a patch cannot change metadata.name: it is the resource's identity",
         "3 errors in 1 file",
     ]
 
 
 def test_one_environment_only(write: WriteFiles) -> None:
-    root = write({
-        "personactl.yaml": """
+    root = write(
+        {
+            "personactl.yaml": """
             apiVersion: personactl/v1
             kind: Project
             metadata: {name: acme}
@@ -429,8 +444,9 @@ def test_one_environment_only(write: WriteFiles) -> None:
                   backend: sandbox
                   patches: [{name: support, patch: {spec: {avatarModel: cara-1}}}]
             """,
-        "personas/support.yaml": PERSONA.format(name="support"),
-    })
+            "personas/support.yaml": PERSONA.format(name="support"),
+        }
+    )
     assert validate(root, "-e", "staging").code == 0
     r = validate(root, "-e", "production")
     assert r.lines[0] == (
@@ -446,8 +462,9 @@ def test_one_environment_only(write: WriteFiles) -> None:
 
 
 def test_project_file_errors(write: WriteFiles) -> None:
-    root = write({
-        "personactl.yaml": """
+    root = write(
+        {
+            "personactl.yaml": """
             apiVersion: personactl/v1
             kind: Project
             metadata: {name: acme}
@@ -456,12 +473,12 @@ def test_project_file_errors(write: WriteFiles) -> None:
               environments:
                 Staging: {backend: cloud}
             """,
-        "personas/support.yaml": PERSONA.format(name="support"),
-    })
+            "personas/support.yaml": PERSONA.format(name="support"),
+        }
+    )
     r = validate(root)
     assert r.lines == [
-        "personactl.yaml:5:23: defaultEnvironment 'prod' is not one of the environments "
-        "(Staging)",
+        "personactl.yaml:5:23: defaultEnvironment 'prod' is not one of the environments (Staging)",
         "personactl.yaml:7:5: spec.environments: 'Staging' does not match the pattern "
         "^[a-z][a-z0-9_-]{0,31}$",
         "personactl.yaml:7:24: spec.environments.Staging.backend: 'cloud' is not one of "
@@ -518,7 +535,8 @@ def test_foreign_yaml_files_are_skipped(example: Path) -> None:
     (example / ".github" / "ci.yml").write_text("on: [push]\njobs: {}\n")
     r = validate(example, ".github/ci.yml", "personas/support.yaml")
     assert (r.code, r.out) == (
-        0, "1 file checked: no errors (1 file skipped: no personactl documents)\n"
+        0,
+        "1 file checked: no errors (1 file skipped: no personactl documents)\n",
     )
 
 

@@ -9,10 +9,15 @@ import click
 
 @click.command()
 @click.argument("names", nargs=-1)
-@click.option("-e", "--env", "env_name", help="Environment to render (default: the project's "
-              "defaultEnvironment, else the first one).")
-@click.option("-o", "--output", "fmt", type=click.Choice(["yaml", "json"]), default="yaml",
-              show_default=True)
+@click.option(
+    "-e",
+    "--env",
+    "env_name",
+    help="Environment to render (default: the project's defaultEnvironment, else the first one).",
+)
+@click.option(
+    "-o", "--output", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True
+)
 def render(names: tuple[str, ...], env_name: str | None, fmt: str) -> None:
     """Print the final desired spec of each resource (or only NAMES).
 
@@ -62,4 +67,3 @@ def render(names: tuple[str, ...], env_name: str | None, fmt: str) -> None:
 
         text = dump_all(docs)
     click.echo(redact(text, result.secret_values), nl=False)
-

@@ -11,8 +11,13 @@ import click
     "-e", "--env", "env_name", help="Check this environment only (default: every environment)."
 )
 @click.option(
-    "-o", "--output", "fmt", type=click.Choice(["text", "json", "github"]), default="text",
-    show_default=True, help="text: path:line:col: message; json: a list of objects; "
+    "-o",
+    "--output",
+    "fmt",
+    type=click.Choice(["text", "json", "github"]),
+    default="text",
+    show_default=True,
+    help="text: path:line:col: message; json: a list of objects; "
     "github: GitHub Actions annotations.",
 )
 def validate(paths: tuple[str, ...], env_name: str | None, fmt: str) -> int:
@@ -44,8 +49,11 @@ def validate(paths: tuple[str, ...], env_name: str | None, fmt: str) -> int:
         envs = [env]
     result = check(loaded, envs)
     diags = result.diagnostics
-    checked = len(loaded.requested) - len(loaded.skipped) if paths else (
-        len({r.path for r in loaded.resources}) + (1 if loaded.project.file else 0))
+    checked = (
+        len(loaded.requested) - len(loaded.skipped)
+        if paths
+        else (len({r.path for r in loaded.resources}) + (1 if loaded.project.file else 0))
+    )
     if fmt == "json":
         click.echo(view.as_json(diags), nl=False)
         click.echo(view.summary(diags, checked, len(loaded.skipped)), err=True)
@@ -56,4 +64,3 @@ def validate(paths: tuple[str, ...], env_name: str | None, fmt: str) -> int:
         click.echo(view.text(diags), nl=False)
         click.echo(view.summary(diags, checked, len(loaded.skipped)))
     return 1 if diags else 0
-

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from difflib import get_close_matches
+
 from personactl.errors import Diagnostic
 from personactl.manifest import schemas
 from personactl.manifest.compose import compose
@@ -41,40 +42,49 @@ def semantic(rendered: Rendered, tool_names: set[str], env: Environment | None) 
         tools = spec.get("tools")
         for i, ref in enumerate(tools if isinstance(tools, list) else []):
             if isinstance(ref, str) and ref not in tool_names:
-                out.append(Diagnostic.at(
-                    res.loc(("spec", "tools", i)),
-                    f"tool {ref!r} is not defined by any Tool manifest{_closest(ref, tool_names)}; "
-                    "name a Tool manifest or use {id: <tool id>}",
-                    "tool-reference",
-                ))
+                out.append(
+                    Diagnostic.at(
+                        res.loc(("spec", "tools", i)),
+                        f"tool {ref!r} is not defined by any Tool manifest"
+                        f"{_closest(ref, tool_names)}; name a Tool manifest or use "
+                        "{id: <tool id>}",
+                        "tool-reference",
+                    )
+                )
         code = spec.get("languageCode")
         if isinstance(code, str) and len(code) == 2 and code not in ISO_639_1:
-            out.append(Diagnostic.at(
-                res.loc(("spec", "languageCode")),
-                f"languageCode {code!r} is not an ISO 639-1 language code "
-                "(e.g. en, fr, de, es, ja)",
-                "language-code",
-            ))
+            out.append(
+                Diagnostic.at(
+                    res.loc(("spec", "languageCode")),
+                    f"languageCode {code!r} is not an ISO 639-1 language code "
+                    "(e.g. en, fr, de, es, ja)",
+                    "language-code",
+                )
+            )
     if res.kind == "Tool" and env is not None and res.name:
         final = rendered.anam_name
         if len(final) > TOOL_NAME_MAX:
-            out.append(Diagnostic.at(
-                res.loc(("metadata", "name")),
-                f"tool name {final!r} (with environment {env.name!r}'s prefix/suffix) is "
-                f"{len(final)} characters, over Anam's limit of {TOOL_NAME_MAX}",
-                "tool-name-length",
-            ))
+            out.append(
+                Diagnostic.at(
+                    res.loc(("metadata", "name")),
+                    f"tool name {final!r} (with environment {env.name!r}'s prefix/suffix) is "
+                    f"{len(final)} characters, over Anam's limit of {TOOL_NAME_MAX}",
+                    "tool-name-length",
+                )
+            )
     ignore = res.lifecycle.get("ignoreChanges")
     if isinstance(ignore, list):
         fields = _spec_fields(res.kind)
         for i, path in enumerate(ignore):
             if isinstance(path, str) and path.split(".")[0] not in fields:
-                out.append(Diagnostic.at(
-                    res.loc(("lifecycle", "ignoreChanges", i)),
-                    f"ignoreChanges path {path!r} names no spec field of a {res.kind}"
-                    f"{_closest(path.split('.')[0], fields)}",
-                    "ignore-changes",
-                ))
+                out.append(
+                    Diagnostic.at(
+                        res.loc(("lifecycle", "ignoreChanges", i)),
+                        f"ignoreChanges path {path!r} names no spec field of a {res.kind}"
+                        f"{_closest(path.split('.')[0], fields)}",
+                        "ignore-changes",
+                    )
+                )
     return out
 
 
@@ -106,13 +116,15 @@ def check_environment(
             continue
         rendered, errs = renderer.render(res, env)
         diags.extend(errs)
-        diags.extend(schemas.validate_document(
-            res.kind,
-            rendered.data,
-            res.loc,
-            res.key_loc,
-            res.doc.bool_words,
-        ))
+        diags.extend(
+            schemas.validate_document(
+                res.kind,
+                rendered.data,
+                res.loc,
+                res.key_loc,
+                res.doc.bool_words,
+            )
+        )
         diags.extend(semantic(rendered, tool_names, env))
         rendered_all.append(rendered)
     return rendered_all, diags
@@ -151,4 +163,3 @@ def check(
             d = Diagnostic(d.path, d.line, d.column, f"{d.message} (in {label} {which})", d.rule)
         result.add(d)
     return CheckResult(sorted(result), rendered, renderer.secret_values)
-

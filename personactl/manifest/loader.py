@@ -90,9 +90,7 @@ def load_project(root: Path | None) -> tuple[Project, list[Diagnostic]]:
         else:
             data = doc.data
             diags.extend(
-                schemas.validate_document(
-                    "Project", data, doc.loc, doc.key_loc, doc.bool_words
-                )
+                schemas.validate_document("Project", data, doc.loc, doc.key_loc, doc.bool_words)
             )
         if len([d for d in docs if d.data is not None]) > 1:
             diags.append(
@@ -194,9 +192,9 @@ def is_personactl_file(docs: list[Document]) -> bool:
     )
 
 
-def resources_from(docs: list[Document], project_file: str | None) -> tuple[
-    list[Resource], list[Diagnostic]
-]:
+def resources_from(
+    docs: list[Document], project_file: str | None
+) -> tuple[list[Resource], list[Diagnostic]]:
     resources: list[Resource] = []
     diags: list[Diagnostic] = []
     for doc in docs:
@@ -235,9 +233,7 @@ def resources_from(docs: list[Document], project_file: str | None) -> tuple[
         if kind not in RESOURCE_KINDS:
             what = "missing kind" if kind is None else f"unknown kind {kind!r}"
             diags.append(
-                Diagnostic.at(
-                    doc.loc(("kind",)), f"{what} (expected Persona or Tool)", "kind"
-                )
+                Diagnostic.at(doc.loc(("kind",)), f"{what} (expected Persona or Tool)", "kind")
             )
             continue
         meta = doc.data.get("metadata")

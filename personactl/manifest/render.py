@@ -17,7 +17,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from personactl.errors import Diagnostic, Location
 from personactl.manifest.model import Environment, Project, Resource
@@ -49,9 +50,7 @@ class ProjectLoader(jinja2.BaseLoader):
         self.root = root.resolve()
         self.dirs = [d.resolve() for d in dirs] + [self.root]
 
-    def get_source(
-        self, environment: jinja2.Environment, template: str
-    ) -> tuple[str, str, Any]:
+    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Any]:
         parts = PurePosixPath(template.replace("\\", "/")).parts
         if template.startswith(("/", "\\")) or ".." in parts or re.match(r"^[A-Za-z]:", template):
             raise jinja2.TemplateNotFound(
@@ -68,7 +67,7 @@ class ProjectLoader(jinja2.BaseLoader):
             if path.is_file():
                 mtime = path.stat().st_mtime
                 source = path.read_text(encoding="utf-8")
-                return source, str(path), lambda: path.stat().st_mtime == mtime
+                return source, str(path), lambda p=path, m=mtime: p.stat().st_mtime == m
         searched = ", ".join(os.path.relpath(d) for d in self.dirs)
         raise jinja2.TemplateNotFound(
             template, f"template {template!r} not found in the template search path ({searched})"
@@ -177,8 +176,9 @@ class Renderer:
         if isinstance(exc, jinja2.TemplateSyntaxError):
             if exc.filename and exc.filename != "<template>" and exc.lineno:
                 path = os.path.relpath(exc.filename)
-                return Diagnostic(path, exc.lineno, 1, f"template syntax error: {exc.message}",
-                                  "template-syntax")
+                return Diagnostic(
+                    path, exc.lineno, 1, f"template syntax error: {exc.message}", "template-syntax"
+                )
             return Diagnostic.at(at, f"template syntax error: {exc.message}", "template-syntax")
         if isinstance(exc, jinja2.TemplateNotFound):
             return Diagnostic.at(at, str(exc.message), "template-include")
@@ -257,8 +257,9 @@ class Renderer:
         try:
             source = path.read_text(encoding="utf-8")
         except UnicodeDecodeError:
-            return Diagnostic(os.path.relpath(path), 1, 1, "prompt file is not valid UTF-8",
-                              "encoding")
+            return Diagnostic(
+                os.path.relpath(path), 1, 1, "prompt file is not valid UTF-8", "encoding"
+            )
         try:
             code = self.jinja.compile(source, name=os.path.relpath(path), filename=str(path))
             result: jinja2.Template | Diagnostic = self.jinja.template_class.from_code(
@@ -267,8 +268,9 @@ class Renderer:
         except jinja2.TemplateSyntaxError as exc:
             line = exc.lineno or 1
             shown = os.path.relpath(exc.filename) if exc.filename else os.path.relpath(path)
-            result = Diagnostic(shown, line, 1, f"template syntax error: {exc.message}",
-                                "template-syntax")
+            result = Diagnostic(
+                shown, line, 1, f"template syntax error: {exc.message}", "template-syntax"
+            )
         self._file_cache[path] = result
         return result
 
@@ -278,8 +280,9 @@ class Renderer:
         pvars = prompt.get("vars")
         pctx = {**ctx, **pvars} if isinstance(pvars, dict) else ctx
         if isinstance(prompt.get("text"), str):
-            out, secret, err = self._render_string(prompt["text"], pctx, res, ("spec", "prompt",
-                                                                               "text"))
+            out, secret, err = self._render_string(
+                prompt["text"], pctx, res, ("spec", "prompt", "text")
+            )
             return out, secret, [err] if err else []
         file = prompt.get("file")
         if not isinstance(file, str):
@@ -289,19 +292,31 @@ class Renderer:
         path = (manifest_dir / file).resolve()
         root = self.project.root.resolve()
         if not path.is_relative_to(root):
-            return None, False, [Diagnostic.at(
-                at,
-                f"prompt file {file!r} is outside the project ({os.path.relpath(root) or '.'}); "
-                "keep prompts inside the project",
-                "prompt-outside",
-            )]
+            return (
+                None,
+                False,
+                [
+                    Diagnostic.at(
+                        at,
+                        f"prompt file {file!r} is outside the project "
+                        f"({os.path.relpath(root) or '.'}); keep prompts inside the project",
+                        "prompt-outside",
+                    )
+                ],
+            )
         if not path.is_file():
-            return None, False, [Diagnostic.at(
-                at,
-                f"prompt file {file!r} not found (looked for {os.path.relpath(path)}; "
-                "the path is relative to the manifest)",
-                "prompt-missing",
-            )]
+            return (
+                None,
+                False,
+                [
+                    Diagnostic.at(
+                        at,
+                        f"prompt file {file!r} not found (looked for {os.path.relpath(path)}; "
+                        "the path is relative to the manifest)",
+                        "prompt-missing",
+                    )
+                ],
+            )
         tmpl = self._load_prompt_file(path)
         if isinstance(tmpl, Diagnostic):
             return None, False, [tmpl]
@@ -330,13 +345,15 @@ class Renderer:
             return out
         if isinstance(value, dict):
             return {
-                k: v if path[1:] + (k,) in _VERBATIM else self._walk(
-                    v, path + (k,), ctx, res, sensitive, diags)
+                k: v
+                if path[1:] + (k,) in _VERBATIM
+                else self._walk(v, path + (k,), ctx, res, sensitive, diags)
                 for k, v in value.items()
             }
         if isinstance(value, list):
-            return [self._walk(v, path + (i,), ctx, res, sensitive, diags)
-                    for i, v in enumerate(value)]
+            return [
+                self._walk(v, path + (i,), ctx, res, sensitive, diags) for i, v in enumerate(value)
+            ]
         return value
 
     def render(self, res: Resource, env: Environment | None) -> tuple[Rendered, list[Diagnostic]]:
@@ -369,4 +386,3 @@ def redact(text: str, secrets: set[str]) -> str:
         if len(value) >= 4:
             text = text.replace(value, SENSITIVE)
     return text
-

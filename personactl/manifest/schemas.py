@@ -69,10 +69,11 @@ def _branch_problem(err: Any) -> str:
     return str(err.message)
 
 
+_UUID = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 _PATTERN_WORDS = {
-    "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$": "is not a UUID",
+    _UUID: "is not a UUID",
     "^[a-zA-Z0-9_.-]+$": "may contain only letters, digits, '_', '.' and '-'",
-    "^https?://[^\\s/$.?#][^\\s]*$": "is not an http:// or https:// URL",
+    "^(https?://[^\\s/$.?#][^\\s]*|.*\\{\\{.*\\}\\}.*)$": "is not an http:// or https:// URL",
     "^[a-z]{2}$": "is not a two-letter ISO 639-1 code (e.g. en, fr)",
     "^\\S(.*\\S)?$": "must not start or end with white space",
 }
@@ -183,6 +184,17 @@ def validate_document(
                 extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
                 if extra:
                     at = key_loc(path + (extra[0],))
+            elif err.validator == "anyOf" and err.context:
+                # The providers that accept these keys all object to one value: point at it.
+                by_branch: dict[int, set[KeyPath]] = {}
+                for e in err.context:
+                    by_branch.setdefault(e.relative_schema_path[0], set()).add(
+                        tuple(e.relative_path)
+                    )
+                fitting = [p for p in by_branch.values() if () not in p]
+                subpaths = set().union(*fitting) if fitting else set()
+                if len(subpaths) == 1:
+                    at = loc(path + subpaths.pop())
             msg = _message(err, _fmt_path(path), path in bool_words)
             out.append(Diagnostic.at(at, msg, f"schema-{err.validator}"))
     return out

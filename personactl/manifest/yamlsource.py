@@ -155,9 +155,7 @@ class _Builder:
                     "remove one of them",
                     "yaml-duplicate-key",
                 )
-            self.doc.locs[("#key",) + path + (key,)] = _mark_loc(
-                self.doc.path, key_node.start_mark
-            )
+            self.doc.locs[("#key",) + path + (key,)] = _mark_loc(self.doc.path, key_node.start_mark)
             result[key] = self.build(value_node, path + (key,), depth + 1)
         for key, value in merged.items():
             result.setdefault(key, value)
@@ -232,8 +230,25 @@ def parse_documents(text: str, display: str) -> list[Document]:
             index += 1
     except yaml.MarkedYAMLError as exc:
         raise YamlError(_diag(display, exc)) from None
+    except yaml.reader.ReaderError as exc:
+        before = text[: exc.position]
+        line = before.count("\n") + 1
+        col = exc.position - (before.rfind("\n") + 1) + 1
+        char = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1])
+        raise YamlError(
+            Diagnostic(
+                display,
+                line,
+                col,
+                f"invalid YAML: control character 0x{char:02x} is not allowed; remove it",
+                "yaml-syntax",
+            )
+        ) from None
     except yaml.YAMLError as exc:
-        raise YamlError(Diagnostic(display, 1, 1, f"invalid YAML: {exc}", "yaml-syntax")) from None
+        one_line = " ".join(str(exc).split())
+        raise YamlError(
+            Diagnostic(display, 1, 1, f"invalid YAML: {one_line}", "yaml-syntax")
+        ) from None
     except RecursionError:
         raise YamlError(
             Diagnostic(display, 1, 1, "YAML is nested too deeply to read", "yaml-too-deep")
