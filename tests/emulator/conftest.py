@@ -90,5 +90,3 @@ def emulator(
 @pytest.fixture
 def client(emulator: Factory) -> httpx.Client:
     return emulator()
-
-

@@ -178,7 +178,6 @@ def start_server(data_dir: Path, *flags: str) -> ServedEmulator:
     return ServedEmulator(process, line)
 
 
-
 def unique(prefix: str = "t") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 

@@ -20,8 +20,17 @@ from emulator_support import (
 
 MS_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 SUMMARY_KEYS = {
-    "id", "name", "personaPreset", "avatar", "voice", "voiceSpeed", "isDefaultPersona",
-    "createdAt", "updatedAt", "description", "languageCode",
+    "id",
+    "name",
+    "personaPreset",
+    "avatar",
+    "voice",
+    "voiceSpeed",
+    "isDefaultPersona",
+    "createdAt",
+    "updatedAt",
+    "description",
+    "languageCode",
 }
 
 
@@ -78,12 +87,22 @@ def test_list_pagination_envelope_and_search(client: httpx.Client) -> None:
     body = first.json()
     assert [p["id"] for p in body["data"]] == ids[:2]
     assert body["meta"] == {
-        "total": 5, "lastPage": 3, "currentPage": 1, "perPage": 2, "prev": None, "next": 2,
+        "total": 5,
+        "lastPage": 3,
+        "currentPage": 1,
+        "perPage": 2,
+        "prev": None,
+        "next": 2,
     }
     last = client.get("/v1/personas", params={"search": tag, "perPage": 2, "page": 3}).json()
     assert [p["id"] for p in last["data"]] == ids[4:]
     assert last["meta"] == {
-        "total": 5, "lastPage": 3, "currentPage": 3, "perPage": 2, "prev": 2, "next": None,
+        "total": 5,
+        "lastPage": 3,
+        "currentPage": 3,
+        "perPage": 2,
+        "prev": 2,
+        "next": None,
     }
     beyond = client.get("/v1/personas", params={"search": tag, "perPage": 2, "page": 9}).json()
     assert beyond["data"] == [] and beyond["meta"]["prev"] == 8 and beyond["meta"]["next"] is None
@@ -92,8 +111,14 @@ def test_list_pagination_envelope_and_search(client: httpx.Client) -> None:
     none = client.get("/v1/personas", params={"search": unique("absent")}).json()
     assert none == {
         "data": [],
-        "meta": {"total": 0, "lastPage": 1, "currentPage": 1, "perPage": 10,
-                 "prev": None, "next": None},
+        "meta": {
+            "total": 0,
+            "lastPage": 1,
+            "currentPage": 1,
+            "perPage": 10,
+            "prev": None,
+            "next": None,
+        },
     }
 
 
@@ -116,7 +141,9 @@ def test_list_items_are_trimmed_summaries(client: httpx.Client) -> None:
     (item,) = client.get("/v1/personas", params={"search": tag}).json()["data"]
     assert set(item) == SUMMARY_KEYS
     assert (item["description"], item["languageCode"], item["isDefaultPersona"]) == (
-        "d", "fr", False,
+        "d",
+        "fr",
+        False,
     )
     assert item["avatar"]["id"] == LIV_HOME_AVATAR and item["voice"]["id"] == LUCY_VOICE
 
@@ -140,8 +167,7 @@ def test_put_is_partial_and_bumps_updated_at(client: httpx.Client) -> None:
     assert updated["updatedAt"] > persona["updatedAt"]
     # strictly increasing, even for writes within the same millisecond
     stamps = [
-        client.put(f"/v1/personas/{persona['id']}", json={}).json()["updatedAt"]
-        for _ in range(15)
+        client.put(f"/v1/personas/{persona['id']}", json={}).json()["updatedAt"] for _ in range(15)
     ]
     assert stamps == sorted(set(stamps)) and stamps[0] > updated["updatedAt"]
     assert all(MS_TIMESTAMP.fullmatch(s) for s in stamps)
@@ -168,7 +194,9 @@ def test_put_widget_config_is_merged(client: httpx.Client) -> None:
     client.put(url, json={"widgetConfig": {"layout": "floating", "showTranscript": False}})
     merged = client.put(url, json={"widgetConfig": {"position": "bottom-right"}}).json()
     assert merged["widgetConfig"] == {
-        "layout": "floating", "showTranscript": False, "position": "bottom-right",
+        "layout": "floating",
+        "showTranscript": False,
+        "position": "bottom-right",
     }
     assert_error(
         client.put(url, json={"widgetConfig": {"layout": "sideways"}}),
@@ -183,8 +211,10 @@ def test_types_and_enums_are_checked(client: httpx.Client) -> None:
     cases = [
         ({"name": 3}, "name must be a string"),
         ({"skipGreeting": "yes"}, "skipGreeting must be a boolean"),
-        ({"avatarModel": "cara-2"},
-         "avatarModel must be one of the following values: cara-3, cara-4, cara-4-latest"),
+        (
+            {"avatarModel": "cara-2"},
+            "avatarModel must be one of the following values: cara-3, cara-4, cara-4-latest",
+        ),
         ({"toolIds": "abc"}, "toolIds must be an array of strings"),
         ({"voiceGenerationOptions": None}, "voiceGenerationOptions must be an object"),
         ({"initialMessage": 5}, "initialMessage must be a string"),
@@ -240,8 +270,10 @@ def test_changed_avatar_resets_unsupported_model(client: httpx.Client) -> None:
         "/v1/personas", json={"name": "x", "avatarId": mia_desk, "avatarModel": "cara-3"}
     )
     assert_error(
-        post, 400, "avatarModel cara-3 is not supported by avatar Mia (desk); it supports cara-4, "
-        "cara-4-latest"
+        post,
+        400,
+        "avatarModel cara-3 is not supported by avatar Mia (desk); it supports cara-4, "
+        "cara-4-latest",
     )
 
 
@@ -284,20 +316,33 @@ def test_generation_options_are_checked_per_family(client: httpx.Client) -> None
         (fish, {"volume": 0.5, "speed": 2}),
     ]
     for voice, options in ok:
-        assert make_persona(client, voiceId=voice, voiceGenerationOptions=options)[
-            "voiceGenerationOptions"
-        ] == options
+        assert (
+            make_persona(client, voiceId=voice, voiceGenerationOptions=options)[
+                "voiceGenerationOptions"
+            ]
+            == options
+        )
     bad = [
         (CARA_VOICE, {"speed": 1.9}, "speed 1.9 is above the maximum 1.2 for ElevenLabs V1 voices"),
         (CARA_VOICE, {"volume": 1}, "'volume' is not supported by ElevenLabs V1 voices"),
-        (LUCY_VOICE, {"useSpeakerBoost": 1},
-         "useSpeakerBoost must be a boolean for ElevenLabs V2 voices, not 1"),
+        (
+            LUCY_VOICE,
+            {"useSpeakerBoost": 1},
+            "useSpeakerBoost must be a boolean for ElevenLabs V2 voices, not 1",
+        ),
         (sophie, {"speed": 0.5}, "speed 0.5 is below the minimum 0.6 for Cartesia Sonic-3 voices"),
-        (sophie, {"emotion": "happy"}, "emotion 'happy' is not one of neutral, calm, angry, "
-         "content, sad, scared for Cartesia Sonic-3 voices"),
+        (
+            sophie,
+            {"emotion": "happy"},
+            "emotion 'happy' is not one of neutral, calm, angry, "
+            "content, sad, scared for Cartesia Sonic-3 voices",
+        ),
         (fish, {"stability": 0.5}, "'stability' is not supported by Fish Audio voices"),
-        (alloy, {"speed": 1},
-         "'speed' is not supported: this voice's provider takes no voice generation options"),
+        (
+            alloy,
+            {"speed": 1},
+            "'speed' is not supported: this voice's provider takes no voice generation options",
+        ),
     ]
     for voice, options, problem in bad:
         response = client.post(
@@ -313,16 +358,23 @@ def test_detection_options_are_range_checked(client: httpx.Client) -> None:
         client, voiceDetectionOptions={"endOfSpeechSensitivity": 0.6, "speechEnhancementLevel": 1}
     )
     assert persona["voiceDetectionOptions"] == {
-        "endOfSpeechSensitivity": 0.6, "speechEnhancementLevel": 1,
+        "endOfSpeechSensitivity": 0.6,
+        "speechEnhancementLevel": 1,
     }
     url = f"/v1/personas/{persona['id']}"
     cases = [
-        ({"silenceBeforeAutoEndTurnSeconds": 0.4},
-         "voiceDetectionOptions.silenceBeforeAutoEndTurnSeconds must not be less than 0.5"),
-        ({"silenceBeforeSessionEndSeconds": 7201},
-         "voiceDetectionOptions.silenceBeforeSessionEndSeconds must not be greater than 7200"),
-        ({"endOfSpeechSensitivity": "high"},
-         "voiceDetectionOptions.endOfSpeechSensitivity must be a number"),
+        (
+            {"silenceBeforeAutoEndTurnSeconds": 0.4},
+            "voiceDetectionOptions.silenceBeforeAutoEndTurnSeconds must not be less than 0.5",
+        ),
+        (
+            {"silenceBeforeSessionEndSeconds": 7201},
+            "voiceDetectionOptions.silenceBeforeSessionEndSeconds must not be greater than 7200",
+        ),
+        (
+            {"endOfSpeechSensitivity": "high"},
+            "voiceDetectionOptions.endOfSpeechSensitivity must be a number",
+        ),
         ({"vadMode": 1}, "property voiceDetectionOptions.vadMode should not exist"),
     ]
     for options, message in cases:
