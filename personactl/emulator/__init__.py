@@ -16,7 +16,19 @@ Behaviour where the spec is silent (see also the module docstrings):
   `avatarModel` gets the avatar's `activeVersion`.
 - Deleting a tool soft-deletes it: it is detached from every persona (their
   `updatedAt` is not touched, as the persona rows are unchanged) and 204 is sent.
-- Duplicate persona and tool names are allowed, as in the real API.
+- Duplicate persona and tool names are allowed, as in the real API (the spec
+  calls tool names "unique", but nothing documents an error for duplicates).
+- `--hide-write-only` hides the three fields from full Persona responses only;
+  list items keep `languageCode`, which the PersonaSummary schema documents.
+  `description`/`languageCode` are omitted from list items when unset, since
+  PersonaSummary types them as non-null strings.
+- `voiceGenerationOptions`/`voiceDetectionOptions`/`description` may not be
+  null in a request (the request schemas do not allow it); `initialMessage` may.
+- POST /v1/auth/session-token follows the spec: `{"personaConfig": {"personaId"}}`
+  (400 for an unknown persona) or an ephemeral `personaConfig`; tokens are not stored.
+- GET /v1/knowledge/groups answers a bare array, as the spec documents.
+- `serve` stores its data in `.personactl/sandbox/` of the current directory by
+  default, the same database the `sandbox` backend uses (safe to share).
 - Unknown keys inside `voiceDetectionOptions`/`voiceGenerationOptions` are
   400s; unknown top-level keys are 400s on persona PUT (the schema says
   `additionalProperties: false`) and ignored on POST (the POST schema allows them).
