@@ -131,6 +131,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return
+        except Exception as exc:  # an emulator bug: answer 500 rather than hang up silently
+            sys.stderr.write(f"emulator: internal error: {type(exc).__name__}: {exc}\n")
+            body = (
+                b'{"message":"Internal emulator error","error":"Internal Server Error",'
+                b'"statusCode":500}'
+            )
+            captured = {
+                "status": "500 Internal Server Error",
+                "headers": [("Content-Type", "application/json; charset=utf-8")],
+            }
+            payload = body
         code, _, reason = captured["status"].partition(" ")
         self.send_response(int(code), reason)
         for name, value in captured["headers"]:
