@@ -161,8 +161,8 @@ def glob_files(project: Project) -> list[Path]:
     for pattern in project.manifest_globs:
         for path in project.root.glob(pattern):
             if path.is_file() and path.suffix in YAML_SUFFIXES and ".personactl" not in path.parts:
-                found.add(path.resolve())
-    found.discard((project.root / PROJECT_FILE).resolve())
+                found.add(path)  # already absolute: the root is resolved
+    found.discard(project.root / PROJECT_FILE)
     return sorted(found)
 
 
@@ -177,9 +177,9 @@ def expand_paths(paths: Iterable[str]) -> tuple[list[Path], list[Diagnostic]]:
                 rel_parts = sub.relative_to(p).parts
                 hidden = any(part.startswith(".") for part in rel_parts)
                 if sub.is_file() and sub.suffix in YAML_SUFFIXES and not hidden:
-                    files.add(sub.resolve())
+                    files.add(Path(os.path.abspath(sub)))
         elif p.is_file():
-            files.add(p.resolve())
+            files.add(Path(os.path.abspath(p)))
         else:
             diags.append(Diagnostic(raw, 1, 1, "no such file or directory", "io"))
     return sorted(files), diags

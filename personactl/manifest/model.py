@@ -61,8 +61,9 @@ class Resource:
         while True:
             if p in self.overlay:
                 return self.overlay[p]
-            if p in self.doc.locs:
-                return self.doc.locs[p]
+            found = self.doc.find(p)
+            if found is not None:
+                return found
             if not p:
                 return self.doc.loc(())
             p = p[:-1]

@@ -141,12 +141,13 @@ def _message(err: Any, field: str, bool_word: bool) -> str:
     return f"{where}{err.message}"
 
 
-def _leaf_errors(err: Any) -> Iterator[Any]:
+def _leaf_errors(err: Any, prefix: KeyPath) -> Iterator[Any]:
     """Errors to report for `err`. For a oneOf/anyOf whose alternatives differ in
     shape ({id} or {name}, a string or an object), report the problems of the
     one alternative the value was evidently meant as, not the union."""
     if err.validator in ("oneOf", "anyOf") and err.context:
-        if err.absolute_path and err.absolute_path[-1] == "voiceGeneration":
+        path = prefix + tuple(err.absolute_path)
+        if path and path[-1] == "voiceGeneration":
             yield err  # every provider is a candidate: one message lists them all
             return
         branches: dict[int, list[Any]] = {}
@@ -162,9 +163,54 @@ def _leaf_errors(err: Any) -> Iterator[Any]:
         ]
         if len(viable) == 1:
             for sub in viable[0]:
-                yield from _leaf_errors(sub)
+                yield from _leaf_errors(sub, prefix)
             return
     yield err
+
+
+# Persona spec fields whose values are often shared between personas (the same
+# avatar, voice, LLM, options): validated on their own and memoised by value.
+_MEMO_FIELDS = {"Persona": ("avatar", "voice", "llm", "voiceGeneration", "voiceDetection", "tools")}
+
+
+@cache
+def _split(kind: str) -> tuple[Any, dict[str, Any]]:
+    """A validator for the document without the memoised fields, and one per field."""
+    from jsonschema import Draft202012Validator
+
+    full = json.loads(schema_text(kind))
+    fields = _MEMO_FIELDS.get(kind, ())
+    spec_props = full["properties"]["spec"]["properties"]
+    per_field = {
+        name: Draft202012Validator({**spec_props[name], "$defs": full.get("$defs", {})})
+        for name in fields
+    }
+    for name in fields:
+        spec_props[name] = True
+    return Draft202012Validator(full), per_field
+
+
+_memo: dict[tuple[str, str, str], list[Any]] = {}
+
+
+def _errors(kind: str, data: Any) -> Iterator[tuple[KeyPath, Any]]:
+    """(prefix, error) for every schema error of `data`."""
+    top, per_field = _split(kind)
+    for err in top.iter_errors(data):
+        yield (), err
+    spec = data.get("spec") if isinstance(data, dict) else None
+    if not isinstance(spec, dict):
+        return
+    for name, validator in per_field.items():
+        if name not in spec:
+            continue
+        value = spec[name]
+        key = (kind, name, json.dumps(value, sort_keys=True, default=repr))
+        found = _memo.get(key)
+        if found is None:
+            found = _memo[key] = list(validator.iter_errors(value))
+        for err in found:
+            yield ("spec", name), err
 
 
 def validate_document(
@@ -176,9 +222,9 @@ def validate_document(
 ) -> list[Diagnostic]:
     """All schema errors of one document, each at the location of the bad value."""
     out: list[Diagnostic] = []
-    for top in _validator(kind).iter_errors(data):
-        for err in _leaf_errors(top):
-            path = tuple(err.absolute_path)
+    for prefix, top in _errors(kind, data):
+        for err in _leaf_errors(top, prefix):
+            path = prefix + tuple(err.absolute_path)
             at: Location = loc(path)
             if err.validator == "additionalProperties" and isinstance(err.instance, dict):
                 extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))

@@ -51,9 +51,14 @@ class Document:
     path: str
     index: int  # 0-based position in a multi-document file
     data: Any
-    locs: dict[KeyPath, Location] = field(default_factory=dict)
+    # (line, column), 1-based; Location objects are made only when asked for.
+    locs: dict[KeyPath, tuple[int, int]] = field(default_factory=dict)
     # Key paths whose bool came from a YAML 1.1 word like `no`: a hint for errors.
     bool_words: set[KeyPath] = field(default_factory=set)
+
+    def find(self, path: KeyPath) -> Location | None:
+        found = self.locs.get(path)
+        return Location(self.path, *found) if found else None
 
     def loc(self, path: KeyPath) -> Location:
         """The location of `path`, or of its nearest ancestor that has one."""
@@ -61,13 +66,13 @@ class Document:
         while p:
             found = self.locs.get(p)
             if found is not None:
-                return found
+                return Location(self.path, *found)
             p = p[:-1]
-        return self.locs.get((), Location(self.path, 1, 1))
+        return Location(self.path, *self.locs.get((), (1, 1)))
 
     def key_loc(self, path: KeyPath) -> Location:
         """The location of the *key* of a mapping entry (for 'unknown key' errors)."""
-        return self.locs.get(("#key",) + tuple(path)) or self.loc(path)
+        return self.find(("#key",) + tuple(path)) or self.loc(path)
 
 
 class YamlError(Exception):
@@ -84,8 +89,6 @@ class _Builder:
     def __init__(self, path: str, index: int) -> None:
         self.doc = Document(path, index, None)
         self.count = 0
-        self.aliases_seen: set[int] = set()
-        self.seen: set[int] = set()
 
     def fail(self, node: yaml.Node, message: str, rule: str) -> YamlError:
         return YamlError(Diagnostic.at(_mark_loc(self.doc.path, node.start_mark), message, rule))
@@ -103,10 +106,8 @@ class _Builder:
             raise self.fail(
                 node, f"values are nested more than {MAX_DEPTH} levels deep", "yaml-too-deep"
             )
-        # A node reached twice is an alias; record the first location only.
-        if id(node) not in self.seen:
-            self.seen.add(id(node))
-        self.doc.locs.setdefault(path, _mark_loc(self.doc.path, node.start_mark))
+        mark = node.start_mark
+        self.doc.locs.setdefault(path, (mark.line + 1, mark.column + 1))
         if isinstance(node, yaml.ScalarNode):
             return self.scalar(node, path)
         if isinstance(node, yaml.SequenceNode):
@@ -132,7 +133,7 @@ class _Builder:
             )
         if tag == _STR:
             return node.value
-        value = _CONSTRUCTOR.construct_object(node, deep=False)
+        value = _SCALARS[tag](node)
         if tag == "tag:yaml.org,2002:bool" and node.value.lower() in _BOOL_WORDS:
             self.doc.bool_words.add(path)
         return value
@@ -148,14 +149,15 @@ class _Builder:
                 raise self.fail(key_node, "mapping keys must be plain strings", "yaml-key")
             key = key_node.value if key_node.tag == _STR else str(self.scalar(key_node, path))
             if key in result:
-                first = self.doc.locs[("#key",) + path + (key,)]
+                first = self.doc.loc(("#key",) + path + (key,))
                 raise self.fail(
                     key_node,
                     f"duplicate key {key!r} (first defined at line {first.line}); "
                     "remove one of them",
                     "yaml-duplicate-key",
                 )
-            self.doc.locs[("#key",) + path + (key,)] = _mark_loc(self.doc.path, key_node.start_mark)
+            kmark = key_node.start_mark
+            self.doc.locs[("#key",) + path + (key,)] = (kmark.line + 1, kmark.column + 1)
             result[key] = self.build(value_node, path + (key,), depth + 1)
         for key, value in merged.items():
             result.setdefault(key, value)
@@ -173,6 +175,12 @@ class _Builder:
 
 
 _CONSTRUCTOR = yaml.SafeLoader("")  # only its scalar constructors are used
+_SCALARS = {
+    "tag:yaml.org,2002:int": _CONSTRUCTOR.construct_yaml_int,
+    "tag:yaml.org,2002:float": _CONSTRUCTOR.construct_yaml_float,
+    "tag:yaml.org,2002:bool": _CONSTRUCTOR.construct_yaml_bool,
+    "tag:yaml.org,2002:null": _CONSTRUCTOR.construct_yaml_null,
+}
 
 
 def _diag(path: str, exc: yaml.MarkedYAMLError) -> Diagnostic:

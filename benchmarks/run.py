@@ -1,0 +1,124 @@
+"""personactl benchmarks: whole processes, medians, results in RESULTS.md.
+
+    python benchmarks/run.py            # everything; writes benchmarks/RESULTS.md
+    python benchmarks/run.py --quick    # fewer repetitions
+
+Needs check-jsonschema for the comparison (pip install -e '.[bench]').
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+WORK = HERE / ".work"
+sys.path.insert(0, str(HERE))
+
+from generate import generate  # noqa: E402
+
+
+def timed(argv: list[str], cwd: Path) -> tuple[float, int, int]:
+    """(wall seconds, peak RSS in MB, exit code) of one whole process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 2):
+        err = proc.stderr.read().decode() if proc.stderr else ""
+        raise SystemExit(f"{' '.join(argv)} failed ({code}): {err[:500]}")
+    return elapsed, usage.ru_maxrss // 1024, code
+
+
+def median_of(argv: list[str], cwd: Path, runs: int) -> float:
+    timed(argv, cwd)  # warm the page cache and .pyc files
+    return statistics.median(timed(argv, cwd)[0] for _ in range(runs))
+
+
+def bench_validate_vs_check_jsonschema(runs: int) -> list[str]:
+    exe = Path(sys.executable).parent
+    cj = shutil.which("check-jsonschema", path=str(exe)) or shutil.which("check-jsonschema")
+    if not cj:
+        return ["check-jsonschema is not installed: `pip install -e '.[bench]'`; skipped."]
+    root = generate(WORK / "one", 1)
+    persona = "personas/persona-00000.yaml"
+    schema = str(REPO / "schemas" / "persona.schema.json")
+    ours = median_of([str(exe / "personactl"), "validate", persona], root, runs)
+    theirs = median_of([cj, "--schemafile", schema, persona], root, runs)
+    return [
+        "| command (one persona file, whole process) | median |",
+        "|---|---|",
+        f"| `personactl validate {persona}` | {ours * 1000:.0f} ms |",
+        f"| `check-jsonschema --schemafile schemas/persona.schema.json {persona}` "
+        f"| {theirs * 1000:.0f} ms |",
+        "",
+        f"Ratio personactl / check-jsonschema: **{ours / theirs:.2f}** (budget: below 1; "
+        f"median of {runs} runs each, interleaved machine noise included). personactl also "
+        "checks templates, references and every environment, which check-jsonschema does not.",
+    ]
+
+
+def bench_local_pipeline(sizes: list[int], runs: int) -> list[str]:
+    exe = Path(sys.executable).parent / "personactl"
+    rows = [
+        "| personas (4 KB prompts) | `validate` (load+validate+render) | peak RSS | per persona |",
+        "|---|---|---|---|",
+    ]
+    for n in sizes:
+        root = generate(WORK / f"n{n}", n)
+        argv = [str(exe), "validate", "-e", "sandbox"]
+        timed(argv, root)
+        results = [timed(argv, root) for _ in range(runs)]
+        wall = statistics.median(r[0] for r in results)
+        rss = max(r[1] for r in results)
+        rows.append(f"| {n:,} | {wall:.2f} s | {rss} MB | {wall / n * 1e6:.0f} µs |")
+    rows.append("")
+    rows.append(
+        "Budget (DESIGN.md §6): 1,000 personas under 1 s and 200 MB. The time is the whole "
+        "process, start-up included; growth is linear when the per-persona cost stays flat."
+    )
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    runs = 3 if args.quick else 9
+    WORK.mkdir(exist_ok=True)
+    sections = {
+        "Startup: validate one file vs check-jsonschema": bench_validate_vs_check_jsonschema(
+            runs * 2
+        ),
+        "Local pipeline": bench_local_pipeline(
+            [1000, 10000] if not args.quick else [1000], 3 if not args.quick else 1
+        ),
+    }
+    cpu = platform.processor() or platform.machine()
+    lines = [
+        "# personactl benchmark results",
+        "",
+        f"Measured {dt.date.today().isoformat()} on {platform.system()} {platform.machine()} "
+        f"({cpu}), {os.cpu_count()} cores, Python {platform.python_version()}, by "
+        "`python benchmarks/run.py`.",
+        "",
+    ]
+    for title, body in sections.items():
+        lines += [f"## {title}", "", *body, ""]
+    text = "\n".join(lines)
+    (HERE / "RESULTS.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
