@@ -188,16 +188,18 @@ class Store:
             self._conn.execute("COMMIT")
 
     def _seed(self) -> None:
-        # INSERT OR IGNORE keeps seeding idempotent and never overwrites user data
         with self.transaction(write=True) as txn:
-            entries: list[tuple[str, Doc, str]] = [
-                *(("avatar", d, d["displayName"]) for d in catalog.avatars()),
-                *(("voice", d, d["displayName"]) for d in catalog.voices()),
-                *(("llm", d, d["displayName"]) for d in catalog.llms()),
-            ]
+            # the stock catalog is read-only: refresh it so older data directories
+            # pick up catalog changes
+            for kind, docs in (
+                ("avatar", catalog.avatars()),
+                ("voice", catalog.voices()),
+                ("llm", catalog.llms()),
+            ):
+                for doc in docs:
+                    txn.put(kind, doc, doc["displayName"])
+            # the knowledge group is user-editable: seed it only once, ever
             if txn.meta("seeded") is None:
-                entries += [("knowledge_group", d, d["name"]) for d in catalog.knowledge_groups()]
-            for kind, doc, name in entries:
-                txn.insert_if_absent(kind, doc, name)
-            # the knowledge group is user-deletable: seed it only once, ever
-            txn.set_meta("seeded", "1")
+                for doc in catalog.knowledge_groups():
+                    txn.insert_if_absent("knowledge_group", doc, doc["name"])
+                txn.set_meta("seeded", "1")

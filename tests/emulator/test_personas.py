@@ -251,13 +251,13 @@ def test_new_options_are_checked_against_the_new_voice(client: httpx.Client) -> 
 
 def test_changed_avatar_resets_unsupported_model(client: httpx.Client) -> None:
     liv_office = _avatar_id(client, "Liv", "office")  # supports cara-3 only
-    mia_desk = _avatar_id(client, "Mia", "desk")  # supports cara-4, cara-4-latest
+    sofia_cafe = _avatar_id(client, "Sofia", "cafe")  # supports cara-4, cara-4-latest
     persona = make_persona(client, avatarId=CARA_AVATAR, avatarModel="cara-3")
     url = f"/v1/personas/{persona['id']}"
     kept = client.put(url, json={"avatarId": liv_office}).json()
     assert (kept["avatar"]["id"], kept["avatarModel"]) == (liv_office, "cara-3")
-    reset = client.put(url, json={"avatarId": mia_desk}).json()
-    assert (reset["avatar"]["id"], reset["avatarModel"]) == (mia_desk, "cara-4")
+    reset = client.put(url, json={"avatarId": sofia_cafe}).json()
+    assert (reset["avatar"]["id"], reset["avatarModel"]) == (sofia_cafe, "cara-4")
     explicit = client.put(url, json={"avatarId": CARA_AVATAR, "avatarModel": "cara-4-latest"})
     assert explicit.json()["avatarModel"] == "cara-4-latest"
     refused = client.put(url, json={"avatarId": liv_office, "avatarModel": "cara-4"})
@@ -267,12 +267,12 @@ def test_changed_avatar_resets_unsupported_model(client: httpx.Client) -> None:
         "avatarModel cara-4 is not supported by avatar Liv (office); it supports cara-3",
     )
     post = client.post(
-        "/v1/personas", json={"name": "x", "avatarId": mia_desk, "avatarModel": "cara-3"}
+        "/v1/personas", json={"name": "x", "avatarId": sofia_cafe, "avatarModel": "cara-3"}
     )
     assert_error(
         post,
         400,
-        "avatarModel cara-3 is not supported by avatar Mia (desk); it supports cara-4, "
+        "avatarModel cara-3 is not supported by avatar Sofia (cafe); it supports cara-4, "
         "cara-4-latest",
     )
 

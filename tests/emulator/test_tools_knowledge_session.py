@@ -141,6 +141,9 @@ def test_catalog_has_the_named_entries(client: httpx.Client) -> None:
     avatars = client.get("/v1/avatars", params={"perPage": 100}).json()["data"]
     names = {(a["displayName"], a["variantName"]) for a in avatars}
     assert {("Liv", "home"), ("Liv", "office"), ("Cara", "studio"), ("Mia", "desk")} <= names
+    # the example project renders Mia (desk) with cara-3
+    (mia,) = [a for a in avatars if (a["displayName"], a["variantName"]) == ("Mia", "desk")]
+    assert "cara-3" in mia["availableVersions"]
     cara = client.get(f"/v1/avatars/{CARA_AVATAR}").json()
     assert (cara["displayName"], cara["variantName"]) == ("Cara", "studio")
     liv = client.get(f"/v1/avatars/{LIV_HOME_AVATAR}").json()
