@@ -1,0 +1,1 @@
+"""The reconcile engine: state, diff, plan, apply. Knows no HTTP."""
