@@ -1,0 +1,81 @@
+"""Errors raised by the Anam API client, each with a one-sentence message.
+
+    ApiError(PersonactlError)   .status .method .path .api_message
+      NotFound                  404: callers handle it (adopt, re-create, skip)
+      AuthRejected              401 / 403
+      Unreachable               connection failures that outlasted the retry budget
+      OutcomeUnknown            a POST that may or may not have been applied
+
+The messages never hold the API key: the client scrubs every text it puts here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from personactl.errors import PersonactlError
+
+
+class ApiError(PersonactlError):
+    """A request to the Anam API failed; `status` is None when no answer came back."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        method: str = "",
+        path: str = "",
+        api_message: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.method = method
+        self.path = path
+        self.api_message = api_message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r}, status={self.status!r})"
+
+
+class NotFound(ApiError):
+    """The API answered 404."""
+
+
+class AuthRejected(ApiError):
+    """The API answered 401 or 403: the key is wrong, expired or lacks rights."""
+
+
+class Unreachable(ApiError):
+    """No connection could be made (refused, DNS, connect timeout) within the retry budget."""
+
+
+class OutcomeUnknown(ApiError):
+    """A POST was perhaps sent and perhaps applied: list by name before creating again."""
+
+    def __init__(self, method: str, path: str, reason: str) -> None:
+        super().__init__(
+            f"the outcome of {method} {path} is unknown ({reason}): it may have been applied; "
+            "list by name before sending it again",
+            method=method,
+            path=path,
+        )
+        self.reason = reason
+
+
+def api_message(body: Any) -> str | None:
+    """The server's explanation, read as the official clients do: `message`, then `error`.
+
+    NestJS validation errors carry `message` as a list of strings; they are joined.
+    """
+    if not isinstance(body, dict):
+        return None
+    for key in ("message", "error"):
+        value = body.get(key)
+        if isinstance(value, list):
+            parts = [str(v) for v in value if v not in (None, "")]
+            if parts:
+                return "; ".join(parts)
+        elif isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
