@@ -20,6 +20,8 @@ COMMANDS: dict[str, str] = {
     "validate": "personactl.commands.validate:validate",
     "render": "personactl.commands.render:render",
     "schema": "personactl.commands.schema:schema",
+    "plan": "personactl.commands.plan:plan",
+    "diff": "personactl.commands.plan:diff",
     "emulator": "personactl.emulator.cli:emulator",
 }
 

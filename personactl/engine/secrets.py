@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Mapping
 from typing import Any
 
 SENSITIVE = "(sensitive)"
@@ -53,7 +54,7 @@ class SecretChanged(Exception):
         self.name = name
 
 
-def reveal(value: Any, environ: dict[str, str] | None = None) -> Any:
+def reveal(value: Any, environ: Mapping[str, str] | None = None) -> Any:
     """Substitute real secret values for sentinels (only for sending a request)."""
     env = os.environ if environ is None else environ
     if isinstance(value, str):

@@ -70,7 +70,9 @@ def substitute_simple(source: str, ctx: dict[str, Any]) -> str | None:
     return "".join(out).replace("\r\n", "\n").replace("\r", "\n")
 
 
-SecretMode = Literal["require", "placeholder"]
+# require: real values (render); placeholder: `<secret:X>` (validate, offline);
+# sentinel: `⟦secret:X:hash⟧` (plan/apply: plans and state never hold values).
+SecretMode = Literal["require", "placeholder", "sentinel"]
 
 
 class MissingSecret(Exception):
@@ -192,6 +194,10 @@ class Renderer:
             value = got
             if value:
                 self.secret_values.add(value)
+            if self.mode == "sentinel":
+                from personactl.engine.secrets import sentinel
+
+                value = sentinel(name, got)
         self._used.append(name)
         return value
 

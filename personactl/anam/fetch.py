@@ -1,0 +1,192 @@
+"""Fetch stage: the live personas and tools, matched to the manifests.
+
+Identity (DESIGN.md §3): a resource is matched by its pinned `metadata.id`,
+else by the id in the environment's state file, else by exact name among the
+live resources. Two live resources with the name and no pin is an error that
+lists both ids. Requests: the persona and tool lists (100 a page), the
+catalog lists the manifests need, and one GET per matched persona (tool list
+items are already full), run concurrently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from personactl.anam import fields as api
+from personactl.anam.client import AnamClient, Outcome
+from personactl.anam.errors import NotFound
+from personactl.anam.resolve import Catalog
+from personactl.engine.plan import Fingerprint
+from personactl.engine.state import State, StateEntry
+from personactl.errors import Diagnostic
+from personactl.manifest.render import Rendered
+
+PATHS = {"Persona": "/v1/personas", "Tool": "/v1/tools"}
+
+
+def fingerprint(raw: dict[str, Any], normalized: dict[str, Any]) -> Fingerprint:
+    canonical = json.dumps(normalized, sort_keys=True, ensure_ascii=False, default=str)
+    return Fingerprint(
+        updatedAt=raw.get("updatedAt"),
+        hash="sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:32],
+    )
+
+
+@dataclass
+class Live:
+    kind: str
+    id: str
+    raw: dict[str, Any]
+    normalized: dict[str, Any]
+    fingerprint: Fingerprint
+
+
+@dataclass
+class LiveSet:
+    matched: dict[tuple[str, str], Live | None] = field(default_factory=dict)
+    notes: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    # State entries with no manifest: (entry, live or None if already gone).
+    orphans: list[tuple[StateEntry, Live | None]] = field(default_factory=list)
+    # Every live persona/tool summary by id, for labels and pruning.
+    persona_list: list[dict[str, Any]] = field(default_factory=list)
+    catalog: Catalog = field(default_factory=Catalog)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+def _normalize(kind: str, raw: dict[str, Any]) -> Live:
+    norm = api.normalize_persona(raw) if kind == "Persona" else api.normalize_tool(raw)
+    return Live(kind, str(raw["id"]), raw, norm, fingerprint(raw, norm))
+
+
+def catalog_needs(rendered: list[Rendered]) -> set[str]:
+    """Which catalog lists the manifests need (skip what nobody references)."""
+    need: set[str] = set()
+    for r in rendered:
+        spec = r.data.get("spec") or {}
+        if r.kind == "Persona":
+            if "avatar" in spec:
+                need.add("avatars")
+            if "voice" in spec:
+                need.add("voices")
+            if isinstance(spec.get("llm"), dict):
+                need.add("llms")
+        elif isinstance(spec.get("config"), dict) and "documentFolders" in spec["config"]:
+            need.add("knowledge")
+    return need
+
+
+CATALOG_PATHS = {
+    "avatars": "/v1/avatars",
+    "voices": "/v1/voices",
+    "llms": "/v1/llms",
+    "knowledge": "/v1/knowledge/groups",
+}
+
+
+def fetch(
+    client: AnamClient, rendered: list[Rendered], state: State | None, managed_kinds: set[str]
+) -> LiveSet:
+    live = LiveSet()
+    lists = ["personas", "tools", *sorted(catalog_needs(rendered))]
+    paths = {"personas": "/v1/personas", "tools": "/v1/tools", **CATALOG_PATHS}
+    results = client.map_concurrent(lambda name: client.list_all(paths[name]), lists)
+    fetched: dict[str, list[dict[str, Any]]] = {}
+    for name, listed in zip(lists, results, strict=True):
+        fetched[name] = listed.unwrap()
+    live.persona_list = fetched["personas"]
+    live.catalog = Catalog(
+        avatars=fetched.get("avatars", []),
+        voices=fetched.get("voices", []),
+        llms=fetched.get("llms", []),
+        knowledge=fetched.get("knowledge", []),
+        tools=fetched["tools"],
+    )
+    summaries = {"Persona": fetched["personas"], "Tool": fetched["tools"]}
+    by_id = {kind: {str(i.get("id")): i for i in items} for kind, items in summaries.items()}
+
+    to_get: list[tuple[tuple[str, str], str]] = []  # personas needing a full GET
+    for r in rendered:
+        key = (r.kind, r.name)
+        entry = state.find(r.kind, r.name) if state else None
+        pinned = r.resource.pinned_id
+        notes = live.notes.setdefault(key, [])
+        ident: str | None = None
+        if pinned:
+            if pinned not in by_id[r.kind]:
+                live.diagnostics.append(
+                    Diagnostic.at(
+                        r.resource.loc(("metadata", "id")),
+                        f"{r.kind} id {pinned!r} (metadata.id) does not exist in this environment; "
+                        "remove the pin to create it, or fix the id",
+                        "identity",
+                    )
+                )
+                continue
+            ident = pinned
+        elif entry and entry.id in by_id[r.kind]:
+            ident = entry.id
+        else:
+            if entry:
+                notes.append(
+                    f"the {r.kind.lower()} recorded in the state ({entry.id}) no longer exists; "
+                    "it will be created again"
+                )
+            same_name = [i for i in summaries[r.kind] if i.get("name") == r.anam_name]
+            if len(same_name) > 1:
+                ids = ", ".join(str(i.get("id")) for i in same_name)
+                live.diagnostics.append(
+                    Diagnostic.at(
+                        r.resource.loc(("metadata", "name")),
+                        f"{len(same_name)} live {r.kind.lower()}s are named {r.anam_name!r} "
+                        f"({ids}); pin one with metadata.id or rename the others",
+                        "identity-ambiguous",
+                    )
+                )
+                continue
+            if same_name:
+                ident = str(same_name[0]["id"])
+                if not entry:
+                    notes.append(f"adopts the existing {r.kind.lower()} {ident} by name")
+        if ident is None:
+            live.matched[key] = None
+        elif r.kind == "Persona":
+            to_get.append((key, ident))
+        else:
+            live.matched[key] = _normalize(r.kind, by_id["Tool"][ident])
+
+    # Resources in the state but no longer in the manifests (prune candidates).
+    wanted = {(r.kind, r.name) for r in rendered}
+    orphan_gets: list[StateEntry] = []
+    for entry in state.resources if state else []:
+        if (entry.kind, entry.name) in wanted or entry.kind not in managed_kinds:
+            continue
+        item = by_id.get(entry.kind, {}).get(entry.id)
+        if item is None:
+            live.orphans.append((entry, None))
+        elif entry.kind == "Tool":
+            live.orphans.append((entry, _normalize("Tool", item)))
+        else:
+            orphan_gets.append(entry)
+
+    gets = [ident for _, ident in to_get] + [e.id for e in orphan_gets]
+    outcomes: list[Outcome[dict[str, Any]]] = client.map_concurrent(
+        lambda ident: client.get(f"/v1/personas/{ident}"), gets
+    )
+    for (key, _), outcome in zip(to_get, outcomes[: len(to_get)], strict=True):
+        if isinstance(outcome.error, NotFound):  # deleted between the list and the GET
+            live.matched[key] = None
+        elif outcome.error is not None:
+            raise outcome.error
+        else:
+            live.matched[key] = _normalize("Persona", outcome.unwrap())
+    for entry, outcome in zip(orphan_gets, outcomes[len(to_get) :], strict=True):
+        if isinstance(outcome.error, NotFound):
+            live.orphans.append((entry, None))
+        elif outcome.error is not None:
+            raise outcome.error
+        else:
+            live.orphans.append((entry, _normalize("Persona", outcome.unwrap())))
+    return live

@@ -1,0 +1,326 @@
+"""Resolve stage: names in manifests -> Anam ids, and desired request bodies.
+
+Avatars by `{name, variant}` or id, voices and LLMs by display name or id
+(`CUSTOMER_CLIENT_V1` for no LLM), tools by manifest name or id, knowledge
+folders by name or id. A name that matches nothing lists the closest names;
+a name that matches several lists the candidates with their ids. Once the
+voice is known its provider's option family checks `voiceGeneration`.
+
+A tool that will be created by the same apply has no id yet: its place in
+`toolIds` holds `⟦ref:Tool:<name>⟧`, which apply replaces with the new id.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from difflib import get_close_matches
+from typing import Any
+
+from personactl.anam import voice_families
+from personactl.errors import Diagnostic, Location
+from personactl.manifest.render import Rendered
+
+NO_LLM = "CUSTOMER_CLIENT_V1"
+TOOL_REF = re.compile(r"^⟦ref:Tool:(.+)⟧$")
+
+
+def tool_ref(name: str) -> str:
+    return f"⟦ref:Tool:{name}⟧"
+
+
+@dataclass
+class Catalog:
+    """What manifests can reference, as listed by the API."""
+
+    avatars: list[dict[str, Any]] = field(default_factory=list)
+    voices: list[dict[str, Any]] = field(default_factory=list)
+    llms: list[dict[str, Any]] = field(default_factory=list)
+    knowledge: list[dict[str, Any]] = field(default_factory=list)
+    tools: list[dict[str, Any]] = field(default_factory=list)  # live tools
+
+    def by_id(self, items: list[dict[str, Any]], value: Any) -> dict[str, Any] | None:
+        for item in items:
+            if item.get("id") == value:
+                return item
+        return None
+
+
+def _short(ident: str) -> str:
+    return ident[:8] + "…" if len(ident) > 12 else ident
+
+
+def _suggest(name: str, candidates: list[str]) -> str:
+    lowered = name.casefold()
+    found = [c for c in candidates if lowered in c.casefold()]
+    found += [c for c in get_close_matches(name, candidates, n=3, cutoff=0.5) if c not in found]
+    unique = list(dict.fromkeys(found))[:3]
+    if not unique:
+        return ""
+    return f"; closest: {', '.join(repr(u) for u in unique)}"
+
+
+class Resolver:
+    """Resolves one environment's rendered resources against a catalog."""
+
+    def __init__(self, catalog: Catalog, tool_ids: dict[str, str | None]) -> None:
+        self.catalog = catalog
+        # Tool manifest name -> live id (None: it will be created by this apply).
+        self.tool_ids = tool_ids
+
+    # -- references ---------------------------------------------------------------------
+
+    def _by_name(
+        self,
+        what: str,
+        items: list[dict[str, Any]],
+        name: str,
+        at: Location,
+        key: str = "displayName",
+        describe: Any = None,
+    ) -> tuple[dict[str, Any] | None, Diagnostic | None]:
+        matches = [i for i in items if i.get(key) == name]
+        if not matches:
+            matches = [i for i in items if str(i.get(key, "")).casefold() == name.casefold()]
+        if len(matches) == 1:
+            return matches[0], None
+        if not matches:
+            names = sorted({str(i.get(key)) for i in items if i.get(key)})
+            return None, Diagnostic.at(
+                at, f"{what} {name!r} not found in the catalog{_suggest(name, names)}", "resolve"
+            )
+        listing = ", ".join(
+            (describe(m) if describe else str(m.get(key))) + f" ({m.get('id')})" for m in matches
+        )
+        return None, Diagnostic.at(
+            at, f"{what} {name!r} is ambiguous: {listing}; use {{id: ...}}", "resolve-ambiguous"
+        )
+
+    def _by_id(
+        self, what: str, items: list[dict[str, Any]], ident: str, at: Location
+    ) -> tuple[dict[str, Any] | None, Diagnostic | None]:
+        found = self.catalog.by_id(items, ident)
+        if found is None:
+            return None, Diagnostic.at(at, f"{what} id {ident!r} not found", "resolve")
+        return found, None
+
+    def avatar(self, ref: Any, at: Location) -> tuple[dict[str, Any] | None, Diagnostic | None]:
+        items = self.catalog.avatars
+        if "id" in ref:
+            return self._by_id("avatar", items, ref["id"], at)
+        name, variant = ref["name"], ref.get("variant")
+        family = [a for a in items if str(a.get("displayName", "")).casefold() == name.casefold()]
+        if not family:
+            return self._by_name("avatar", items, name, at)
+        if variant is None:
+            if len(family) == 1:
+                return family[0], None
+            listing = ", ".join(f"{a.get('variantName')} ({a.get('id')})" for a in family)
+            return None, Diagnostic.at(
+                at,
+                f"avatar {name!r} has several variants: {listing}; add `variant:`",
+                "resolve-ambiguous",
+            )
+        return self._by_name(
+            f"avatar {name!r} variant",
+            family,
+            variant,
+            at,
+            key="variantName",
+            describe=lambda a: f"{a.get('displayName')} / {a.get('variantName')}",
+        )
+
+    def voice(self, ref: Any, at: Location) -> tuple[dict[str, Any] | None, Diagnostic | None]:
+        if "id" in ref:
+            return self._by_id("voice", self.catalog.voices, ref["id"], at)
+        return self._by_name(
+            "voice",
+            self.catalog.voices,
+            ref["name"],
+            at,
+            describe=lambda v: f"{v.get('displayName')} [{v.get('provider')}]",
+        )
+
+    def llm(self, ref: Any, at: Location) -> tuple[str | None, Diagnostic | None]:
+        if ref == NO_LLM or (isinstance(ref, dict) and ref.get("id") == NO_LLM):
+            return NO_LLM, None
+        if "id" in ref:
+            found, err = self._by_id("LLM", self.catalog.llms, ref["id"], at)
+        else:
+            found, err = self._by_name("LLM", self.catalog.llms, ref["name"], at)
+        return (found.get("id") if found else None), err
+
+    def tool(self, ref: Any, at: Location) -> tuple[str | None, Diagnostic | None]:
+        if isinstance(ref, dict):
+            ident = ref["id"]
+            if self.catalog.by_id(self.catalog.tools, ident) is None:
+                return None, Diagnostic.at(at, f"tool id {ident!r} not found", "resolve")
+            return ident, None
+        if ref not in self.tool_ids:  # validate reports this; keep going
+            return None, Diagnostic.at(
+                at, f"tool {ref!r} is not defined by any Tool manifest", "tool-reference"
+            )
+        return self.tool_ids[ref] or tool_ref(ref), None
+
+    def folder(self, ref: Any, at: Location) -> tuple[str | None, Diagnostic | None]:
+        items = self.catalog.knowledge
+        if isinstance(ref, dict):
+            found, err = self._by_id("knowledge folder", items, ref["id"], at)
+        else:
+            found, err = self._by_name("knowledge folder", items, ref, at, key="name")
+        return (found.get("id") if found else None), err
+
+    # -- bodies -------------------------------------------------------------------------
+
+    def persona_body(self, r: Rendered) -> tuple[dict[str, Any], list[Diagnostic]]:
+        """The full desired body (every field the manifest sets) in API vocabulary."""
+        spec = r.desired_spec(mask=False)
+        res = r.resource
+        body: dict[str, Any] = {"name": r.anam_name}
+        diags: list[Diagnostic] = []
+
+        def take(err: Diagnostic | None) -> None:
+            if err:
+                diags.append(err)
+
+        plain = (
+            "description",
+            "avatarModel",
+            "languageCode",
+            "initialMessage",
+            "skipGreeting",
+            "uninterruptibleGreeting",
+            "zeroDataRetention",
+            "widgetConfig",
+        )
+        for key in plain:
+            if key in spec:
+                body[key] = spec[key]
+        if "prompt" in spec:
+            body["systemPrompt"] = spec["prompt"]
+        if "avatar" in spec:
+            found, err = self.avatar(spec["avatar"], res.loc(("spec", "avatar")))
+            take(err)
+            if found:
+                body["avatarId"] = found["id"]
+                model = spec.get("avatarModel")
+                versions = found.get("availableVersions")
+                if model and isinstance(versions, list) and model not in versions:
+                    diags.append(
+                        Diagnostic.at(
+                            res.loc(("spec", "avatarModel")),
+                            f"avatar {found.get('displayName')!r} / {found.get('variantName')!r} "
+                            f"does not support avatarModel {model!r} (it supports "
+                            f"{', '.join(versions)})",
+                            "avatar-model",
+                        )
+                    )
+        if "voice" in spec:
+            found, err = self.voice(spec["voice"], res.loc(("spec", "voice")))
+            take(err)
+            if found:
+                body["voiceId"] = found["id"]
+                if "voiceGeneration" in spec:
+                    diags.extend(self._check_options(r, found, spec["voiceGeneration"]))
+        if "voiceGeneration" in spec:
+            body["voiceGenerationOptions"] = spec["voiceGeneration"]
+        if "voiceDetection" in spec:
+            body["voiceDetectionOptions"] = spec["voiceDetection"]
+        if "llm" in spec:
+            ident, err = self.llm(spec["llm"], res.loc(("spec", "llm")))
+            take(err)
+            if ident:
+                body["llmId"] = ident
+        if "tools" in spec:
+            ids = []
+            for i, ref in enumerate(spec["tools"]):
+                ident, err = self.tool(ref, res.loc(("spec", "tools", i)))
+                take(err)
+                if ident:
+                    ids.append(ident)
+            body["toolIds"] = sorted(set(ids))
+        return body, diags
+
+    def _check_options(self, r: Rendered, voice: dict[str, Any], options: Any) -> list[Diagnostic]:
+        family = voice_families.family_for_voice(
+            voice.get("provider"), voice.get("providerModelId")
+        )
+        res = r.resource
+        name = voice.get("displayName")
+        if family is None:
+            return [
+                Diagnostic.at(
+                    res.loc(("spec", "voiceGeneration")),
+                    f"voice {name!r} ({voice.get('provider')}) takes no voiceGeneration options; "
+                    "remove spec.voiceGeneration",
+                    "voice-options",
+                )
+            ]
+        out = []
+        allowed = voice_families.allowed_keys(family)
+        for problem in voice_families.check_generation_options(family, options):
+            key = (
+                next(
+                    (k for k in options if repr(k) in problem or problem.startswith(f"{k} ")), None
+                )
+                if isinstance(options, dict)
+                else None
+            )
+            path = ("spec", "voiceGeneration", key) if key else ("spec", "voiceGeneration")
+            out.append(
+                Diagnostic.at(
+                    res.loc(path),
+                    f"voiceGeneration for voice {name!r}: {problem} (allowed: "
+                    f"{', '.join(sorted(allowed))})",
+                    "voice-options",
+                )
+            )
+        return out
+
+    def tool_body(self, r: Rendered) -> tuple[dict[str, Any], list[Diagnostic]]:
+        spec = r.desired_spec(mask=False)
+        body: dict[str, Any] = {"name": r.anam_name}
+        diags: list[Diagnostic] = []
+        for key in ("type", "description", "disableInterruptions"):
+            if key in spec:
+                body[key] = spec[key]
+        if "config" in spec:
+            config = dict(spec["config"])
+            if "documentFolders" in config:
+                ids = []
+                for i, ref in enumerate(config.pop("documentFolders")):
+                    ident, err = self.folder(
+                        ref, r.resource.loc(("spec", "config", "documentFolders", i))
+                    )
+                    if err:
+                        diags.append(err)
+                    elif ident:
+                        ids.append(ident)
+                config["documentFolderIds"] = ids
+            body["config"] = config
+        return body, diags
+
+    # -- labels for people -----------------------------------------------------------------
+
+    def label(self, body_key: str, value: Any, tool_names: dict[str, str]) -> Any:
+        """A body value as the manifest would say it (names rather than ids)."""
+        if value is None:
+            return None
+        if body_key == "avatarId":
+            a = self.catalog.by_id(self.catalog.avatars, value) or {}
+            return {"id": value, "name": a.get("displayName"), "variant": a.get("variantName")}
+        if body_key == "voiceId":
+            v = self.catalog.by_id(self.catalog.voices, value) or {}
+            return {"id": value, "name": v.get("displayName")}
+        if body_key == "llmId":
+            if value == NO_LLM:
+                return NO_LLM
+            m = self.catalog.by_id(self.catalog.llms, value) or {}
+            return {"id": value, "name": m.get("displayName")}
+        if body_key == "toolIds" and isinstance(value, list):
+            out = []
+            for ident in value:
+                ref = TOOL_REF.match(ident)
+                out.append(ref.group(1) if ref else tool_names.get(ident, ident))
+            return sorted(out)
+        return value

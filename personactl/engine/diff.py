@@ -1,0 +1,249 @@
+"""Diff stage: three-way, field by field, in request-body vocabulary.
+
+For each field the manifest sets (DESIGN.md §3):
+- live == observed (no drift): compare desired with what was last applied,
+  so a server that normalises a value (trims a prompt, rounds a number) does
+  not cause a perpetual diff;
+- live != observed: drift, changed outside personactl; it is reported on its
+  own and desired is compared with live;
+- the API does not return the field (write-only): compare with applied;
+- a field applied before and now removed from the manifest is reset (null or
+  the documented default) or reported as unmanaged.
+Without state the diff is two-way: desired against live.
+
+Nested option objects are compared key by key and sent whole; for them
+"matches live" means every key the manifest sets has that value (keys the
+server adds are left alone). Tool sets are compared as sets.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from personactl.anam import fields as api
+from personactl.engine import plan as p
+from personactl.engine.secrets import has_secret
+
+MISSING: Any = object()
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equality for JSON values where 1 == 1.0 but True != 1."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+def covers(desired: Any, live: Any) -> bool:
+    """Every key the manifest sets has that value live (for nested objects)."""
+    if isinstance(desired, dict) and isinstance(live, dict):
+        return all(k in live and same(v, live[k]) for k, v in desired.items())
+    return same(desired, live)
+
+
+def _strip(obj: Any, keys: set[str]) -> Any:
+    if isinstance(obj, dict) and keys:
+        return {k: v for k, v in obj.items() if k not in keys}
+    return obj
+
+
+@dataclass
+class FieldPlan:
+    """The diff of one resource: what to show and what to send."""
+
+    fields: list[p.FieldChange] = field(default_factory=list)
+    drift: list[p.FieldChange] = field(default_factory=list)
+    body: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+class Labels:
+    """Turns body values into what a person recognises (names, not ids)."""
+
+    def __call__(self, body_key: str, value: Any) -> Any:
+        return value
+
+
+def _nested_changes(path: str, before: Any, after: Any, reason: str) -> list[p.FieldChange]:
+    """Key-level changes of a nested object, found with deepdiff."""
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return [p.FieldChange(path, before, after, reason, has_secret(after))]
+    from deepdiff import DeepDiff
+
+    diff = DeepDiff(
+        before,
+        after,
+        ignore_numeric_type_changes=True,
+        ignore_order=False,
+        view="tree",
+        verbose_level=2,
+    )
+    out: list[p.FieldChange] = []
+    for bucket in diff.values():
+        for node in bucket:
+            keys = [str(k) for k in node.path(output_format="list")]
+            sub = ".".join([path, *keys])
+            b = node.t1 if node.t1 is not _NOTPRESENT() else None
+            a = node.t2 if node.t2 is not _NOTPRESENT() else None
+            out.append(p.FieldChange(sub, b, a, reason, has_secret(a) or has_secret(b)))
+    out.sort(key=lambda c: c.path)
+    return out or [p.FieldChange(path, before, after, reason, has_secret(after))]
+
+
+def _NOTPRESENT() -> Any:  # noqa: N802 - deepdiff's sentinel, imported lazily
+    from deepdiff.helper import notpresent
+
+    return notpresent
+
+
+def diff_resource(
+    kind: str,
+    desired: dict[str, Any],
+    live: dict[str, Any] | None,
+    applied: dict[str, Any] | None,
+    observed: dict[str, Any] | None,
+    ignore: list[tuple[str, ...]],
+    label: Any,  # Callable[[str, Any], Any]
+) -> FieldPlan:
+    """Field changes and the minimal request body for an existing resource."""
+    out = FieldPlan()
+    three_way = applied is not None
+    applied = applied or {}
+    observed = observed or {}
+    live = live or {}
+    whole_ignored = {path[0] for path in ignore if len(path) == 1}
+    nested_ignored: dict[str, set[str]] = {}
+    for path in ignore:
+        if len(path) > 1:
+            nested_ignored.setdefault(path[0], set()).add(path[1])
+    order = [b for _, b in (api.PERSONA_FIELDS if kind == "Persona" else api.TOOL_FIELDS)]
+    keys = ["name", *order] + [k for k in desired if k not in order and k != "name"]
+    resets = api.PERSONA_RESETS if kind == "Persona" else api.TOOL_RESETS
+
+    for key in keys:
+        if key in whole_ignored:
+            continue
+        shown = api.to_manifest_path(kind, key) if key != "name" else "name"
+        ign = nested_ignored.get(key, set())
+        d = _strip(desired.get(key, MISSING), ign)
+        a = _strip(applied.get(key, MISSING), ign)
+        o = _strip(observed.get(key, MISSING), ign)
+        lv = _strip(live.get(key, MISSING), ign)
+        nested = key in api.NESTED
+        eq_live = covers if nested else same
+
+        if d is MISSING:
+            if a is MISSING or key == "name":
+                continue
+            if key in resets:  # removed from the manifest after being applied
+                target = resets[key]
+                current = a if lv is MISSING else lv
+                if not same(current, target):
+                    out.fields.append(
+                        p.FieldChange(shown, label(key, current), label(key, target), p.RESET)
+                    )
+                    out.body[key] = target
+            else:
+                out.notes.append(
+                    f"{shown} was removed from the manifest; its live value is left as it is "
+                    "(no longer managed)"
+                )
+            continue
+
+        change_reason: str | None = None
+        before: Any = lv
+        if lv is MISSING:  # write-only: the API does not return it
+            before = a if a is not MISSING else None
+            if a is MISSING:
+                change_reason = p.WRITE_ONLY
+            elif not same(d, a):
+                change_reason = p.CHANGED
+        else:
+            drifted = three_way and o is not MISSING and not same(lv, o)
+            if drifted:
+                out.drift.extend(
+                    _nested_changes(shown, o, lv, p.DRIFT)
+                    if nested
+                    else [
+                        p.FieldChange(
+                            shown,
+                            label(key, o),
+                            label(key, lv),
+                            p.DRIFT,
+                            has_secret(lv) or has_secret(o),
+                        )
+                    ]
+                )
+                if not eq_live(d, lv):
+                    change_reason = p.DRIFT
+            elif three_way and a is not MISSING:
+                if not same(d, a):
+                    change_reason = p.CHANGED
+            elif not eq_live(d, lv):
+                change_reason = p.CHANGED
+
+        if change_reason is None:
+            continue
+        value = desired[key]
+        if ign and isinstance(value, dict) and isinstance(live.get(key), dict):
+            # Ignored keys keep their live value in the object sent whole.
+            value = {**value, **{k: live[key][k] for k in ign if k in live[key]}}
+        out.body[key] = value
+        if nested and isinstance(before, dict):
+            out.fields.extend(_nested_changes(shown, before, d, change_reason))
+        else:
+            out.fields.append(
+                p.FieldChange(
+                    shown,
+                    label(key, before),
+                    label(key, d),
+                    change_reason,
+                    has_secret(d) or has_secret(before),
+                )
+            )
+
+    # Changing these makes the API reset their companions, so re-send them.
+    for trigger, companion in (("voiceId", "voiceGenerationOptions"), ("avatarId", "avatarModel")):
+        if trigger in out.body and companion in desired and companion not in out.body:
+            out.body[companion] = desired[companion]
+            shown = api.to_manifest_path(kind, companion)
+            reason_of = api.to_manifest_path(kind, trigger)
+            out.fields.append(
+                p.FieldChange(
+                    shown,
+                    label(companion, live.get(companion)),
+                    label(companion, desired[companion]),
+                    p.REPLACED_BY_API,
+                )
+            )
+            out.notes.append(f"{shown} is re-sent because a {reason_of} change resets it")
+    return out
+
+
+def _create_lines(path: str, value: Any, label: Any, key: str) -> list[p.FieldChange]:
+    # Expand an object only as far as needed to mask just the secret inside it.
+    if isinstance(value, dict) and value and has_secret(value):
+        out: list[p.FieldChange] = []
+        for k, v in value.items():
+            out.extend(_create_lines(f"{path}.{k}", v, label, key))
+        return out
+    shown = label(key, value) if "." not in path else value
+    return [p.FieldChange(path, None, shown, p.CREATE, has_secret(value))]
+
+
+def create_fields(kind: str, desired: dict[str, Any], label: Any) -> list[p.FieldChange]:
+    order = [b for _, b in (api.PERSONA_FIELDS if kind == "Persona" else api.TOOL_FIELDS)]
+    keys = ["name", *[k for k in order if k in desired]]
+    out: list[p.FieldChange] = []
+    for k in keys:
+        path = "name" if k == "name" else api.to_manifest_path(kind, k)
+        out.extend(_create_lines(path, desired[k], label, k))
+    return out

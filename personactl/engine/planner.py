@@ -1,0 +1,162 @@
+"""Plan stage: desired resources + live resources + state -> a Plan.
+
+Pure: no HTTP, no files. Order is what apply needs: tools before personas
+(a persona may reference a tool created in the same run), then deletes in
+reverse (personas before the tools they use).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from personactl.anam import fields as api
+from personactl.anam.fetch import Live, LiveSet
+from personactl.engine import plan as p
+from personactl.engine.diff import create_fields, diff_resource
+from personactl.engine.state import State
+
+Label = Callable[[str, Any], Any]
+
+
+@dataclass
+class Desired:
+    """One resource as the manifests want it, in request-body vocabulary."""
+
+    kind: str
+    name: str
+    anam_name: str
+    body: dict[str, Any]
+    source: str
+    ignore: list[tuple[str, ...]] = field(default_factory=list)
+    prevent_destroy: bool = False
+
+
+def _path(kind: str, ident: str | None = None) -> str:
+    base = "/v1/personas" if kind == "Persona" else "/v1/tools"
+    return f"{base}/{ident}" if ident else base
+
+
+def _create(d: Desired, label: Label, notes: list[str]) -> p.ResourceChange:
+    body = dict(d.body)
+    if d.kind == "Persona":
+        dropped = sorted(set(body) - api.PERSONA_POST_KEYS)
+        body = {k: v for k, v in body.items() if k in api.PERSONA_POST_KEYS}
+        if dropped:
+            notes.append(
+                f"{', '.join(dropped)} cannot be sent on create: the next apply sets it with a PUT"
+            )
+    return p.ResourceChange(
+        kind=d.kind,
+        name=d.name,
+        anamName=d.anam_name,
+        action="create",
+        fields=create_fields(d.kind, body, label),
+        request=p.Request("POST", _path(d.kind), body),
+        source=d.source,
+        notes=notes,
+    )
+
+
+def _update(
+    d: Desired, live: Live, state: State | None, label: Label, notes: list[str]
+) -> p.ResourceChange:
+    entry = state.find(d.kind, d.name) if state else None
+    # Applied/observed are only comparable if they describe this very resource.
+    same_resource = entry is not None and entry.id == live.id
+    fp = diff_resource(
+        d.kind,
+        d.body,
+        live.normalized,
+        entry.applied if same_resource and entry else None,
+        entry.observed if same_resource and entry else None,
+        d.ignore,
+        label,
+    )
+    action = "update" if fp.body else "no-op"
+    return p.ResourceChange(
+        kind=d.kind,
+        name=d.name,
+        anamName=d.anam_name,
+        action=action,
+        id=live.id,
+        fields=fp.fields,
+        drift=fp.drift,
+        request=p.Request("PUT", _path(d.kind, live.id), fp.body) if fp.body else None,
+        fingerprint=live.fingerprint,
+        source=d.source,
+        notes=notes + fp.notes,
+    )
+
+
+def build_plan(
+    *,
+    environment: str,
+    backend: str,
+    api_url: str,
+    state_path: str,
+    state: State | None,
+    desired: list[Desired],
+    live: LiveSet,
+    label: Label,
+    prune: bool,
+) -> p.Plan:
+    plan = p.Plan(
+        environment=environment,
+        backend=backend,
+        apiUrl=api_url,
+        threeWay=state is not None,
+        statePath=state_path,
+        prune=prune,
+    )
+    for kind in ("Tool", "Persona"):
+        for d in (x for x in desired if x.kind == kind):
+            found = live.matched.get((d.kind, d.name))
+            notes = list(live.notes.get((d.kind, d.name), []))
+            if found is None:
+                plan.changes.append(_create(d, label, notes))
+            else:
+                plan.changes.append(_update(d, found, state, label, notes))
+
+    # Prune: only what this environment's state recorded and the manifests dropped.
+    referenced = {tid for d in desired if d.kind == "Persona" for tid in d.body.get("toolIds", [])}
+    deleted_personas: list[Live] = []
+    for kind in ("Persona", "Tool"):
+        for entry, found in live.orphans:
+            if entry.kind != kind or found is None:
+                continue
+            what = f"{kind} {entry.name!r} ({entry.anamName})"
+            if not prune:
+                plan.warnings.append(
+                    f"{what} is in the state but no longer in the manifests; "
+                    "run with --prune to delete it"
+                )
+                continue
+            if entry.preventDestroy:
+                plan.warnings.append(f"{what} has lifecycle.preventDestroy: not deleted")
+                continue
+            if kind == "Tool":
+                # usageCount counts every persona, managed or not, minus those going now.
+                usage = found.raw.get("usageCount")
+                leaving = sum(
+                    1 for lv in deleted_personas if found.id in lv.normalized.get("toolIds", [])
+                )
+                if found.id in referenced or (isinstance(usage, int) and usage - leaving > 0):
+                    plan.warnings.append(f"{what} is still used by a persona: not deleted")
+                    continue
+            else:
+                deleted_personas.append(found)
+            plan.changes.append(
+                p.ResourceChange(
+                    kind=kind,
+                    name=entry.name,
+                    anamName=entry.anamName,
+                    action="delete",
+                    id=found.id,
+                    request=p.Request("DELETE", _path(kind, found.id)),
+                    fingerprint=found.fingerprint,
+                    fields=[p.FieldChange("name", entry.anamName, None, p.DELETE)],
+                )
+            )
+    return plan
