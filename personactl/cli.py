@@ -22,7 +22,9 @@ COMMANDS: dict[str, str] = {
     "schema": "personactl.commands.schema:schema",
     "plan": "personactl.commands.plan:plan",
     "diff": "personactl.commands.plan:diff",
+    "apply": "personactl.commands.apply:apply",
     "emulator": "personactl.emulator.cli:emulator",
+    "catalog": "personactl.commands.catalog:catalog",
 }
 
 

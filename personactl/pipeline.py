@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from personactl.anam.client import AnamClient, client_for
-from personactl.anam.fetch import LiveSet, fetch
+from personactl.anam.fetch import LiveSet, fetch, fingerprint
 from personactl.anam.fields import to_body_path
 from personactl.anam.resolve import Resolver
 from personactl.engine.plan import Plan
 from personactl.engine.planner import Desired, build_plan
+from personactl.engine.secrets import sentinelize
 from personactl.engine.state import State, load_state
 from personactl.errors import ManifestErrors, PersonactlError
 from personactl.manifest.checks import check
@@ -160,6 +161,13 @@ def make_plan(opts: Options) -> PlanRun:
             )
         if errors:
             raise ManifestErrors(errors)
+        # Live secrets (webhook headers come back in clear) become sentinels
+        # before anything compares, hashes or stores them.
+        for d in desired:
+            m = live.matched.get((d.kind, d.name))
+            if m is not None:
+                m.normalized = sentinelize(d.body, m.normalized)
+                m.fingerprint = fingerprint(m.raw, m.normalized)
         tool_names = {
             m.id: name for (kind, name), m in live.matched.items() if kind == "Tool" and m
         }

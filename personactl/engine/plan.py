@@ -73,6 +73,11 @@ class ResourceChange:
     fingerprint: Fingerprint | None = None
     source: str | None = None  # "personas/support.yaml:4:9"
     notes: list[str] = field(default_factory=list)
+    # What apply records in the state: the full desired body (every field the
+    # manifest sets) and, for a no-op, the live values of those fields.
+    desired: dict[str, Any] | None = None
+    observed: dict[str, Any] | None = None
+    preventDestroy: bool = False  # noqa: N815 - lifecycle.preventDestroy, kept in the state
 
 
 @dataclass
@@ -85,6 +90,8 @@ class Plan:
     changes: list[ResourceChange] = field(default_factory=list)
     prune: bool = False
     warnings: list[str] = field(default_factory=list)
+    # State entries whose resource no longer exists anywhere: apply drops them.
+    forget: list[dict[str, str]] = field(default_factory=list)
     formatVersion: int = FORMAT_VERSION  # noqa: N815
 
     def counts(self) -> dict[str, int]:
@@ -134,6 +141,9 @@ class Plan:
                     fingerprint=Fingerprint(**fp) if fp else None,
                     source=c.get("source"),
                     notes=list(c.get("notes", [])),
+                    desired=c.get("desired"),
+                    observed=c.get("observed"),
+                    preventDestroy=bool(c.get("preventDestroy", False)),
                 )
             )
         return cls(
@@ -145,4 +155,5 @@ class Plan:
             changes=changes,
             prune=data.get("prune", False),
             warnings=list(data.get("warnings", [])),
+            forget=list(data.get("forget", [])),
         )

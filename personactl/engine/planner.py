@@ -122,6 +122,9 @@ def build_plan(
     # Prune: only what this environment's state recorded and the manifests dropped.
     referenced = {tid for d in desired if d.kind == "Persona" for tid in d.body.get("toolIds", [])}
     deleted_personas: list[Live] = []
+    for entry, found in live.orphans:
+        if found is None:
+            plan.forget.append({"kind": entry.kind, "name": entry.name})
     for kind in ("Persona", "Tool"):
         for entry, found in live.orphans:
             if entry.kind != kind or found is None:

@@ -74,3 +74,27 @@ def reveal(value: Any, environ: Mapping[str, str] | None = None) -> Any:
     if isinstance(value, list):
         return [reveal(v, env) for v in value]
     return value
+
+
+CHANGED_SECRET = "⟦secret changed⟧"
+
+
+def sentinelize(desired: Any, live: Any, environ: Mapping[str, str] | None = None) -> Any:
+    """`live` with real secret values turned back into the desired sentinels.
+
+    Where the desired value holds a sentinel and the live value equals it once
+    revealed, the live value becomes the sentinel form; where they differ it
+    becomes a marker, never the live secret. Everything else is unchanged.
+    """
+    if isinstance(desired, str) and has_secret(desired):
+        try:
+            return desired if reveal(desired, environ) == live else CHANGED_SECRET
+        except SecretChanged:
+            return CHANGED_SECRET
+    if isinstance(desired, dict) and isinstance(live, dict):
+        return {
+            k: sentinelize(desired[k], v, environ) if k in desired else v for k, v in live.items()
+        }
+    if isinstance(desired, list) and isinstance(live, list) and len(desired) == len(live):
+        return [sentinelize(d, v, environ) for d, v in zip(desired, live, strict=True)]
+    return live

@@ -9,6 +9,7 @@ sentinels. Reading is here; atomic, locked writing arrives with apply.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -79,3 +80,92 @@ def load_state(path: Path, display: str) -> State | None:
     except TypeError as exc:
         raise PersonactlError(f"state file {display} is malformed: {exc}") from None
     return State(environment=str(data.get("environment", "")), resources=resources)
+
+
+class StateLocked(PersonactlError):
+    pass
+
+
+class StateStore:
+    """The state of one environment during an apply: locked, written atomically.
+
+    The lock (an exclusive `flock` on `<state>.lock`, held for the whole run)
+    makes a second concurrent apply fail at once instead of interleaving. Each
+    `record`/`forget` rewrites the file through a temporary file, fsync and
+    rename, so a crash at any moment leaves the old or the new state, whole.
+    """
+
+    def __init__(self, path: Path, display: str, environment: str) -> None:
+        import threading
+
+        self.path = path
+        self.display = display
+        self.state = load_state(path, display) or State(environment=environment)
+        self._mutex = threading.Lock()
+        self._lock_file: Any = None
+
+    def lock(self) -> None:
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path.with_name(self.path.name + ".lock"), "a+")  # noqa: SIM115
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise StateLocked(
+                f"another apply is running for environment {self.state.environment!r} "
+                f"(it holds {self.display}.lock); wait for it to finish"
+            ) from None
+        self._lock_file = handle
+        # The state may have changed while we waited for nothing: read it again.
+        self.state = load_state(self.path, self.display) or self.state
+
+    def unlock(self) -> None:
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+    def __enter__(self) -> StateStore:
+        self.lock()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.unlock()
+
+    def record(self, entry: StateEntry) -> None:
+        with self._mutex:
+            self.state.resources = [
+                r
+                for r in self.state.resources
+                if not (r.kind == entry.kind and r.name == entry.name)
+            ] + [entry]
+            self._write()
+
+    def forget(self, kind: str, name: str) -> None:
+        with self._mutex:
+            before = len(self.state.resources)
+            self.state.resources = [
+                r for r in self.state.resources if not (r.kind == kind and r.name == name)
+            ]
+            if len(self.state.resources) != before:
+                self._write()
+
+    def _write(self) -> None:
+        import os
+        import tempfile
+
+        text = json.dumps(self.state.to_dict(), indent=2, ensure_ascii=False, sort_keys=False)
+        fd, tmp = tempfile.mkstemp(
+            dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
+        )
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise

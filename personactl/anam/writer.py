@@ -1,0 +1,36 @@
+"""The writes apply needs, over the Anam API client (engine.apply.Api)."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from personactl.anam.client import AnamClient
+from personactl.anam.errors import NotFound, OutcomeUnknown
+from personactl.engine.apply import UnknownOutcome
+
+PATHS = {"Persona": "/v1/personas", "Tool": "/v1/tools"}
+
+
+class AnamWriter:
+    def __init__(self, client: AnamClient) -> None:
+        self.client = client
+
+    def create(self, kind: str, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            result: dict[str, Any] = self.client.post(PATHS[kind], body)
+        except OutcomeUnknown as exc:
+            raise UnknownOutcome(exc.message) from None
+        return result
+
+    def update(self, kind: str, ident: str, body: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.client.put(f"{PATHS[kind]}/{ident}", body)
+        return result
+
+    def delete(self, kind: str, ident: str) -> None:
+        with contextlib.suppress(NotFound):  # already gone: the goal is reached
+            self.client.delete(f"{PATHS[kind]}/{ident}")
+
+    def find_by_name(self, kind: str, name: str) -> list[dict[str, Any]]:
+        items = self.client.list_all(PATHS[kind], {"search": name})
+        return [i for i in items if i.get("name") == name]

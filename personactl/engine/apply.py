@@ -1,0 +1,283 @@
+"""Apply stage: carry out a Plan, verify every write, record state as it goes.
+
+Consumes only a Plan. Order: tools, then personas (a persona may reference a
+tool created moments before), then deletes in reverse: personas, then tools.
+Within a phase, writes run concurrently up to `parallelism`. One failed
+resource does not stop the others; each success is written to the state file
+at once, so a crash at any point loses nothing and a re-run converges.
+
+A create whose outcome is unknown (the connection dropped after the request
+went out) is never blindly repeated: the resource is looked up by name first
+and adopted if it exists. No duplicates, ever.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from personactl.anam import fields as api
+from personactl.anam.resolve import TOOL_REF
+from personactl.engine.plan import Plan, ResourceChange
+from personactl.engine.secrets import SecretChanged, reveal, sentinelize
+from personactl.engine.state import StateEntry, StateStore
+from personactl.errors import PersonactlError
+
+
+class UnknownOutcome(Exception):
+    """The write may or may not have happened."""
+
+
+class Api(Protocol):
+    """The writes apply needs; `anam.writer.AnamWriter` implements it over HTTP."""
+
+    def create(self, kind: str, body: dict[str, Any]) -> dict[str, Any]: ...
+    def update(self, kind: str, ident: str, body: dict[str, Any]) -> dict[str, Any]: ...
+    def delete(self, kind: str, ident: str) -> None: ...
+    def find_by_name(self, kind: str, name: str) -> list[dict[str, Any]]: ...
+
+
+@dataclass
+class Result:
+    change: ResourceChange
+    ok: bool
+    message: str
+    id: str | None = None
+
+
+Progress = Callable[[Result], None]
+
+
+def _normalize(kind: str, response: dict[str, Any]) -> dict[str, Any]:
+    return api.normalize_persona(response) if kind == "Persona" else api.normalize_tool(response)
+
+
+def _persisted(sent: Any, got: Any) -> bool:
+    if isinstance(sent, bool) or isinstance(got, bool):
+        return sent is got
+    if isinstance(sent, int | float) and isinstance(got, int | float):
+        return math.isclose(sent, got, rel_tol=1e-6, abs_tol=1e-9)
+    if isinstance(sent, str) and isinstance(got, str):
+        return sent.strip() == got.strip()  # a server may trim
+    if isinstance(sent, dict) and isinstance(got, dict):
+        return all(k in got and _persisted(v, got[k]) for k, v in sent.items())
+    if isinstance(sent, list) and isinstance(got, list):
+        return len(sent) == len(got) and all(
+            _persisted(a, b) for a, b in zip(sent, got, strict=True)
+        )
+    return bool(sent == got)
+
+
+def readback(kind: str, sent: dict[str, Any], response: dict[str, Any]) -> list[str]:
+    """Fields the server did not persist as sent (write-only fields excepted)."""
+    got = _normalize(kind, response)
+    problems = []
+    for key, value in sent.items():
+        if key not in got:
+            continue  # not returned by the API: nothing to verify
+        expected = sorted(value) if key in api.SETS and isinstance(value, list) else value
+        if not _persisted(expected, got[key]):
+            problems.append(api.to_manifest_path(kind, key) if key != "name" else "name")
+    return problems
+
+
+class Applier:
+    def __init__(
+        self,
+        plan: Plan,
+        writer: Api,
+        store: StateStore,
+        *,
+        parallelism: int = 8,
+        progress: Progress | None = None,
+    ) -> None:
+        self.plan = plan
+        self.writer = writer
+        self.store = store
+        self.parallelism = parallelism
+        self.progress = progress or (lambda result: None)
+        self.tool_ids: dict[str, str | None] = {}  # Tool manifest name -> id (None: failed)
+
+    def run(self) -> list[Result]:
+        changes = self.plan.changes
+        phases = [
+            [c for c in changes if c.kind == "Tool" and c.action != "delete"],
+            [c for c in changes if c.kind == "Persona" and c.action != "delete"],
+            [c for c in changes if c.kind == "Persona" and c.action == "delete"],
+            [c for c in changes if c.kind == "Tool" and c.action == "delete"],
+        ]
+        for c in changes:
+            if c.kind == "Tool" and c.id:
+                self.tool_ids[c.name] = c.id
+        for gone in self.plan.forget:
+            self.store.forget(gone["kind"], gone["name"])
+        results: list[Result] = []
+        with ThreadPoolExecutor(max_workers=self.parallelism) as pool:
+            for phase in phases:
+                for result in pool.map(self._one, phase):
+                    results.append(result)
+                    if result.change.kind == "Tool" and result.change.action != "delete":
+                        self.tool_ids[result.change.name] = result.id if result.ok else None
+                    self.progress(result)
+        return results
+
+    def _one(self, change: ResourceChange) -> Result:
+        try:
+            if change.action == "no-op":
+                return self._noop(change)
+            if change.action == "delete":
+                return self._delete(change)
+            body = self._resolve_refs(change)
+            if change.action == "create":
+                return self._create(change, body)
+            return self._update(change, body)
+        except SecretChanged as exc:
+            return Result(
+                change,
+                False,
+                f"secret {exc.name!r} is not set or changed since the "
+                "plan was made; set it, or plan again",
+            )
+        except PersonactlError as exc:
+            return Result(change, False, exc.message)
+        except UnknownOutcome as exc:
+            return Result(change, False, str(exc))
+
+    # -- each action ------------------------------------------------------------------
+
+    def _resolve_refs(self, change: ResourceChange) -> dict[str, Any]:
+        body = dict(change.request.body or {}) if change.request else {}
+        if "toolIds" in body:
+            ids = []
+            for ident in body["toolIds"]:
+                m = TOOL_REF.match(ident)
+                if m:
+                    new = self.tool_ids.get(m.group(1))
+                    if new is None:
+                        raise PersonactlError(
+                            f"not applied: it uses tool {m.group(1)!r}, which failed"
+                        )
+                    ident = new
+                ids.append(ident)
+            body["toolIds"] = sorted(ids)
+        return body
+
+    def _desired(self, change: ResourceChange, body: dict[str, Any]) -> dict[str, Any]:
+        desired = dict(change.desired or body)
+        if "toolIds" in desired:
+            desired["toolIds"] = body.get("toolIds", desired["toolIds"])
+            desired["toolIds"] = sorted(
+                self.tool_ids.get(m.group(1)) or i if (m := TOOL_REF.match(i)) else i
+                for i in desired["toolIds"]
+            )
+        return desired
+
+    def _record(
+        self, change: ResourceChange, ident: str, desired: dict[str, Any], response: dict[str, Any]
+    ) -> None:
+        from personactl.anam.fetch import fingerprint
+
+        live = sentinelize(desired, _normalize(change.kind, response))
+        observed = {k: live[k] for k in desired if k in live}
+        fp = fingerprint(response, live)
+        self.store.record(
+            StateEntry(
+                kind=change.kind,
+                name=change.name,
+                anamName=change.anamName,
+                id=ident,
+                applied=desired,
+                observed=observed,
+                fingerprint={"updatedAt": fp.updatedAt, "hash": fp.hash},
+                preventDestroy=change.preventDestroy,
+            )
+        )
+
+    def _verify(
+        self, change: ResourceChange, sent: dict[str, Any], response: dict[str, Any]
+    ) -> str | None:
+        missing = readback(change.kind, reveal(sent), response)
+        if missing:
+            return (
+                f"the API did not persist {', '.join(missing)} as sent (read-back after "
+                f"{'create' if change.action == 'create' else 'update'})"
+            )
+        return None
+
+    def _create(self, change: ResourceChange, body: dict[str, Any]) -> Result:
+        desired = self._desired(change, body)
+        response: dict[str, Any] | None = None
+        adopted = False
+        for _ in range(3):
+            try:
+                response = self.writer.create(change.kind, reveal(body))
+                break
+            except UnknownOutcome:
+                found = self.writer.find_by_name(change.kind, change.anamName)
+                if len(found) > 1:
+                    ids = ", ".join(str(f.get("id")) for f in found)
+                    return Result(
+                        change,
+                        False,
+                        f"the create's outcome was unknown and "
+                        f"{len(found)} {change.kind.lower()}s now have its name ({ids})",
+                    )
+                if found:  # it was created: adopt it and make sure it is as desired
+                    put = {
+                        k: v
+                        for k, v in body.items()
+                        if change.kind != "Persona" or k in api.PERSONA_PUT_KEYS
+                    }
+                    response = self.writer.update(change.kind, str(found[0]["id"]), reveal(put))
+                    adopted = True
+                    break
+        if response is None:
+            return Result(change, False, "the create's outcome stayed unknown after 3 tries")
+        ident = str(response["id"])
+        # Record first: even if the read-back fails, the resource exists and is ours.
+        self._record(change, ident, desired, response)
+        problem = self._verify(change, body, response)
+        if problem:
+            return Result(change, False, problem, ident)
+        return Result(
+            change,
+            True,
+            "created (adopted after a dropped connection)" if adopted else "created",
+            ident,
+        )
+
+    def _update(self, change: ResourceChange, body: dict[str, Any]) -> Result:
+        assert change.id is not None
+        desired = self._desired(change, body)
+        response = self.writer.update(change.kind, change.id, reveal(body))
+        self._record(change, change.id, desired, response)
+        problem = self._verify(change, body, response)
+        if problem:
+            return Result(change, False, problem, change.id)
+        return Result(change, True, "updated", change.id)
+
+    def _noop(self, change: ResourceChange) -> Result:
+        if change.id and change.desired is not None:
+            fp = change.fingerprint
+            self.store.record(
+                StateEntry(
+                    kind=change.kind,
+                    name=change.name,
+                    anamName=change.anamName,
+                    id=change.id,
+                    applied=self._desired(change, change.desired),
+                    observed=change.observed or {},
+                    fingerprint={"updatedAt": fp.updatedAt, "hash": fp.hash} if fp else {},
+                    preventDestroy=change.preventDestroy,
+                )
+            )
+        return Result(change, True, "unchanged", change.id)
+
+    def _delete(self, change: ResourceChange) -> Result:
+        assert change.id is not None
+        self.writer.delete(change.kind, change.id)
+        self.store.forget(change.kind, change.name)
+        return Result(change, True, "deleted", change.id)

@@ -1,0 +1,42 @@
+"""Is a saved plan still true? Compare its fingerprints with the live resources."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from personactl.engine.plan import Plan
+
+# (kind, id) -> fingerprint dict of the live resource now, or None if it is gone.
+Refetch = Callable[[str, str, dict[str, Any] | None], dict[str, Any] | None]
+# (kind, anam name) -> ids of live resources with that name.
+FindByName = Callable[[str, str], list[str]]
+
+
+def stale_resources(plan: Plan, refetch: Refetch, find: FindByName) -> list[str]:
+    """One line per resource that changed since the plan was made."""
+    problems = []
+    for change in plan.changes:
+        what = f"{change.kind} {change.name!r}"
+        if change.action == "create":
+            ids = find(change.kind, change.anamName)
+            if ids:
+                problems.append(
+                    f"{what}: a {change.kind.lower()} named {change.anamName!r} "
+                    f"now exists ({', '.join(ids)})"
+                )
+            continue
+        if change.id is None or change.fingerprint is None:
+            continue
+        now = refetch(change.kind, change.id, change.desired)
+        if now is None:
+            problems.append(f"{what}: {change.id} no longer exists")
+        elif (
+            now.get("updatedAt") != change.fingerprint.updatedAt
+            or now.get("hash") != change.fingerprint.hash
+        ):
+            problems.append(
+                f"{what}: changed since the plan was made "
+                f"(updatedAt {change.fingerprint.updatedAt} -> {now.get('updatedAt')})"
+            )
+    return problems
