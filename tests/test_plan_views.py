@@ -134,6 +134,7 @@ def plan_update() -> p.Plan:
         ),
         fingerprint=p.Fingerprint("2025-05-02T09:12:44Z", "3f9a1c0d2b7e"),
         source="tools/orders.yaml:4:9",
+        desired={"type": "SERVER_WEBHOOK", "config": {"headers": {"Authorization": token_new}}},
     )
     cara = p.ResourceChange(
         kind="Persona",
@@ -180,6 +181,7 @@ def plan_update() -> p.Plan:
         fingerprint=p.Fingerprint("2025-05-03T14:01:09Z", "a41c9e2f7b30"),
         source="personas/support.yaml:4:9",
         notes=["voiceDetection.speechEnhancementLevel is ignored (lifecycle.ignoreChanges)"],
+        preventDestroy=True,
     )
     concierge = p.ResourceChange(
         kind="Persona",
@@ -269,6 +271,7 @@ def plan_update() -> p.Plan:
         statePath=".personactl/sandbox.json",
         changes=[orders, cara, concierge, onboarding, legacy, leo, endcall],
         prune=True,
+        forget=[{"kind": "Tool", "name": "old-faq"}],
         warnings=[
             'Persona "support-cara": voice "Cara - Warm" is an ElevenLabs V1 voice; '
             "the API resets voiceGeneration when the voice changes, so it is re-sent."
@@ -679,3 +682,62 @@ def test_views_agree_on_what_changes() -> None:
         assert f"| {kind} | `{name}` |" in md
     assert [(c["kind"], c["name"]) for c in data["changes"] if c["action"] != "no-op"] == changing
     assert data["summary"] == {"create": 1, "update": 3, "delete": 1, "unchanged": 2}
+
+
+def test_every_json_key_is_documented() -> None:
+    doc = (REPO / "docs" / "plan-format.md").read_text(encoding="utf-8")
+
+    def keys(value: Any, skip_values: bool = False) -> set[str]:
+        found: set[str] = set()
+        if isinstance(value, dict):
+            for k, val in value.items():
+                found.add(k)
+                # Field values, bodies and state bookkeeping are API-shaped, not the format.
+                if k not in ("before", "after", "body", "desired", "observed", "forget"):
+                    found |= keys(val)
+        elif isinstance(value, list):
+            for item in value:
+                found |= keys(item)
+        return found
+
+    for make in CASES.values():
+        for key in keys(json.loads(render_json(make()))):
+            assert f"`{key}`" in doc, f"docs/plan-format.md does not describe `{key}`"
+    for reason in (p.CHANGED, p.DRIFT, p.RESET, p.CREATE, p.DELETE, p.WRITE_ONLY):
+        assert f"| `{reason}` |" in doc
+    assert f"| `{p.REPLACED_BY_API}` |" in doc
+
+
+def test_a_prompt_with_code_fences_keeps_the_markdown_intact() -> None:
+    before = "Answer in Markdown.\nExample:\n```\nrouter reboot\n```\nBe brief."
+    after = before.replace("router reboot", "router restart")
+    plan = plan_nochange()
+    plan.changes[2] = p.ResourceChange(
+        kind="Persona",
+        name="support-cara",
+        anamName="dev-support-cara",
+        action="update",
+        id=CARA_ID,
+        fields=[fc("prompt", before, after, p.CHANGED)],
+        request=p.Request("PUT", f"/v1/personas/{CARA_ID}", {"systemPrompt": after}),
+    )
+    md = render_markdown(plan, show_requests=True)
+    assert "````diff\n--- live\n" in md and "\n+router restart\n" in md
+    # Every fence the view opens is closed by a longer one than the prompt's own.
+    assert md.count("````diff") == 1 and md.count("````http") == 1
+    assert md.count("\n````\n") == 2
+
+
+def test_a_change_only_in_line_endings_is_not_an_empty_diff() -> None:
+    plan = plan_nochange()
+    plan.changes[2] = p.ResourceChange(
+        kind="Persona",
+        name="support-cara",
+        anamName="dev-support-cara",
+        action="update",
+        id=CARA_ID,
+        fields=[fc("prompt", "One.\nTwo.\n", "One.\nTwo.", p.CHANGED)],
+        request=p.Request("PUT", f"/v1/personas/{CARA_ID}", {"systemPrompt": "One.\nTwo."}),
+    )
+    assert "(only line endings differ)" in render_text(plan)
+    assert "(only line endings differ)" in render_markdown(plan)

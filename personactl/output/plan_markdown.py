@@ -10,11 +10,13 @@ from personactl.output import values as v
 _ICON = {"create": "➕", "update": "✏️", "delete": "🗑️"}
 
 
-def _code(text: str) -> str:
-    """Inline code that survives backticks and table pipes in the text."""
+def _code(text: str, *, cell: bool = False) -> str:
+    """Inline code that survives backticks in the text (and pipes, in a table cell)."""
     fence = "``" if "`" in text else "`"
     pad = " " if "`" in text else ""
-    return f"{fence}{pad}{text}{pad}{fence}".replace("|", "\\|")
+    code = f"{fence}{pad}{text}{pad}{fence}"
+    # Only GitHub's table parser needs the escape; elsewhere it would show.
+    return code.replace("|", "\\|") if cell else code
 
 
 def _fence(text: str) -> str:
@@ -58,9 +60,8 @@ def render_markdown(plan: p.Plan, *, color: bool = False, show_requests: bool = 
         out += [f"**{v.summary_line(plan)}**", ""]
         out += ["| | Kind | Name | Changes |", "|---|---|---|---|"]
         for rc in changing:
-            out.append(
-                f"| {_ICON[rc.action]} | {rc.kind} | {_code(rc.name)} | {_changes_cell(rc)} |"
-            )
+            name = _code(rc.name, cell=True)
+            out.append(f"| {_ICON[rc.action]} | {rc.kind} | {name} | {_changes_cell(rc)} |")
         for rc in changing:
             out += ["", *_resource_section(rc, show_requests)]
 
@@ -82,7 +83,7 @@ def _changes_cell(rc: p.ResourceChange) -> str:
         return f"new ({len(rc.fields)} fields)"
     if rc.action == "delete":
         return "deleted"
-    return ", ".join(_code(fc.path) for fc in rc.fields)
+    return ", ".join(_code(fc.path, cell=True) for fc in rc.fields)
 
 
 def _resource_section(rc: p.ResourceChange, show_requests: bool) -> list[str]:
