@@ -589,3 +589,20 @@ def test_client_for_sandbox_ignores_url_and_key(tmp_path: Path) -> None:
         assert [g["name"] for g in client.list_all("/v1/knowledge/groups")] == ["Product docs"]
         assert client.config.base_url == SANDBOX_BASE_URL
     assert (tmp_path / ".personactl" / "sandbox").is_dir()
+
+
+def test_a_key_echoed_by_the_server_is_redacted(harness: Harness) -> None:
+    # the emulator never echoes keys; a misbehaving proxy might, so fake one
+    def echo(request: httpx.Request) -> httpx.Response:
+        said = f"key {request.headers['authorization'].split()[1]} is not valid here"
+        return httpx.Response(400, json={"message": said, "statusCode": 400})
+
+    config = harness.config("https://proxy.example", SECRET, transport=httpx.MockTransport(echo))
+    client = harness.client(config)
+    with pytest.raises(ApiError) as caught:
+        client.post(f"/v1/tools?note={SECRET}", {"name": "x"})
+    assert str(caught.value) == (
+        "the Anam API refused POST /v1/tools: key (redacted) is not valid here"
+    )
+    assert caught.value.api_message == "key (redacted) is not valid here"
+    assert client.requests[0].path == "/v1/tools?note=(redacted)"
