@@ -310,12 +310,13 @@ class AnamClient:
                 connect_only = False
                 if not retry_unknown:
                     self._note(record, None)
-                    raise OutcomeUnknown(method, request.url.path, self._reason(failure))
+                    reason = self._reason(failure)
+                    raise OutcomeUnknown(method, request.url.path, reason) from failure
             else:  # a protocol or usage error: retrying cannot help
                 self._note(record, None)
                 raise ApiError(
                     f"{method} {request.url.path} to {self._service()} failed "
-                    f"({self._reason(cast(Exception, failure))})",
+                    f"({self._reason(cast(Exception, failure))}); check --api-url / {API_URL_ENV}",
                     method=method,
                     path=request.url.path,
                 ) from failure
