@@ -48,7 +48,9 @@ def _fmt_path(path: KeyPath) -> str:
 
 
 def _value(v: Any) -> str:
-    return json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else repr(v)
+    text = json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else repr(v)
+    # One line, always: escape line separators and other unprintable characters.
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 def _branch_problem(err: Any) -> str:
