@@ -37,6 +37,10 @@ _RENDER_STYLES = ("all", "realistic", "animated_3d", "illustrated", "unknown")
 _GROUP_FIELDS = {"name": Field("string"), "description": Field("string")}
 
 
+# Fields a normalising server trims (settings.normalize_text).
+_TRIMMED = frozenset({"systemPrompt", "description", "initialMessage"})
+
+
 @dataclass
 class Request:
     method: str
@@ -221,8 +225,15 @@ class EmulatorApp:
         data = [personas.render_summary(self.catalog, doc) for doc in docs]
         return Response(200, {"data": data, "meta": _meta(total, query.page, query.per_page)})
 
+    def _normalized(self, body: Any) -> Any:
+        if not self.settings.normalize_text or not isinstance(body, dict):
+            return body
+        return {
+            k: v.strip() if k in _TRIMMED and isinstance(v, str) else v for k, v in body.items()
+        }
+
     def create_persona(self, request: Request) -> Response:
-        body = request.json()
+        body = self._normalized(request.json())
         with self.store.transaction(write=True) as txn:
             doc = personas.create_persona(txn, self.catalog, body, self.settings.hide_write_only)
         return Response(201, doc)
@@ -244,7 +255,7 @@ class EmulatorApp:
     def update_persona(self, request: Request) -> Response:
         with self.store.transaction(write=True) as txn:
             current = self._persona(txn, request.params["id"])
-            body = request.json()
+            body = self._normalized(request.json())
             doc = personas.update_persona(
                 txn, self.catalog, current, body, self.settings.hide_write_only
             )

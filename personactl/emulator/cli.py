@@ -79,6 +79,11 @@ def emulator() -> None:
     help="Retry-After seconds sent with injected 429s.",
 )
 @click.option("--seed", type=int, default=None, help="Seed for fault draws, so runs repeat.")
+@click.option(
+    "--normalize-text",
+    is_flag=True,
+    help="Trim white space around systemPrompt, description and initialMessage on write.",
+)
 @click.option("--access-log", is_flag=True, help="Log one line per request to stderr.")
 @click.pass_context
 def serve(
@@ -93,6 +98,7 @@ def serve(
     drop_after_commit: float,
     retry_after: int,
     seed: int | None,
+    normalize_text: bool,
     access_log: bool,
 ) -> None:
     """Serve the emulator over HTTP and print its URL; stop with Ctrl-C or SIGTERM."""
@@ -112,6 +118,7 @@ def serve(
         drop_after_commit=drop_after_commit,
         seed=seed,
         retry_after_seconds=retry_after,
+        normalize_text=normalize_text,
     )
     app = EmulatorApp(data_dir, settings)
     try:

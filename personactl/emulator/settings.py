@@ -25,6 +25,9 @@ class EmulatorSettings:
       and then answered with a dropped connection.
     - `seed`: seeds the one `random.Random` used for every fault draw.
     - `retry_after_seconds`: the `Retry-After` value of injected 429s.
+    - `normalize_text`: trim white space around `systemPrompt`, `description`
+      and `initialMessage` on write, as a server that normalises values would;
+      lets tests prove such a server causes no perpetual diff.
     """
 
     api_key: str = DEFAULT_API_KEY
@@ -34,3 +37,4 @@ class EmulatorSettings:
     drop_after_commit: float = 0.0
     seed: int | None = None
     retry_after_seconds: int = 1
+    normalize_text: bool = False

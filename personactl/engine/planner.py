@@ -56,6 +56,10 @@ def _create(d: Desired, label: Label, notes: list[str]) -> p.ResourceChange:
         request=p.Request("POST", _path(d.kind), body),
         source=d.source,
         notes=notes,
+        # Keys that cannot be sent on create stay out of the state, so the next
+        # plan sends them with a PUT.
+        desired=body,
+        preventDestroy=d.prevent_destroy,
     )
 
 
@@ -75,6 +79,9 @@ def _update(
         label,
     )
     action = "update" if fp.body else "no-op"
+    observed = None
+    if action == "no-op":
+        observed = {k: live.normalized[k] for k in d.body if k in live.normalized}
     return p.ResourceChange(
         kind=d.kind,
         name=d.name,
@@ -87,6 +94,9 @@ def _update(
         fingerprint=live.fingerprint,
         source=d.source,
         notes=notes + fp.notes,
+        desired=d.body,
+        observed=observed,
+        preventDestroy=d.prevent_destroy,
     )
 
 

@@ -1,0 +1,133 @@
+"""End-to-end harness: a real emulator over HTTP and a project pointed at it.
+
+The emulator runs in a thread on a loopback port; a WSGI wrapper records
+every request the server receives (method, path, JSON body), so tests count
+exactly what personactl sent, independently of personactl's own bookkeeping.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+from cli_support import EXAMPLE, Result, run_cli
+
+from personactl.emulator.app import EmulatorApp
+from personactl.emulator.server import create_server
+from personactl.emulator.settings import EmulatorSettings
+
+KEY = "test-emulator-key-7f3a9c"
+TOKEN = "orders-token-5d2e8b1f-unique"
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    body: Any
+
+
+@dataclass
+class Emulator:
+    url: str
+    app: EmulatorApp
+    log: list[Recorded] = field(default_factory=list)
+
+    def client(self) -> httpx.Client:
+        """A plain client for acting behind personactl's back."""
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {KEY}"})
+
+    def writes(self) -> list[Recorded]:
+        return [r for r in self.log if r.method != "GET"]
+
+    def reset_log(self) -> None:
+        self.log.clear()
+
+    def personas(self) -> list[dict[str, Any]]:
+        with self.client() as c:
+            return list(c.get("/v1/personas", params={"perPage": 100}).json()["data"])
+
+    def tools(self) -> list[dict[str, Any]]:
+        with self.client() as c:
+            return list(c.get("/v1/tools", params={"perPage": 100}).json()["data"])
+
+
+@contextmanager
+def emulator(data_dir: Path, **settings: Any) -> Iterator[Emulator]:
+    app = EmulatorApp(data_dir, EmulatorSettings(api_key=KEY, **settings))
+    emu = Emulator("", app)
+    lock = threading.Lock()
+
+    def recorder(environ: dict[str, Any], start_response: Any) -> Any:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        raw = environ["wsgi.input"].read(length) if length else b""
+        import io
+
+        environ["wsgi.input"] = io.BytesIO(raw)
+        query = environ.get("QUERY_STRING")
+        path = environ["PATH_INFO"] + (f"?{query}" if query else "")
+        with lock:
+            emu.log.append(
+                Recorded(environ["REQUEST_METHOD"], path, json.loads(raw) if raw else None)
+            )
+        return app(environ, start_response)
+
+    server = create_server(recorder, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    emu.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield emu
+    finally:
+        server.shutdown()
+        server.server_close()
+        app.close()
+
+
+def make_project(dest: Path, url: str, prefix: str = "t-") -> Path:
+    """A copy of the example project with an environment `emu` pointed at `url`."""
+    shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns(".personactl"))
+    config_path = dest / "personactl.yaml"
+    config = yaml.safe_load(config_path.read_text())
+    config["spec"]["environments"]["emu"] = {
+        "backend": "anam",
+        "apiUrl": url,
+        "apiKeyEnv": "EMU_KEY",
+        "namePrefix": prefix,
+    }
+    config["spec"]["defaultEnvironment"] = "emu"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    return dest
+
+
+def pc(project: Path, *args: str, env: dict[str, str] | None = None, **kw: Any) -> Result:
+    """Run personactl in the project with the emulator's key and the example's secret."""
+    full = {"EMU_KEY": KEY, "ACME_ORDERS_TOKEN": TOKEN, **(env or {})}
+    return run_cli(list(args), cwd=project, env=full, **kw)
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def requests_summary(log: list[Recorded]) -> list[str]:
+    """'GET /v1/personas?page=1&perPage=100'-style lines, ids replaced by {id}."""
+    import re
+
+    out = []
+    for r in log:
+        path = re.sub(
+            r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "{id}", r.path
+        )
+        out.append(f"{r.method} {path}")
+    return sorted(out)
