@@ -23,6 +23,9 @@ COMMANDS: dict[str, str] = {
     "plan": "personactl.commands.plan:plan",
     "diff": "personactl.commands.plan:diff",
     "apply": "personactl.commands.apply:apply",
+    "import": "personactl.commands.importer:import_",
+    "state": "personactl.commands.state:state",
+    "smoke": "personactl.commands.smoke:smoke",
     "emulator": "personactl.emulator.cli:emulator",
     "catalog": "personactl.commands.catalog:catalog",
 }

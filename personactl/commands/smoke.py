@@ -1,0 +1,112 @@
+"""`personactl smoke`: can each applied persona start a session?"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from personactl.commands.plan import connection_options
+
+
+@click.command()
+@click.argument("names", nargs=-1)
+@connection_options
+@click.option(
+    "-o",
+    "--output",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+)
+@click.pass_context
+def smoke(
+    ctx: click.Context,
+    names: tuple[str, ...],
+    env_name: str | None,
+    api_key: str | None,
+    api_url: str | None,
+    parallelism: int,
+    fmt: str,
+) -> int:
+    """Ask POST /v1/auth/session-token for each applied persona (or NAMES).
+
+    A persona that gets a session token can start a session. The tokens are
+    credentials and are never printed. Exit 1 if any persona cannot start.
+    """
+    from pathlib import Path
+
+    from personactl.anam.client import client_for
+    from personactl.engine.state import load_state
+    from personactl.errors import PersonactlError
+    from personactl.manifest.loader import display_path, find_project_root, load_project
+    from personactl.output.table import format_table
+
+    project, _ = load_project(find_project_root(Path.cwd()))
+    env = project.environment(env_name)
+    if env is None:
+        raise PersonactlError(
+            "no environments are defined: add spec.environments to personactl.yaml"
+        )
+    state = load_state(env.state_path, display_path(env.state_path))
+    personas = [e for e in (state.resources if state else []) if e.kind == "Persona"]
+    if names:
+        known = {e.name for e in personas}
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise PersonactlError(
+                f"{', '.join(repr(u) for u in unknown)} not applied in environment "
+                f"{env.name!r} (applied: {', '.join(sorted(known)) or 'none'})"
+            )
+        personas = [e for e in personas if e.name in names]
+    if not personas:
+        raise PersonactlError(
+            f"no applied personas in environment {env.name!r}: run `personactl apply` first"
+        )
+    client = client_for(
+        env,
+        project.root,
+        api_key=api_key,
+        api_url=api_url,
+        parallelism=parallelism,
+        debug=bool(ctx.obj.get("debug")),
+    )
+    try:
+        outcomes = client.map_concurrent(
+            lambda e: client.post(
+                "/v1/auth/session-token", {"personaConfig": {"personaId": e.id}}, idempotent=True
+            ),
+            personas,
+        )
+    finally:
+        client.close()
+    rows = []
+    for entry, outcome in zip(personas, outcomes, strict=True):
+        ok = (
+            outcome.ok
+            and isinstance(outcome.value, dict)
+            and bool(outcome.value.get("sessionToken"))
+        )
+        detail = (
+            "session token issued"
+            if ok
+            else (getattr(outcome.error, "message", None) or "no session token in the answer")
+        )
+        rows.append({"name": entry.name, "id": entry.id, "ok": ok, "detail": detail})
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        click.echo(
+            format_table(
+                ["PERSONA", "ID", "RESULT", "DETAIL"],
+                [[r["name"], r["id"], "ok" if r["ok"] else "FAILED", r["detail"]] for r in rows],
+            ),
+            nl=False,
+        )
+    failed = [r for r in rows if not r["ok"]]
+    if failed:
+        click.echo(f"{len(failed)} of {len(rows)} personas cannot start a session.", err=True)
+        return 1
+    click.echo(f"All {len(rows)} personas can start a session.", err=True)
+    return 0
