@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -84,8 +85,6 @@ def apply(
     One failure does not stop the others; the exit status is then 1.
     """
     from personactl.anam.client import client_for
-    from personactl.anam.writer import AnamWriter
-    from personactl.engine.apply import Applier
     from personactl.engine.state import StateStore
     from personactl.errors import PersonactlError
     from personactl.manifest.loader import display_path, find_project_root, load_project
@@ -94,57 +93,88 @@ def apply(
 
     debug = bool(ctx.obj.get("debug"))
     secret_values: set[str] = set()
+    saved = None
     if planfile:
         if targets or selectors or prune:
             raise PersonactlError(
                 "--target, -l and --prune belong to the plan: a saved plan is applied as it is"
             )
-        plan = _load_plan_file(planfile)
-        project, _ = load_project(find_project_root(Path.cwd()))
-        env = project.environment(plan.environment)
-        if env is None:
-            raise PersonactlError(f"environment {plan.environment!r} of the plan is not defined")
-        client = client_for(
-            env,
-            project.root,
-            api_key=api_key,
-            api_url=api_url,
-            parallelism=parallelism,
-            debug=debug,
-        )
-        stale = _stale(plan, client)
-        if stale:
-            client.close()
+        saved = _load_plan_file(planfile)
+        if env_name is not None and env_name != saved.environment:
             raise PersonactlError(
-                f"the saved plan is stale and was not applied: {'; '.join(stale)}; "
-                "run `personactl plan --out FILE` again"
+                f"plan file {planfile} is for environment {saved.environment!r}, not "
+                f"{env_name!r}; make a plan for {env_name!r} with `personactl plan --out FILE`"
             )
-    else:
-        run = make_plan(
-            Options(
-                env_name=env_name,
-                targets=targets,
-                selectors=selectors,
-                prune=prune,
+    project, _ = load_project(find_project_root(Path.cwd()))
+    env = project.environment(saved.environment if saved else env_name)
+    if env is None and saved is not None:
+        raise PersonactlError(f"environment {saved.environment!r} of the plan is not defined")
+    # Lock the environment's state before planning or checking a saved plan, and
+    # hold it to the end: a plan made while another apply runs is stale by the
+    # time it is applied (a create it plans may have happened since: a duplicate).
+    store = (
+        StateStore(env.state_path, display_path(env.state_path), env.name)
+        if env is not None
+        else None
+    )
+    with contextlib.ExitStack() as stack:
+        if store is not None:
+            stack.enter_context(store)
+        if saved is not None:
+            assert env is not None
+            plan = saved
+            secret_values = _plan_secrets(plan)
+            client = client_for(
+                env,
+                project.root,
                 api_key=api_key,
                 api_url=api_url,
                 parallelism=parallelism,
                 debug=debug,
             )
-        )
-        plan, env, client, secret_values = run.plan, run.env, run.client, run.secret_values
-        text = render_plan(plan, "text", color=use_color(ctx, sys.stderr), show_requests=False)
-        click.echo(redact(text, secret_values), nl=False, err=fmt == "json")
-        if plan.has_changes and not auto_approve:
-            if not sys.stdin.isatty():
-                client.close()
+            stack.callback(client.close)
+            stale = _stale(plan, client)
+            if stale:
                 raise PersonactlError(
-                    "apply needs --auto-approve (or a plan file from `plan --out`) when not "
-                    "run from a terminal"
+                    f"the saved plan is stale and was not applied: {'; '.join(stale)}; "
+                    "run `personactl plan --out FILE` again"
                 )
-            _confirm(env.name)
+        else:
+            run = make_plan(
+                Options(
+                    env_name=env_name,
+                    targets=targets,
+                    selectors=selectors,
+                    prune=prune,
+                    api_key=api_key,
+                    api_url=api_url,
+                    parallelism=parallelism,
+                    debug=debug,
+                )
+            )
+            plan, env, client, secret_values = run.plan, run.env, run.client, run.secret_values
+            stack.callback(client.close)
+            text = render_plan(plan, "text", color=use_color(ctx, sys.stderr), show_requests=False)
+            click.echo(redact(text, secret_values), nl=False, err=fmt == "json")
+            if plan.has_changes and not auto_approve:
+                if not sys.stdin.isatty():
+                    raise PersonactlError(
+                        "apply needs --auto-approve (or a plan file from `plan --out`) when not "
+                        "run from a terminal"
+                    )
+                _confirm(env.name)
+        if store is None:  # make_plan found the environment after all
+            store = StateStore(env.state_path, display_path(env.state_path), env.name)
+            stack.enter_context(store)
+        results = _run(plan, client, store, parallelism, secret_values)
+    return _report(plan, results, fmt, secret_values)
 
-    store = StateStore(env.state_path, display_path(env.state_path), env.name)
+
+def _run(plan: Any, client: Any, store: Any, parallelism: int, secret_values: set[str]) -> Any:
+    from personactl.anam.writer import AnamWriter
+    from personactl.engine.apply import Applier
+    from personactl.manifest.render import redact
+
     total = len([c for c in plan.changes if c.action != "no-op"])
     done = 0
 
@@ -162,13 +192,14 @@ def apply(
         # One line per resource on stderr: progress on a terminal, a log in CI.
         click.echo(redact(line, secret_values), err=True)
 
-    try:
-        with store:
-            results = Applier(
-                plan, AnamWriter(client), store, parallelism=parallelism, progress=progress
-            ).run()
-    finally:
-        client.close()
+    return Applier(
+        plan, AnamWriter(client), store, parallelism=parallelism, progress=progress
+    ).run()
+
+
+def _report(plan: Any, results: Any, fmt: str, secret_values: set[str]) -> int:
+    from personactl.manifest.render import redact
+
     failed = [r for r in results if not r.ok]
     counts = {
         a: sum(1 for r in results if r.ok and r.change.action == a)
@@ -211,6 +242,21 @@ def apply(
                 err=True,
             )
     return 1 if failed else 0
+
+
+def _plan_secrets(plan: Any) -> set[str]:
+    """The values of the secrets a saved plan's sentinels name, to redact them from output."""
+    import os
+
+    from personactl.engine.secrets import SENTINEL, sentinel
+
+    text = json.dumps([c.request.body for c in plan.changes if c.request], ensure_ascii=False)
+    values = set()
+    for m in SENTINEL.finditer(text):
+        value = os.environ.get(m.group(1))
+        if value and sentinel(m.group(1), value) == m.group(0):
+            values.add(value)
+    return values
 
 
 def _stale(plan: Any, client: Any) -> list[str]:

@@ -1,0 +1,356 @@
+"""`personactl apply` against the emulator over real HTTP: the ordinary paths.
+
+Ordered creates, no-op re-runs, approval, output, saved plans and their
+staleness check, the environment lock, and prune. Faults are in
+test_apply_faults.py.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from e2e_support import KEY, TOKEN, Emulator, edit, emulator, make_project, pc
+
+TOOLS = ["show-product", "order-lookup", "end-call"]
+PERSONAS = ["concierge-lea", "onboarding-mia", "onboarding-trainer", "support-cara"]
+CREATED = [f"[{i}/7] tool {n!r}: created" for i, n in enumerate(TOOLS, 1)] + [
+    f"[{i}/7] persona {n!r}: created" for i, n in enumerate(PERSONAS, 4)
+]
+SUMMARY_7 = "Apply complete! Resources: 7 created, 0 updated, 0 deleted, 0 failed."
+NOTHING = "Apply complete! Resources: 0 created, 0 updated, 0 deleted, 0 failed."
+STATE_KEYS = [
+    "kind",
+    "name",
+    "anamName",
+    "id",
+    "applied",
+    "observed",
+    "fingerprint",
+    "preventDestroy",
+]
+
+
+@pytest.fixture
+def emu(tmp_path: Path) -> Iterator[Emulator]:
+    with emulator(tmp_path / "emu-data") as e:
+        yield e
+
+
+@pytest.fixture
+def project(emu: Emulator, tmp_path: Path) -> Path:
+    return make_project(tmp_path / "proj", emu.url)
+
+
+@pytest.fixture
+def applied(project: Path, emu: Emulator) -> Path:
+    r = pc(project, "apply", "--auto-approve")
+    assert r.code == 0, r.err
+    emu.reset_log()
+    return project
+
+
+def state_of(project: Path) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads((project / ".personactl" / "emu.json").read_text())
+    return doc
+
+
+def state_ids(project: Path) -> dict[tuple[str, str], str]:
+    return {(r["kind"], r["name"]): r["id"] for r in state_of(project)["resources"]}
+
+
+def live_ids(emu: Emulator) -> dict[tuple[str, str], str]:
+    """Live resources by (kind, name without the t- prefix); fails on a duplicate name."""
+    out: dict[tuple[str, str], str] = {}
+    for kind, items in (("Persona", emu.personas()), ("Tool", emu.tools())):
+        for item in items:
+            key = (kind, item["name"].removeprefix("t-"))
+            assert key not in out, f"duplicate {key}"
+            out[key] = item["id"]
+    return out
+
+
+def test_first_apply_creates_tools_then_personas(project: Path, emu: Emulator) -> None:
+    r = pc(project, "apply", "--auto-approve")
+    assert r.code == 0, r.err
+    assert r.lines[-2:] == ["Plan: 7 to create, 0 to update, 0 to delete, 0 unchanged.", SUMMARY_7]
+    assert r.err.splitlines() == CREATED
+    assert TOKEN not in r.out + r.err
+    writes = emu.writes()
+    assert [(w.method, w.path) for w in writes] == [("POST", "/v1/tools")] * 3 + [
+        ("POST", "/v1/personas")
+    ] * 4
+    assert sorted(w.body["name"] for w in writes[:3]) == sorted(f"t-{n}" for n in TOOLS)
+    assert sorted(w.body["name"] for w in writes[3:]) == sorted(f"t-{n}" for n in PERSONAS)
+    # The webhook's secret header went out in clear, and nowhere else.
+    (orders,) = [w for w in writes if w.body["name"] == "t-order-lookup"]
+    assert orders.body["config"]["headers"]["Authorization"] == f"Bearer {TOKEN}"
+    # Personas reference the ids of the tools created moments before.
+    live = live_ids(emu)
+    (cara,) = [w for w in writes if w.body["name"] == "t-support-cara"]
+    assert cara.body["toolIds"] == sorted(
+        live[("Tool", n)] for n in ("order-lookup", "show-product", "end-call")
+    )
+    # The state holds exactly the seven, with the documented shape, sorted.
+    state = state_of(project)
+    assert list(state) == ["version", "environment", "resources"]
+    assert (state["version"], state["environment"]) == (1, "emu")
+    assert [(e["kind"], e["name"]) for e in state["resources"]] == sorted(live)
+    for entry in state["resources"]:
+        assert list(entry) == STATE_KEYS
+        assert entry["id"] == live[(entry["kind"], entry["name"])]
+        assert entry["anamName"] == "t-" + entry["name"]
+        assert entry["applied"]["name"] == entry["observed"]["name"] == entry["anamName"]
+        assert list(entry["fingerprint"]) == ["updatedAt", "hash"]
+    text = (project / ".personactl" / "emu.json").read_text()
+    assert TOKEN not in text and "⟦secret:ACME_ORDERS_TOKEN:" in text
+    cara_entry = next(e for e in state["resources"] if e["name"] == "support-cara")
+    assert cara_entry["preventDestroy"] is True
+    # No temporary files are left behind.
+    assert sorted(p.name for p in (project / ".personactl").iterdir()) == [
+        "emu.json",
+        "emu.json.lock",
+    ]
+
+
+def test_second_apply_sends_no_writes(applied: Path, emu: Emulator) -> None:
+    before = (applied / ".personactl" / "emu.json").read_text()
+    r = pc(applied, "apply", "--auto-approve")
+    assert (r.code, r.err) == (0, "")
+    assert r.lines[-3:] == [
+        "No changes. The live personas and tools match the manifests.",
+        "Plan: 0 to create, 0 to update, 0 to delete, 7 unchanged.",
+        NOTHING,
+    ]
+    assert emu.writes() == []
+    assert (applied / ".personactl" / "emu.json").read_text() == before
+    # Nothing to change needs no approval, even without a terminal.
+    r = pc(applied, "apply", stdin=subprocess.DEVNULL)
+    assert (r.code, r.lines[-1]) == (0, NOTHING)
+    assert emu.writes() == []
+
+
+def test_apply_without_a_terminal_needs_auto_approve(project: Path, emu: Emulator) -> None:
+    r = pc(project, "apply", stdin=subprocess.DEVNULL)
+    assert r.code == 1
+    assert r.err == (
+        "error: apply needs --auto-approve (or a plan file from `plan --out`) when not run "
+        "from a terminal\n"
+    )
+    assert r.lines[-1] == "Plan: 7 to create, 0 to update, 0 to delete, 0 unchanged."
+    assert emu.writes() == []
+    assert not (project / ".personactl" / "emu.json").exists()
+
+
+def test_an_update_reports_its_progress_line(applied: Path, emu: Emulator) -> None:
+    edit(applied / "personas/support.yaml", "speed: 1.05", "speed: 1.1")
+    r = pc(applied, "apply", "--auto-approve")
+    assert r.code == 0, r.err
+    assert r.err == "[1/1] persona 'support-cara': updated\n"
+    assert r.lines[-1] == "Apply complete! Resources: 0 created, 1 updated, 0 deleted, 0 failed."
+    (put,) = emu.writes()
+    cara = state_ids(applied)[("Persona", "support-cara")]
+    assert (put.method, put.path) == ("PUT", f"/v1/personas/{cara}")
+    entry = next(e for e in state_of(applied)["resources"] if e["name"] == "support-cara")
+    assert entry["applied"]["voiceGenerationOptions"]["speed"] == 1.1
+    assert entry["observed"]["voiceGenerationOptions"]["speed"] == 1.1
+
+
+def test_json_output(project: Path, emu: Emulator) -> None:
+    r = pc(project, "apply", "--auto-approve", "-o", "json")
+    assert r.code == 0, r.err
+    doc = json.loads(r.out)  # stdout is the JSON document alone
+    live = live_ids(emu)
+    assert doc == {
+        "environment": "emu",
+        "ok": True,
+        "summary": {"created": 7, "updated": 0, "deleted": 0, "failed": 0},
+        "resources": [
+            {
+                "kind": kind,
+                "name": name,
+                "action": "create",
+                "id": live[(kind, name)],
+                "ok": True,
+                "message": "created",
+            }
+            for kind, names in (("Tool", TOOLS), ("Persona", PERSONAS))
+            for name in names
+        ],
+    }
+    # The plan and the progress go to stderr.
+    assert "Plan: 7 to create, 0 to update, 0 to delete, 0 unchanged." in r.err
+    assert r.err.splitlines()[-7:] == CREATED
+
+
+# -- saved plans ------------------------------------------------------------------------
+
+
+def test_saved_plan_applies_exactly_that_plan(applied: Path, emu: Emulator, tmp_path: Path) -> None:
+    edit(applied / "personas/support.yaml", "speed: 1.05", "speed: 1.1")
+    edit(applied / "tools/orders.yaml", "X-Source: personactl", "X-Source: personactl-2")
+    out = tmp_path / "plan.json"
+    assert pc(applied, "plan", "--out", str(out)).code == 0
+    saved = json.loads(out.read_text())
+    # The manifests change again after the plan: the saved plan still wins.
+    edit(applied / "personas/support.yaml", "speed: 1.1", "speed: 0.9")
+    emu.reset_log()
+    r = pc(applied, "apply", str(out))
+    assert r.code == 0, r.err
+    assert r.out == "Apply complete! Resources: 0 created, 2 updated, 0 deleted, 0 failed.\n"
+    assert r.err.splitlines() == [
+        "[1/2] tool 'order-lookup': updated",
+        "[2/2] persona 'support-cara': updated",
+    ]
+    planned = [c["request"] for c in saved["changes"] if c["request"]]
+    sent = [w for w in emu.writes()]
+    assert [(w.method, w.path) for w in sent] == [(q["method"], q["path"]) for q in planned]
+    assert (
+        sent[1].body
+        == planned[1]["body"]
+        == {"voiceGenerationOptions": {"stability": 0.5, "similarityBoost": 0.8, "speed": 1.1}}
+    )
+    # The tool PUT carried the revealed secret, where the plan holds its sentinel.
+    assert sent[0].body["config"]["headers"]["Authorization"] == f"Bearer {TOKEN}"
+    assert TOKEN not in out.read_text()
+    r = pc(applied, "plan")
+    assert "~ voiceGeneration.speed: 1.1 → 0.9" in r.out
+
+
+def test_saved_plan_is_refused_when_a_persona_changed_since(
+    applied: Path, emu: Emulator, tmp_path: Path
+) -> None:
+    edit(applied / "personas/support.yaml", "speed: 1.05", "speed: 1.1")
+    out = tmp_path / "plan.json"
+    assert pc(applied, "plan", "--out", str(out)).code == 0
+    lea = state_ids(applied)[("Persona", "concierge-lea")]
+    with emu.client() as c:
+        c.put(f"/v1/personas/{lea}", json={"description": "changed by hand"}).raise_for_status()
+    emu.reset_log()
+    r = pc(applied, "apply", str(out))
+    assert r.code == 1
+    assert r.out == ""
+    assert r.err.startswith(
+        "error: the saved plan is stale and was not applied: Persona 'concierge-lea': "
+        "changed since the plan was made ("
+    ), r.err
+    assert r.err.endswith("; run `personactl plan --out FILE` again\n")
+    assert "support-cara" not in r.err  # only what changed is named
+    assert emu.writes() == []  # the whole plan is refused, the unchanged part too
+
+
+def test_saved_plan_is_refused_when_a_name_it_creates_now_exists(
+    project: Path, emu: Emulator, tmp_path: Path
+) -> None:
+    out = tmp_path / "plan.json"
+    assert pc(project, "plan", "--out", str(out)).code == 0
+    with emu.client() as c:
+        made = c.post("/v1/personas", json={"name": "t-onboarding-mia"}).json()["id"]
+    emu.reset_log()
+    r = pc(project, "apply", str(out))
+    assert r.code == 1
+    assert r.err == (
+        "error: the saved plan is stale and was not applied: Persona 'onboarding-mia': a persona "
+        f"named 't-onboarding-mia' now exists ({made}); run `personactl plan --out FILE` again\n"
+    )
+    assert emu.writes() == []
+    assert not (project / ".personactl" / "emu.json").exists()
+
+
+def test_a_saved_plan_applies_once(project: Path, emu: Emulator, tmp_path: Path) -> None:
+    out = tmp_path / "plan.json"
+    assert pc(project, "plan", "--out", str(out)).code == 0
+    assert pc(project, "apply", str(out)).code == 0
+    emu.reset_log()
+    r = pc(project, "apply", str(out))
+    assert r.code == 1
+    assert r.err.count("now exists") == 7, r.err
+    assert emu.writes() == []
+    assert len(emu.personas()) == 4 and len(emu.tools()) == 3
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--target", "support-cara"],
+            "--target, -l and --prune belong to the plan: a saved plan is applied as it is",
+        ),
+        (
+            ["-l", "team=support"],
+            "--target, -l and --prune belong to the plan: a saved plan is applied as it is",
+        ),
+        (
+            ["--prune"],
+            "--target, -l and --prune belong to the plan: a saved plan is applied as it is",
+        ),
+        (
+            ["-e", "sandbox"],
+            "plan file plan.json is for environment 'emu', not 'sandbox'; make a plan for "
+            "'sandbox' with `personactl plan --out FILE`",
+        ),
+    ],
+)
+def test_saved_plan_refuses_selection_options(
+    project: Path, emu: Emulator, args: list[str], message: str
+) -> None:
+    assert pc(project, "plan", "--out", "plan.json").code == 0
+    emu.reset_log()
+    r = pc(project, "apply", *args, "plan.json")
+    assert (r.code, r.out, r.err) == (1, "", f"error: {message}\n")
+    assert emu.log == []
+
+
+# -- the lock ---------------------------------------------------------------------------
+
+
+def test_a_second_apply_fails_at_once_while_the_first_holds_the_lock(tmp_path: Path) -> None:
+    with emulator(tmp_path / "data", latency_ms=300) as emu:
+        project = make_project(tmp_path / "proj", emu.url)
+        env = {"EMU_KEY": KEY, "ACME_ORDERS_TOKEN": TOKEN, "NO_COLOR": "1"}
+        first = subprocess.Popen(
+            [sys.executable, "-m", "personactl", "apply", "--auto-approve", "--parallelism", "1"],
+            cwd=project,
+            env={**_base_env(), **env},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while not any(w.method == "POST" for w in emu.writes()):
+                assert first.poll() is None, first.communicate()
+                assert time.monotonic() < deadline, "the first apply never wrote"
+                time.sleep(0.01)
+            seen = len(emu.log)
+            second = pc(project, "apply", "--auto-approve")
+            assert first.poll() is None, "the first apply ended before the check"
+            # The second asked the API nothing: it failed before planning.
+            assert [r.method for r in emu.log[seen:]] in ([], ["POST"] * len(emu.log[seen:]))
+        finally:
+            out, err = first.communicate(timeout=60)
+        assert (second.code, second.out) == (1, "")
+        assert second.err == (
+            "error: another apply is running for environment 'emu' (it holds "
+            ".personactl/emu.json.lock); wait for it to finish\n"
+        )
+        assert first.returncode == 0, err
+        assert out.splitlines()[-1] == SUMMARY_7
+        assert len(emu.personas()) == 4 and len(emu.tools()) == 3
+        assert pc(project, "plan", "--detailed-exitcode").code == 0
+
+
+def _base_env() -> dict[str, str]:
+    import os
+
+    return {k: v for k, v in os.environ.items() if not k.startswith("ACME_")}
+
+
+# -- prune ------------------------------------------------------------------------------
