@@ -28,6 +28,8 @@ COMMANDS: dict[str, str] = {
     "smoke": "personactl.commands.smoke:smoke",
     "emulator": "personactl.emulator.cli:emulator",
     "catalog": "personactl.commands.catalog:catalog",
+    "session-config": "personactl.commands.session_config:session_config",
+    "export": "personactl.commands.export:export",
 }
 
 

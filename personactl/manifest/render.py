@@ -1,7 +1,8 @@
 """Render stage: Jinja for string values, in a sandbox, with secrets tracked.
 
-Only strings under `spec` are templates (prompts, messages, descriptions,
-tool config strings); numbers and structure come from YAML and patches. The
+Only strings under `spec` (and a Persona's export overrides under `targets`)
+are templates (prompts, messages, descriptions, tool config strings); numbers
+and structure come from YAML and patches. The
 environment is `ImmutableSandboxedEnvironment` with StrictUndefined, and its
 loader refuses any file outside the project. `{{ secret("NAME") }}` reads an
 environment variable; every value it produced is remembered so that outputs
@@ -447,6 +448,11 @@ class Renderer:
                 if secret:
                     sensitive.add(("prompt",))
             data["spec"] = new_spec
+        targets = res.data.get("targets")
+        if res.kind == "Persona" and isinstance(targets, dict):
+            # Export overrides (`personactl export --target ...`) are templates too;
+            # their secrets are tracked by the exporter, not in `sensitive` (spec paths).
+            data["targets"] = self._walk(targets, ("targets",), ctx, res, set(), diags)
         return Rendered(res, anam_name, data, prompt_text, sensitive), diags
 
 
