@@ -71,17 +71,25 @@ def _persisted(sent: Any, got: Any) -> bool:
     return bool(sent == got)
 
 
-def readback(kind: str, sent: dict[str, Any], response: dict[str, Any]) -> list[str]:
-    """Fields the server did not persist as sent (write-only fields excepted)."""
+def unpersisted(kind: str, sent: dict[str, Any], response: dict[str, Any]) -> list[str]:
+    """Body keys the server did not persist as sent (write-only fields excepted)."""
     got = _normalize(kind, response)
-    problems = []
+    keys = []
     for key, value in sent.items():
         if key not in got:
             continue  # not returned by the API: nothing to verify
         expected = sorted(value) if key in api.SETS and isinstance(value, list) else value
         if not _persisted(expected, got[key]):
-            problems.append(api.to_manifest_path(kind, key) if key != "name" else "name")
-    return problems
+            keys.append(key)
+    return keys
+
+
+def readback(kind: str, sent: dict[str, Any], response: dict[str, Any]) -> list[str]:
+    """Fields (manifest paths) the server did not persist as sent."""
+    return [
+        api.to_manifest_path(kind, key) if key != "name" else "name"
+        for key in unpersisted(kind, sent, response)
+    ]
 
 
 class Applier:
@@ -176,11 +184,20 @@ class Applier:
         return desired
 
     def _record(
-        self, change: ResourceChange, ident: str, desired: dict[str, Any], response: dict[str, Any]
+        self,
+        change: ResourceChange,
+        ident: str,
+        desired: dict[str, Any],
+        response: dict[str, Any],
+        lost: list[str],
     ) -> None:
+        """Record the resource as written, except the `lost` keys the server did not
+        persist: left out of `applied` and `observed`, the next plan compares them
+        with the live values and sends them again."""
         from personactl.anam.fetch import fingerprint
 
         live = sentinelize(desired, _normalize(change.kind, response))
+        desired = {k: v for k, v in desired.items() if k not in lost}
         observed = {k: live[k] for k in desired if k in live}
         fp = fingerprint(response, live)
         self.store.record(
@@ -196,19 +213,31 @@ class Applier:
             )
         )
 
-    def _verify(
-        self, change: ResourceChange, sent: dict[str, Any], response: dict[str, Any]
-    ) -> str | None:
-        missing = readback(change.kind, reveal(sent), response)
-        if missing:
-            return (
-                f"the API did not persist {', '.join(missing)} as sent (read-back after "
-                f"{'create' if change.action == 'create' else 'update'})"
+    def _finish(
+        self,
+        change: ResourceChange,
+        ident: str,
+        body: dict[str, Any],
+        response: dict[str, Any],
+        done: str,
+    ) -> Result:
+        """Read the write back, record the state (even when the read-back fails: the
+        resource exists and is ours), and say how it went."""
+        lost = unpersisted(change.kind, reveal(body), response)
+        self._record(change, ident, self._desired(change, body), response, lost)
+        if lost:
+            paths = [api.to_manifest_path(change.kind, k) if k != "name" else "name" for k in lost]
+            return Result(
+                change,
+                False,
+                f"the API did not persist {', '.join(paths)} as sent (read-back after "
+                f"{'create' if change.action == 'create' else 'update'}); "
+                "the next plan sends it again",
+                ident,
             )
-        return None
+        return Result(change, True, done, ident)
 
     def _create(self, change: ResourceChange, body: dict[str, Any]) -> Result:
-        desired = self._desired(change, body)
         response: dict[str, Any] | None = None
         adopted = False
         for _ in range(3):
@@ -236,28 +265,13 @@ class Applier:
                     break
         if response is None:
             return Result(change, False, "the create's outcome stayed unknown after 3 tries")
-        ident = str(response["id"])
-        # Record first: even if the read-back fails, the resource exists and is ours.
-        self._record(change, ident, desired, response)
-        problem = self._verify(change, body, response)
-        if problem:
-            return Result(change, False, problem, ident)
-        return Result(
-            change,
-            True,
-            "created (adopted after a dropped connection)" if adopted else "created",
-            ident,
-        )
+        done = "created (adopted after a dropped connection)" if adopted else "created"
+        return self._finish(change, str(response["id"]), body, response, done)
 
     def _update(self, change: ResourceChange, body: dict[str, Any]) -> Result:
         assert change.id is not None
-        desired = self._desired(change, body)
         response = self.writer.update(change.kind, change.id, reveal(body))
-        self._record(change, change.id, desired, response)
-        problem = self._verify(change, body, response)
-        if problem:
-            return Result(change, False, problem, change.id)
-        return Result(change, True, "updated", change.id)
+        return self._finish(change, change.id, body, response, "updated")
 
     def _noop(self, change: ResourceChange) -> Result:
         if change.id and change.desired is not None:
