@@ -152,17 +152,14 @@ def _check_generation(
 ) -> list[str]:
     known = _all_generation_keys()
     unknown = [k for k in options if k not in known]
-    problems = [
-        f"{GENERATION}: unknown field {k!r} (known: {', '.join(known)})" for k in unknown
-    ]
+    problems = [f"{GENERATION}: unknown field {k!r} (known: {', '.join(known)})" for k in unknown]
     rest = {k: v for k, v in options.items() if k in known}
     if not rest:
         return problems
     if voice_provider is None:
         # The voice is not known: the options must fit at least one provider.
         per_family = {
-            family: voice_families.check_generation_options(family, rest)
-            for family in VoiceFamily
+            family: voice_families.check_generation_options(family, rest) for family in VoiceFamily
         }
         if not any(not found for found in per_family.values()):
             detail = "; ".join(f"{f.value}: {', '.join(p)}" for f, p in per_family.items())
@@ -218,8 +215,7 @@ def validate_data(
         raise InvalidPersonaConfig([f"data must be an object, not {_fmt(data)}"])
     not_live = [k for k in data if k not in LIVE_FIELDS and k in NOT_LIVE_FIELDS]
     problems = [
-        f"unknown field {k!r} (a persona_config message may hold only "
-        f"{', '.join(LIVE_FIELDS)})"
+        f"unknown field {k!r} (a persona_config message may hold only {', '.join(LIVE_FIELDS)})"
         for k in data
         if k not in LIVE_FIELDS and k not in NOT_LIVE_FIELDS
     ]

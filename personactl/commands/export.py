@@ -157,7 +157,7 @@ def export(
     )
     settings = exported.settings
     overrides = (persona.data.get("targets") or {}).get(target)
-    at = persona.resource.loc(("targets", target)) if overrides is not None else None
+    at = persona.resource.key_loc(("targets", target)) if overrides is not None else None
     if overrides is not None:
         settings = deepgram.apply_overrides(settings, overrides)
     problems = deepgram.validate(settings)

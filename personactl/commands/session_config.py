@@ -145,9 +145,7 @@ def find_persona(items: list[Rendered], name: str, env: Environment | None) -> R
             return r
     known = sorted(r.name for r in items if r.kind == "Persona")
     where = f" in environment {env.name!r}" if env else ""
-    raise PersonactlError(
-        f"no Persona named {name!r}{where} (known: {', '.join(known) or 'none'})"
-    )
+    raise PersonactlError(f"no Persona named {name!r}{where} (known: {', '.join(known) or 'none'})")
 
 
 @click.command("session-config")
@@ -220,9 +218,7 @@ def session_config(
 
     data: dict[str, Any] = {}
     if other is not None:
-        other_spec = find_persona(result.rendered[other.name], name, other).desired_spec(
-            mask=False
-        )
+        other_spec = find_persona(result.rendered[other.name], name, other).desired_spec(mask=False)
         data = difference(name, spec, other_spec, env_label, other.name)
     elif not assignments:
         data = live_fields(spec)
@@ -236,8 +232,7 @@ def session_config(
         if voice is not None:
             provider, model = voice.get("provider"), voice.get("providerModelId")
             where += (
-                f" (voice {voice.get('displayName')!r}: {provider}"
-                f"{f' {model}' if model else ''})"
+                f" (voice {voice.get('displayName')!r}: {provider}{f' {model}' if model else ''})"
             )
     try:
         checked = live.validate_data(data, voice_provider=provider, voice_model=model)

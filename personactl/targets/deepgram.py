@@ -444,6 +444,29 @@ def validate(settings: Any) -> list[str]:
     validator = Draft202012Validator(schema())
     problems: list[str] = []
     for err in validator.iter_errors(settings):
-        leaf = best_match([err]) if err.context else err
+        leaf = _meant(err)
+        if leaf.context:
+            leaf = best_match([leaf])
         problems.append(f"{_path(list(leaf.absolute_path))}: {leaf.message}")
     return sorted(set(problems))
+
+
+def _meant(err: Any) -> Any:
+    """For a oneOf/anyOf failure, the error of the one branch the value's `type` selects."""
+    while err.validator in ("oneOf", "anyOf") and err.context:
+        branches: dict[object, list[Any]] = {}
+        for sub in err.context:
+            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+        chosen = [
+            errs
+            for errs in branches.values()
+            if not any(
+                tuple(e.relative_path) == ("type",)
+                or (not e.relative_path and e.validator == "type")
+                for e in errs
+            )
+        ]
+        if len(chosen) != 1 or len(chosen[0]) != 1:
+            return err
+        err = chosen[0][0]
+    return err
