@@ -9,6 +9,7 @@ expansion and nesting so a hostile file fails fast with bounded memory, and
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -222,8 +223,37 @@ def read_text(path: Path, display: str) -> str:
     return text.removeprefix("\ufeff")
 
 
+def _check_depth(text: str, display: str) -> None:
+    """Refuse deep nesting before composing: libyaml's composer recurses in C, and
+    a few thousand levels overflow the C stack (a crash, not an exception). Its
+    event parser is iterative, so depth is measured on events. Only files that
+    could be that deep pay for the extra pass."""
+    openers = text.count("[") + text.count("{") + text.count("- ") + text.count(":\n")
+    if openers <= MAX_DEPTH:
+        return
+    depth = 0
+    starts = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
+    ends = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, starts):
+            depth += 1
+            if depth > MAX_DEPTH + 1:  # the document's root is level 0, as in _Builder
+                raise YamlError(
+                    Diagnostic.at(
+                        _mark_loc(display, event.start_mark),
+                        f"values are nested more than {MAX_DEPTH} levels deep",
+                        "yaml-too-deep",
+                    )
+                )
+        elif isinstance(event, ends):
+            depth -= 1
+
+
 def parse_documents(text: str, display: str) -> list[Document]:
     """Parse every YAML document in `text`; raise YamlError on the first problem."""
+    # A syntax error found here is reported by the composer below, with its location.
+    with contextlib.suppress(yaml.YAMLError):
+        _check_depth(text, display)
     loader = _Loader(text)
     docs: list[Document] = []
     try:
