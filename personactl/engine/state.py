@@ -4,7 +4,7 @@ JSON with a version field. Per resource: `kind`, `name` (metadata.name),
 `anamName`, `id`, `applied` (the body fields last sent), `observed` (the same
 fields as the server returned them right after), and `fingerprint`
 (`updatedAt` and a hash of the observed resource). Secrets appear only as
-sentinels. Reading is here; atomic, locked writing arrives with apply.
+sentinels. `StateStore` writes it during apply: locked, atomically.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 from dataclasses import asdict, dataclass, field
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +119,11 @@ class StateStore:
                 f"(it holds {self.display}.lock); wait for it to finish"
             ) from None
         self._lock_file = handle
+        # A run killed in the middle of a write leaves its temporary file; only a
+        # holder of the lock writes one, so any that exist now are debris.
+        for debris in self.path.parent.glob(f".{glob_escape(self.path.name)}.*.tmp"):
+            with contextlib.suppress(OSError):
+                debris.unlink()
         # The state may have changed while we waited for nothing: read it again.
         self.state = load_state(self.path, self.display) or self.state
 
@@ -135,6 +141,8 @@ class StateStore:
 
     def record(self, entry: StateEntry) -> None:
         with self._mutex:
+            if self.state.find(entry.kind, entry.name) == entry:
+                return  # already recorded as it is: no need to rewrite the file
             self.state.resources = [
                 r
                 for r in self.state.resources
