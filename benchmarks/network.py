@@ -11,8 +11,6 @@ server's client does: one request at a time, a new connection for each.
 
 from __future__ import annotations
 
-import io
-import json
 import math
 import os
 import shutil
@@ -199,8 +197,5 @@ def run(sizes: list[int], parallelism: list[int], latency_ms: float, work: Path)
 
 
 if __name__ == "__main__":
-    out = io.StringIO()
     here = Path(__file__).resolve().parent
-    rows = run([200], [1, 8, 16], 20.0, here / ".work")
-    print("\n".join(rows))
-    _ = json, out
+    print("\n".join(run([200], [1, 8, 16], 20.0, here / ".work")))

@@ -1,0 +1,120 @@
+"""Local pipeline: load + validate + render + resolve + normalize + diff + plan.
+
+Usage: python benchmarks/local_pipeline.py PROJECT_DIR   (prints JSON timings)
+
+Runs the real stages in one process for every persona of a generated project,
+with no network: the catalog is the emulator's stock catalog, and each
+persona's live GET response is synthesised in the API's response shape from
+what was desired, with a state file saying it was applied (a three-way no-op
+plan, the common case in CI). `run.py` runs this as a whole process and
+reads its peak memory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+
+def main(root: Path) -> dict[str, Any]:
+    start = time.perf_counter()
+    os.chdir(root)
+    from personactl.anam import fields
+    from personactl.anam.fetch import Live, LiveSet, fingerprint
+    from personactl.anam.resolve import Catalog, Resolver
+    from personactl.emulator import catalog as stock
+    from personactl.engine.planner import Desired, build_plan
+    from personactl.engine.state import State, StateEntry
+    from personactl.manifest.checks import check
+    from personactl.manifest.loader import load_all
+
+    t = {"import": time.perf_counter() - start}
+    mark = time.perf_counter()
+    loaded = load_all()
+    env = loaded.project.environment("sandbox")
+    assert env is not None
+    t["load"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    result = check(loaded, [env], secrets="sentinel")
+    assert not result.diagnostics, result.diagnostics[:3]
+    rendered = result.rendered[env.name]
+    t["validate+render"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    cat = Catalog(stock.avatars(), stock.voices(), stock.llms(), stock.knowledge_groups(), [])
+    tool_ids = {r.name: str(uuid.uuid4()) for r in rendered if r.kind == "Tool"}
+    resolver = Resolver(cat, dict(tool_ids))
+    desired = []
+    for r in rendered:
+        body, errs = resolver.persona_body(r) if r.kind == "Persona" else resolver.tool_body(r)
+        assert not errs, errs
+        desired.append(Desired(r.kind, r.name, r.anam_name, body, "", []))
+    t["resolve"] = time.perf_counter() - mark
+
+    # The API's response shapes, as a GET would return them after an apply.
+    responses = {}
+    for d in desired:
+        ident = tool_ids[d.name] if d.kind == "Tool" else str(uuid.uuid4())
+        b = d.body
+        if d.kind == "Tool":
+            responses[(d.kind, d.name)] = {"id": ident, **b, "updatedAt": None}
+            continue
+        responses[(d.kind, d.name)] = {
+            "id": ident,
+            "name": b["name"],
+            "description": b.get("description"),
+            "avatar": cat.by_id(cat.avatars, b.get("avatarId")),
+            "avatarModel": b.get("avatarModel"),
+            "voice": cat.by_id(cat.voices, b.get("voiceId")),
+            "llmId": b.get("llmId"),
+            "brain": {"personality": None, "systemPrompt": b.get("systemPrompt")},
+            "tools": [{"id": i, "name": "x"} for i in b.get("toolIds", [])],
+            "knowledge": [],
+            "skipGreeting": False,
+            "zeroDataRetention": False,
+            "voiceGenerationOptions": b.get("voiceGenerationOptions"),
+            "voiceDetectionOptions": b.get("voiceDetectionOptions"),
+            "languageCode": b.get("languageCode"),
+            "initialMessage": b.get("initialMessage"),
+            "widgetConfig": {},
+            "createdAt": "2026-01-01T00:00:00.000Z",
+            "updatedAt": "2026-01-01T00:00:00.000Z",
+        }
+
+    mark = time.perf_counter()
+    live = LiveSet(catalog=cat)
+    state = State(environment=env.name)
+    for d in desired:
+        raw = responses[(d.kind, d.name)]
+        norm = fields.normalize_persona(raw) if d.kind == "Persona" else fields.normalize_tool(raw)
+        live.matched[(d.kind, d.name)] = Live(d.kind, raw["id"], raw, norm, fingerprint(raw, norm))
+        observed = {k: norm[k] for k in d.body if k in norm}
+        state.resources.append(StateEntry(d.kind, d.name, d.anam_name, raw["id"], d.body, observed))
+    t["normalize"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    plan = build_plan(
+        environment=env.name,
+        backend="anam",
+        api_url="-",
+        state_path="-",
+        state=state,
+        desired=desired,
+        live=live,
+        label=lambda k, v: resolver.label(k, v, {}),
+        prune=False,
+    )
+    t["diff+plan"] = time.perf_counter() - mark
+    counts = plan.counts()
+    assert counts["no-op"] == len(desired), counts
+    t["total"] = time.perf_counter() - start
+    return {"resources": len(desired), "seconds": t}
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(Path(sys.argv[1]).resolve())))
