@@ -354,3 +354,106 @@ def _base_env() -> dict[str, str]:
 
 
 # -- prune ------------------------------------------------------------------------------
+
+
+# -- prune ------------------------------------------------------------------------------
+
+
+def test_prune_deletes_only_what_the_state_recorded(applied: Path, emu: Emulator) -> None:
+    ids = state_ids(applied)
+    with emu.client() as c:  # never managed by personactl, though named like its resources
+        stranger = c.post("/v1/personas", json={"name": "t-stranger"}).json()["id"]
+        stranger_tool = c.post(
+            "/v1/tools",
+            json={
+                "name": "t-stranger-tool",
+                "type": "SYSTEM",
+                "description": "not managed",
+                "config": {"action": "end_call"},
+            },
+        ).json()["id"]
+    (applied / "personas/onboarding.yaml").unlink()
+    (applied / "tools/client.yaml").unlink()
+    edit(applied / "personas/support.yaml", "    - show-product\n", "")
+    emu.reset_log()
+    # Without --prune nothing is deleted; the plan says what --prune would do.
+    r = pc(applied, "apply", "--auto-approve")
+    assert r.code == 0, r.err
+    assert [(w.method, w.path) for w in emu.writes()] == [
+        ("PUT", f"/v1/personas/{ids[('Persona', 'support-cara')]}")
+    ]
+    for kind, name in (
+        ("Persona", "onboarding-mia"),
+        ("Persona", "onboarding-trainer"),
+        ("Tool", "show-product"),
+    ):
+        assert (
+            f"Warning: {kind} {name!r} (t-{name}) is in the state but no longer in the "
+            "manifests; run with --prune to delete it"
+        ) in r.lines
+    emu.reset_log()
+    r = pc(applied, "apply", "--prune", "--auto-approve")
+    assert r.code == 0, r.err
+    assert r.lines[-1] == "Apply complete! Resources: 0 created, 0 updated, 3 deleted, 0 failed."
+    assert r.err.splitlines() == [
+        "[1/3] persona 'onboarding-mia': deleted",
+        "[2/3] persona 'onboarding-trainer': deleted",
+        "[3/3] tool 'show-product': deleted",
+    ]
+    # Personas first (they used the tool), then the tool; nothing else.
+    writes = [(w.method, w.path) for w in emu.writes()]
+    assert sorted(writes[:2]) == sorted(
+        [
+            ("DELETE", f"/v1/personas/{ids[('Persona', 'onboarding-mia')]}"),
+            ("DELETE", f"/v1/personas/{ids[('Persona', 'onboarding-trainer')]}"),
+        ]
+    )
+    assert writes[2:] == [("DELETE", f"/v1/tools/{ids[('Tool', 'show-product')]}")]
+    assert set(state_ids(applied)) == {
+        ("Persona", "concierge-lea"),
+        ("Persona", "support-cara"),
+        ("Tool", "end-call"),
+        ("Tool", "order-lookup"),
+    }
+    # What personactl never managed is untouched.
+    assert stranger in [p["id"] for p in emu.personas()]
+    assert stranger_tool in [t["id"] for t in emu.tools()]
+    assert pc(applied, "plan", "--prune", "--detailed-exitcode").code == 0
+
+
+def test_prune_never_deletes_prevent_destroy_or_a_tool_in_use(applied: Path, emu: Emulator) -> None:
+    ids = state_ids(applied)
+    # support-cara has lifecycle.preventDestroy; order-lookup is used by it alone.
+    (applied / "personas/support.yaml").unlink()
+    (applied / "tools/orders.yaml").unlink()
+    r = pc(applied, "apply", "--prune", "--auto-approve")
+    assert r.code == 0, r.err
+    assert "Warning: Persona 'support-cara' (t-support-cara) has lifecycle.preventDestroy: " in (
+        r.out
+    )
+    assert (
+        "Warning: Tool 'order-lookup' (t-order-lookup) is still used by a persona: not deleted"
+        in r.lines
+    )
+    assert r.lines[-1] == NOTHING
+    assert emu.writes() == []
+    assert state_ids(applied) == ids  # still recorded: still protected next time
+    live = live_ids(emu)
+    assert live[("Persona", "support-cara")] == ids[("Persona", "support-cara")]
+    assert live[("Tool", "order-lookup")] == ids[("Tool", "order-lookup")]
+
+
+def test_prune_with_no_manifests_is_refused(applied: Path, emu: Emulator) -> None:
+    r = pc(applied, "apply", "--prune", "--auto-approve", "-l", "team=nobody")
+    assert (r.code, r.out) == (1, "")
+    assert r.err == "error: no manifests selected: refusing to prune the whole environment\n"
+    for path in [*applied.glob("personas/*.yaml"), *applied.glob("tools/*.yaml")]:
+        path.unlink()
+    r = pc(applied, "apply", "--prune", "--auto-approve")
+    assert (r.code, r.out) == (1, "")
+    assert r.err == (
+        "error: no manifests found by personas/*.yaml, tools/*.yaml in personactl.yaml; "
+        "check spec.manifests in personactl.yaml or pass paths\n"
+    )
+    assert emu.log == []
+    assert len(state_ids(applied)) == 7
