@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import shlex
+from pathlib import Path
 
-from cli_support import REPO
+from cli_support import REPO, run_cli
 
 
 def readme_commands() -> list[str]:
@@ -15,7 +17,8 @@ def readme_commands() -> list[str]:
 
 def test_exactly_two_setup_commands() -> None:
     main_job, tests = readme_commands()
-    assert "personactl validate" in main_job and "examples/acme-personas" in main_job
+    assert "personactl apply -e sandbox --auto-approve" in main_job
+    assert "cd examples/acme-personas" in main_job
     assert "pytest" in tests and ".[test]" in tests
 
 
@@ -23,3 +26,21 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
     _, tests = readme_commands()
     ci = (REPO / ".ci" / "run").read_text()
     assert tests in ci
+
+
+def test_the_main_job_twice_reports_no_changes(example: Path) -> None:
+    """The README's main job, on a copy of the example: the second run changes nothing."""
+    main_job, _ = readme_commands()
+    personactl_part = main_job.split("&& ", 3)[-1]  # after venv, install and cd
+    env_part, command = personactl_part.split(" ../../.venv/bin/personactl ")
+    name, _, value = env_part.partition("=")
+    args = shlex.split(command)
+    first = run_cli(args, cwd=example, env={name: value})
+    assert first.code == 0, first.err
+    assert first.out.splitlines()[-1] == (
+        "Apply complete! Resources: 7 created, 0 updated, 0 deleted, 0 failed."
+    )
+    second = run_cli(args, cwd=example, env={name: value})
+    assert second.code == 0, second.err
+    assert "No changes. The live personas and tools match the manifests." in second.out
+    assert value not in first.out + first.err + second.out + second.err
