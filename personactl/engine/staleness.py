@@ -35,8 +35,7 @@ def stale_resources(plan: Plan, refetch: Refetch, find: FindByName) -> list[str]
             now.get("updatedAt") != change.fingerprint.updatedAt
             or now.get("hash") != change.fingerprint.hash
         ):
-            problems.append(
-                f"{what}: changed since the plan was made "
-                f"(updatedAt {change.fingerprint.updatedAt} -> {now.get('updatedAt')})"
-            )
+            then, later = change.fingerprint.updatedAt, now.get("updatedAt")
+            how = f"updatedAt {then} -> {later}" if then != later else "its content differs"
+            problems.append(f"{what}: changed since the plan was made ({how})")
     return problems
