@@ -457,3 +457,22 @@ def test_prune_with_no_manifests_is_refused(applied: Path, emu: Emulator) -> Non
     )
     assert emu.log == []
     assert len(state_ids(applied)) == 7
+
+
+def test_a_tool_dropped_by_its_last_user_is_pruned_in_the_same_run(
+    applied: Path, emu: Emulator
+) -> None:
+    ids = state_ids(applied)
+    # order-lookup is used by support-cara alone; the persona stops using it and
+    # its manifest goes: the update runs first, so the delete is safe in one run.
+    edit(applied / "personas/support.yaml", "    - order-lookup\n", "")
+    (applied / "tools/orders.yaml").unlink()
+    emu.reset_log()
+    r = pc(applied, "apply", "--prune", "--auto-approve")
+    assert r.code == 0, r.err
+    assert [(w.method, w.path) for w in emu.writes()] == [
+        ("PUT", f"/v1/personas/{ids[('Persona', 'support-cara')]}"),
+        ("DELETE", f"/v1/tools/{ids[('Tool', 'order-lookup')]}"),
+    ]
+    assert ("Tool", "order-lookup") not in state_ids(applied)
+    assert pc(applied, "plan", "--prune", "--detailed-exitcode").code == 0

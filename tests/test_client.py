@@ -427,6 +427,21 @@ def test_dropped_post_raises_outcome_unknown_in_process_without_retrying(
     assert [p["name"] for p in found] == ["dropped-once"]
 
 
+def test_gateway_error_on_post_is_an_unknown_outcome_but_503_is_retried(
+    sandbox: Callable[..., AnamClient],
+) -> None:
+    # A 502/504 comes from a gateway: the backend may have committed the create.
+    client = sandbox(EmulatorSettings(fail_rates={502: 1.0}))
+    with pytest.raises(OutcomeUnknown) as caught:
+        client.post("/v1/personas", persona_body("via-gateway"))
+    assert "the gateway answered 502 Bad Gateway" in str(caught.value)
+    assert [(r.method, r.status) for r in client.requests] == [("POST", 502)]
+    # A GET (idempotent) is retried through the same gateway errors.
+    client = sandbox(EmulatorSettings(fail_rates={504: 0.5}, seed=1))
+    client.get("/v1/llms")
+    assert [r.status for r in client.requests][-1] == 200
+
+
 def test_dropped_post_over_http_is_not_retried_and_exists_once(
     serve: Callable[..., Served], harness: Harness
 ) -> None:

@@ -41,6 +41,7 @@ from personactl.anam.errors import (
 from personactl.anam.retry import (
     MAYBE_SENT,
     NOT_SENT,
+    GATEWAY_STATUSES,
     RETRY_STATUSES,
     Backoff,
     parse_retry_after,
@@ -303,6 +304,14 @@ class AnamClient:
                     self._note(record, None)
                     return response
                 connect_only = False
+                if response.status_code in GATEWAY_STATUSES and not retry_unknown:
+                    # A gateway error may come after the backend committed the create.
+                    self._note(record, None)
+                    raise OutcomeUnknown(
+                        method,
+                        request.url.path,
+                        f"the gateway answered {response.status_code} {_phrase(response)}",
+                    )
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
             elif isinstance(failure, NOT_SENT):
                 pass

@@ -17,6 +17,9 @@ from email.utils import parsedate_to_datetime
 import httpx
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# Answers from a gateway, not the API: the request may have reached the backend
+# and been committed, so a create that gets one has an unknown outcome.
+GATEWAY_STATUSES = frozenset({502, 504})
 
 # failures before the request left this machine: retrying cannot duplicate anything
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)

@@ -150,10 +150,19 @@ def build_plan(
                 plan.warnings.append(f"{what} has lifecycle.preventDestroy: not deleted")
                 continue
             if kind == "Tool":
-                # usageCount counts every persona, managed or not, minus those going now.
+                # usageCount counts every persona, managed or not; this apply's deletes,
+                # and its updates that drop the tool (they run first), stop using it.
                 usage = found.raw.get("usageCount")
                 leaving = sum(
                     1 for lv in deleted_personas if found.id in lv.normalized.get("toolIds", [])
+                ) + sum(
+                    1
+                    for d in desired
+                    if d.kind == "Persona"
+                    and (m := live.matched.get(("Persona", d.name))) is not None
+                    and found.id in m.normalized.get("toolIds", [])
+                    and "toolIds" in d.body
+                    and found.id not in d.body["toolIds"]
                 )
                 if found.id in referenced or (isinstance(usage, int) and usage - leaving > 0):
                     plan.warnings.append(f"{what} is still used by a persona: not deleted")
