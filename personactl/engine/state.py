@@ -60,7 +60,9 @@ def load_state(path: Path, display: str) -> State | None:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return None
+        # A first apply killed before its end leaves only a journal.
+        fresh = State(environment="")
+        return fresh if replay(fresh, journal_path(path), display) else None
     except OSError as exc:
         raise PersonactlError(f"cannot read state file {display}: {exc.strerror}") from None
     try:
@@ -80,7 +82,48 @@ def load_state(path: Path, display: str) -> State | None:
         resources = [StateEntry(**r) for r in data.get("resources", [])]
     except TypeError as exc:
         raise PersonactlError(f"state file {display} is malformed: {exc}") from None
-    return State(environment=str(data.get("environment", "")), resources=resources)
+    state = State(environment=str(data.get("environment", "")), resources=resources)
+    replay(state, journal_path(path), display)
+    return state
+
+
+def journal_path(path: Path) -> Path:
+    return path.with_name(path.name + ".journal")
+
+
+def replay(state: State, journal: Path, display: str) -> bool:
+    """Apply a journal left by an apply in progress or killed; True if there was one."""
+    try:
+        lines = journal.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return False
+    for number, line in enumerate(lines, 1):
+        try:
+            op = json.loads(line)
+            if op["op"] == "record":
+                _put(state, StateEntry(**op["entry"]))
+            elif op["op"] == "forget":
+                _drop(state, op["kind"], op["name"])
+        except (json.JSONDecodeError, KeyError, TypeError):
+            if number == len(lines):
+                break  # the last line of a run killed mid-append: that write never finished
+            raise PersonactlError(
+                f"state journal {display}.journal is malformed at line {number}; "
+                "restore the state file from version control"
+            ) from None
+    return True
+
+
+def _put(state: State, entry: StateEntry) -> None:
+    state.resources = [
+        r for r in state.resources if not (r.kind == entry.kind and r.name == entry.name)
+    ] + [entry]
+
+
+def _drop(state: State, kind: str, name: str) -> bool:
+    before = len(state.resources)
+    state.resources = [r for r in state.resources if not (r.kind == kind and r.name == name)]
+    return len(state.resources) != before
 
 
 class StateLocked(PersonactlError):
@@ -88,12 +131,16 @@ class StateLocked(PersonactlError):
 
 
 class StateStore:
-    """The state of one environment during an apply: locked, written atomically.
+    """The state of one environment during an apply: locked, crash-safe, linear.
 
     The lock (an exclusive `flock` on `<state>.lock`, held for the whole run)
-    makes a second concurrent apply fail at once instead of interleaving. Each
-    `record`/`forget` rewrites the file through a temporary file, fsync and
-    rename, so a crash at any moment leaves the old or the new state, whole.
+    makes a second concurrent apply fail at once instead of interleaving.
+    Each success is appended to `<state>.journal` and fsynced at once (the
+    state file itself holds every prompt, so rewriting it per success would
+    cost O(N^2) for N resources); closing compacts the journal into the state
+    file through a temporary file, fsync and rename, then removes it. A crash
+    at any moment leaves a state file and a journal that together hold every
+    success; readers and the next lock holder replay the journal.
     """
 
     def __init__(self, path: Path, display: str, environment: str) -> None:
@@ -101,9 +148,12 @@ class StateStore:
 
         self.path = path
         self.display = display
+        self.environment = environment
         self.state = load_state(path, display) or State(environment=environment)
+        self.state.environment = self.state.environment or environment
         self._mutex = threading.Lock()
         self._lock_file: Any = None
+        self._journal: Any = None
 
     def lock(self) -> None:
         import fcntl
@@ -124,13 +174,21 @@ class StateStore:
         for debris in self.path.parent.glob(f".{glob_escape(self.path.name)}.*.tmp"):
             with contextlib.suppress(OSError):
                 debris.unlink()
-        # The state may have changed while we waited for nothing: read it again.
+        # The state may have changed while we waited for nothing: read it again,
+        # with any journal a killed run left, and fold that journal in.
         self.state = load_state(self.path, self.display) or self.state
+        self.state.environment = self.state.environment or self.environment
+        if journal_path(self.path).exists():
+            self._compact()
 
     def unlock(self) -> None:
         if self._lock_file is not None:
-            self._lock_file.close()
-            self._lock_file = None
+            try:
+                if self._journal is not None:
+                    self._compact()
+            finally:
+                self._lock_file.close()
+                self._lock_file = None
 
     def __enter__(self) -> StateStore:
         self.lock()
@@ -142,22 +200,32 @@ class StateStore:
     def record(self, entry: StateEntry) -> None:
         with self._mutex:
             if self.state.find(entry.kind, entry.name) == entry:
-                return  # already recorded as it is: no need to rewrite the file
-            self.state.resources = [
-                r
-                for r in self.state.resources
-                if not (r.kind == entry.kind and r.name == entry.name)
-            ] + [entry]
-            self._write()
+                return  # already recorded as it is: nothing to write
+            _put(self.state, entry)
+            self._append({"op": "record", "entry": asdict(entry)})
 
     def forget(self, kind: str, name: str) -> None:
         with self._mutex:
-            before = len(self.state.resources)
-            self.state.resources = [
-                r for r in self.state.resources if not (r.kind == kind and r.name == name)
-            ]
-            if len(self.state.resources) != before:
-                self._write()
+            if _drop(self.state, kind, name):
+                self._append({"op": "forget", "kind": kind, "name": name})
+
+    def _append(self, op: dict[str, Any]) -> None:
+        import os
+
+        if self._journal is None:
+            self._journal = open(journal_path(self.path), "a", encoding="utf-8")  # noqa: SIM115
+        self._journal.write(json.dumps(op, ensure_ascii=False) + "\n")
+        self._journal.flush()
+        os.fsync(self._journal.fileno())
+
+    def _compact(self) -> None:
+        """Write the whole state, then drop the journal it now contains."""
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
+        self._write()
+        with contextlib.suppress(FileNotFoundError):
+            journal_path(self.path).unlink()
 
     def _write(self) -> None:
         import os
