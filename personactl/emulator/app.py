@@ -88,7 +88,10 @@ class EmulatorApp:
         self.settings = settings or EmulatorSettings()
         self.store = Store(Path(data_dir) / DATABASE_FILE)
         self.faults = FaultInjector(
-            self.settings.fail_rates, self.settings.drop_after_commit, self.settings.seed
+            self.settings.fail_rates,
+            self.settings.drop_after_commit,
+            self.settings.seed,
+            self.settings.spike_rate,
         )
         with self.store.transaction() as txn:
             self.catalog = personas.Catalog(
@@ -174,6 +177,8 @@ class EmulatorApp:
         if self.settings.latency_ms > 0:
             time.sleep(self.settings.latency_ms / 1000)
         decision = self.faults.draw(request.method)
+        if decision.spike:
+            time.sleep(self.settings.spike_ms / 1000)
         try:
             if decision.fail_status is not None:
                 raise self._injected(decision.fail_status)

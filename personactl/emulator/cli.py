@@ -80,6 +80,13 @@ def emulator() -> None:
 )
 @click.option("--seed", type=int, default=None, help="Seed for fault draws, so runs repeat.")
 @click.option(
+    "--spike",
+    "spike_spec",
+    default="",
+    metavar="RATE:MS",
+    help="Latency spikes: answer this fraction of requests this many ms late, e.g. 0.05:2000.",
+)
+@click.option(
     "--normalize-text",
     is_flag=True,
     help="Trim white space around systemPrompt, description and initialMessage on write.",
@@ -98,6 +105,7 @@ def serve(
     drop_after_commit: float,
     retry_after: int,
     seed: int | None,
+    spike_spec: str,
     normalize_text: bool,
     access_log: bool,
 ) -> None:
@@ -119,6 +127,7 @@ def serve(
         seed=seed,
         retry_after_seconds=retry_after,
         normalize_text=normalize_text,
+        **_parse_spike(spike_spec),
     )
     app = EmulatorApp(data_dir, settings)
     try:
@@ -144,3 +153,19 @@ def serve(
     finally:
         server.server_close()
         app.close()
+
+
+def _parse_spike(spec: str) -> dict[str, float]:
+    """`RATE:MS` -> spike settings; empty means none."""
+    from personactl.errors import PersonactlError
+
+    if not spec:
+        return {}
+    rate_text, sep, ms_text = spec.partition(":")
+    try:
+        rate, ms = float(rate_text), float(ms_text)
+    except ValueError:
+        rate, ms = -1.0, -1.0
+    if not sep or not 0 <= rate <= 1 or ms < 0:
+        raise PersonactlError(f"--spike: {spec!r} is not RATE:MS (for example 0.05:2000)")
+    return {"spike_rate": rate, "spike_ms": ms}

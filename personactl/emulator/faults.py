@@ -1,4 +1,4 @@
-"""Injected latency, failures and dropped connections, reproducible with a seed.
+"""Injected latency spikes, failures and dropped connections, reproducible with a seed.
 
 Every request draws from one `random.Random(seed)` under a lock, in the order
 requests arrive: one draw chooses an injected failure, and writes (POST/PUT)
@@ -22,18 +22,26 @@ WRITE_METHODS = frozenset({"POST", "PUT"})
 class FaultDecision:
     fail_status: int | None
     drop_after_commit: bool
+    spike: bool = False  # answer `spike_ms` late (a latency spike)
 
 
 class FaultInjector:
-    def __init__(self, fail_rates: Mapping[int, float], drop_rate: float, seed: int | None) -> None:
+    def __init__(
+        self,
+        fail_rates: Mapping[int, float],
+        drop_rate: float,
+        seed: int | None,
+        spike_rate: float = 0.0,
+    ) -> None:
         self._fail_rates = sorted(fail_rates.items())
         self._drop_rate = drop_rate
+        self._spike_rate = spike_rate
         self._random = random.Random(seed)
         self._lock = threading.Lock()
 
     @property
     def active(self) -> bool:
-        return bool(self._fail_rates) or self._drop_rate > 0
+        return bool(self._fail_rates) or self._drop_rate > 0 or self._spike_rate > 0
 
     def draw(self, method: str) -> FaultDecision:
         if not self.active:
@@ -41,12 +49,14 @@ class FaultInjector:
         with self._lock:
             roll = self._random.random()
             drop_roll = self._random.random() if method in WRITE_METHODS else 1.0
+            # Drawn only when spikes are on, so older seeds keep their schedules.
+            spike = self._spike_rate > 0 and self._random.random() < self._spike_rate
         threshold = 0.0
         for status, rate in self._fail_rates:
             threshold += rate
             if roll < threshold:
-                return FaultDecision(status, False)
-        return FaultDecision(None, drop_roll < self._drop_rate)
+                return FaultDecision(status, False, spike)
+        return FaultDecision(None, drop_roll < self._drop_rate, spike)
 
 
 def parse_fail_rates(spec: str) -> dict[int, float]:

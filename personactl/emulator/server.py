@@ -56,6 +56,14 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
             self.connections_accepted += 1
         return conn, address
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that goes away (killed, timed out) is normal here, not a traceback.
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
     @property
     def url(self) -> str:
         host, port = str(self.server_address[0]), self.server_address[1]

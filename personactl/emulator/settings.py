@@ -25,6 +25,8 @@ class EmulatorSettings:
       and then answered with a dropped connection.
     - `seed`: seeds the one `random.Random` used for every fault draw.
     - `retry_after_seconds`: the `Retry-After` value of injected 429s.
+    - `spike_rate`, `spike_ms`: probability that a request is answered
+      `spike_ms` late (a latency spike), drawn with the same seeded random.
     - `normalize_text`: trim white space around `systemPrompt`, `description`
       and `initialMessage` on write, as a server that normalises values would;
       lets tests prove such a server causes no perpetual diff.
@@ -38,3 +40,5 @@ class EmulatorSettings:
     seed: int | None = None
     retry_after_seconds: int = 1
     normalize_text: bool = False
+    spike_rate: float = 0.0
+    spike_ms: float = 0.0
