@@ -100,12 +100,7 @@ def make_plan(opts: Options) -> PlanRun:
     project = loaded.project
     if not loaded.resources and not loaded.diagnostics:
         raise no_manifests_error(project)
-    env = project.environment(opts.env_name)
-    if env is None:
-        raise PersonactlError(
-            "no environments are defined: add spec.environments to personactl.yaml "
-            "(for example `sandbox: {backend: sandbox}`)"
-        )
+    env = project.require_environment(opts.env_name)
     result = check(loaded, [env], secrets="sentinel")
     if result.diagnostics:
         raise ManifestErrors(result.diagnostics)

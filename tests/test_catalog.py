@@ -170,6 +170,6 @@ def test_project_without_environments(tmp_path: Path) -> None:
     result = run_cli(["catalog", "avatars"], cwd=tmp_path)
     assert (result.code, result.out) == (1, "")
     assert result.err == (
-        "error: no environments in personactl.yaml; define one under spec.environments "
-        "(for example sandbox: {backend: sandbox})\n"
+        "error: no environments are defined: add spec.environments to personactl.yaml "
+        "(for example `sandbox: {backend: sandbox}`)\n"
     )

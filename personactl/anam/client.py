@@ -39,9 +39,9 @@ from personactl.anam.errors import (
     api_message,
 )
 from personactl.anam.retry import (
+    GATEWAY_STATUSES,
     MAYBE_SENT,
     NOT_SENT,
-    GATEWAY_STATUSES,
     RETRY_STATUSES,
     Backoff,
     parse_retry_after,

@@ -183,10 +183,4 @@ def _environment(env_name: str | None) -> tuple[Environment, Path]:
             "run in a personactl project or pass -C DIR"
         )
     project, _ = load_project(root)  # the manifests themselves are not needed here
-    env = project.environment(env_name)
-    if env is None:
-        raise PersonactlError(
-            f"no environments in {project.file}; define one under spec.environments "
-            "(for example sandbox: {backend: sandbox})"
-        )
-    return env, project.root
+    return project.require_environment(env_name), project.root

@@ -65,11 +65,7 @@ def import_(
         raise PersonactlError("name what to import: --id ID..., --name NAME... or --all")
     loaded = load_all()
     project = loaded.project
-    env = project.environment(env_name)
-    if env is None:
-        raise PersonactlError(
-            "no environments are defined: add spec.environments to personactl.yaml"
-        )
+    env = project.require_environment(env_name)
     root = out_dir or project.root
     debug = bool(ctx.obj.get("debug"))
     client = client_for(

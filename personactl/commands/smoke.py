@@ -44,11 +44,7 @@ def smoke(
     from personactl.output.table import format_table
 
     project, _ = load_project(find_project_root(Path.cwd()))
-    env = project.environment(env_name)
-    if env is None:
-        raise PersonactlError(
-            "no environments are defined: add spec.environments to personactl.yaml"
-        )
+    env = project.require_environment(env_name)
     state = load_state(env.state_path, display_path(env.state_path))
     personas = [e for e in (state.resources if state else []) if e.kind == "Persona"]
     if names:

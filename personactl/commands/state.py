@@ -11,15 +11,10 @@ import click
 def _env(env_name: str | None) -> Any:
     from pathlib import Path
 
-    from personactl.errors import PersonactlError
     from personactl.manifest.loader import find_project_root, load_project
 
     project, _ = load_project(find_project_root(Path.cwd()))
-    env = project.environment(env_name)
-    if env is None:
-        raise PersonactlError(
-            "no environments are defined: add spec.environments to personactl.yaml"
-        )
+    env = project.require_environment(env_name)
     return env
 
 

@@ -117,6 +117,18 @@ class Project:
     def file(self) -> str | None:
         return self.doc.path if self.doc else None
 
+    def require_environment(self, name: str | None) -> Environment:
+        """The named (or default) environment; an error when there are none."""
+        env = self.environment(name)
+        if env is None:
+            from personactl.errors import PersonactlError
+
+            raise PersonactlError(
+                f"no environments are defined: add spec.environments to {PROJECT_FILE} "
+                "(for example `sandbox: {backend: sandbox}`)"
+            )
+        return env
+
     def environment(self, name: str | None) -> Environment | None:
         """The named environment, the default one, or None if there are none."""
         from personactl.errors import PersonactlError
