@@ -308,3 +308,15 @@ def test_wrong_key_and_unreachable_api(project: Path) -> None:
     assert r.code == 1
     assert r.err.startswith("error: cannot reach the Anam API at http://127.0.0.1:9 ")
     assert KEY not in r.err
+
+
+def test_ambiguous_names_list_the_candidates_with_ids(project: Path) -> None:
+    # Liv comes in two variants: without `variant:` the name alone is ambiguous.
+    edit(project / "personas/support.yaml", "    name: Liv\n    variant: home\n", "    name: Liv\n")
+    r = pc(project, "plan")
+    assert r.code == 1
+    assert r.err.startswith(
+        "error: personas/support.yaml:12:5: avatar 'Liv' has several variants: "
+    )
+    assert "home (071b0286-4cce-4808-bee2-e642f1062de3)" in r.err
+    assert "office (" in r.err and r.err.rstrip().endswith("add `variant:`")
