@@ -476,3 +476,29 @@ def test_a_tool_dropped_by_its_last_user_is_pruned_in_the_same_run(
     ]
     assert ("Tool", "order-lookup") not in state_ids(applied)
     assert pc(applied, "plan", "--prune", "--detailed-exitcode").code == 0
+
+
+def test_a_create_with_widget_config_converges_in_one_apply(project: Path, emu: Emulator) -> None:
+    # widgetConfig is in the PUT schema only: the create is a POST then one PUT.
+    edit(
+        project / "personas/support.yaml",
+        "  zeroDataRetention: false\n",
+        "  zeroDataRetention: false\n  widgetConfig:\n    layout: floating\n"
+        "    showTranscript: true\n",
+    )
+    r = pc(project, "plan")
+    assert (
+        "# note: widgetConfig is not accepted on create: apply sets it with a PUT right after"
+        in r.out
+    )
+    emu.reset_log()
+    assert pc(project, "apply", "--auto-approve").code == 0
+    cara_writes = [
+        w
+        for w in emu.writes()
+        if (w.body or {}).get("name") == "t-support-cara" or "widgetConfig" in (w.body or {})
+    ]
+    assert [w.method for w in cara_writes] == ["POST", "PUT"]
+    assert "widgetConfig" not in cara_writes[0].body
+    assert cara_writes[1].body == {"widgetConfig": {"layout": "floating", "showTranscript": True}}
+    assert pc(project, "plan", "--detailed-exitcode").code == 0

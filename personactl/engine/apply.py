@@ -265,8 +265,14 @@ class Applier:
                     break
         if response is None:
             return Result(change, False, "the create's outcome stayed unknown after 3 tries")
+        ident = str(response["id"])
         done = "created (adopted after a dropped connection)" if adopted else "created"
-        return self._finish(change, str(response["id"]), body, response, done)
+        # Fields the POST schema does not accept (widgetConfig) follow in one PUT.
+        rest = {k: v for k, v in (change.desired or {}).items() if k not in body}
+        if rest and change.kind == "Persona":
+            response = self.writer.update(change.kind, ident, reveal(rest))
+            body = {**body, **rest}
+        return self._finish(change, ident, body, response, done)
 
     def _update(self, change: ResourceChange, body: dict[str, Any]) -> Result:
         assert change.id is not None

@@ -45,20 +45,20 @@ def _create(d: Desired, label: Label, notes: list[str]) -> p.ResourceChange:
         body = {k: v for k, v in body.items() if k in api.PERSONA_POST_KEYS}
         if dropped:
             notes.append(
-                f"{', '.join(dropped)} cannot be sent on create: the next apply sets it with a PUT"
+                f"{', '.join(dropped)} is not accepted on create: apply sets it with a PUT "
+                "right after"
             )
     return p.ResourceChange(
         kind=d.kind,
         name=d.name,
         anamName=d.anam_name,
         action="create",
-        fields=create_fields(d.kind, body, label),
+        fields=create_fields(d.kind, d.body, label),
         request=p.Request("POST", _path(d.kind), body),
         source=d.source,
         notes=notes,
-        # Keys that cannot be sent on create stay out of the state, so the next
-        # plan sends them with a PUT.
-        desired=body,
+        # Everything the manifest sets; apply PUTs what the POST could not carry.
+        desired=d.body,
         preventDestroy=d.prevent_destroy,
     )
 
