@@ -25,7 +25,8 @@ def main(root: Path) -> dict[str, Any]:
     start = time.perf_counter()
     os.chdir(root)
     from personactl.anam import fields
-    from personactl.anam.fetch import Live, LiveSet, fingerprint
+    from personactl.anam.fetch import LiveSet
+    from personactl.anam.observe import Live, fingerprint
     from personactl.anam.resolve import Catalog, Resolver
     from personactl.emulator import catalog as stock
     from personactl.engine.planner import Desired, build_plan

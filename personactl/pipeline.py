@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from personactl.anam.client import AnamClient, client_for
-from personactl.anam.fetch import LiveSet, fetch, fingerprint
+from personactl.anam.fetch import LiveSet, fetch
 from personactl.anam.fields import to_body_path
+from personactl.anam.observe import observe
 from personactl.anam.resolve import Resolver
 from personactl.engine.plan import Plan
 from personactl.engine.planner import Desired, build_plan
-from personactl.engine.secrets import sentinelize
 from personactl.engine.state import State, load_state
 from personactl.errors import ManifestErrors, PersonactlError
 from personactl.manifest.checks import check
@@ -161,8 +161,7 @@ def make_plan(opts: Options) -> PlanRun:
         for d in desired:
             m = live.matched.get((d.kind, d.name))
             if m is not None:
-                m.normalized = sentinelize(d.body, m.normalized)
-                m.fingerprint = fingerprint(m.raw, m.normalized)
+                live.matched[(d.kind, d.name)] = observe(d.kind, m.raw, d.body)
         tool_names = {
             m.id: name for (kind, name), m in live.matched.items() if kind == "Tool" and m
         }

@@ -10,38 +10,17 @@ items are already full), run concurrently.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from personactl.anam import fields as api
 from personactl.anam.client import AnamClient, Outcome
 from personactl.anam.errors import NotFound
+from personactl.anam.observe import Live, normalize
 from personactl.anam.resolve import Catalog
-from personactl.engine.plan import Fingerprint
 from personactl.engine.state import State, StateEntry
 from personactl.errors import Diagnostic
 from personactl.manifest.render import Rendered
-
-PATHS = {"Persona": "/v1/personas", "Tool": "/v1/tools"}
-
-
-def fingerprint(raw: dict[str, Any], normalized: dict[str, Any]) -> Fingerprint:
-    canonical = json.dumps(normalized, sort_keys=True, ensure_ascii=False, default=str)
-    return Fingerprint(
-        updatedAt=raw.get("updatedAt"),
-        hash="sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:32],
-    )
-
-
-@dataclass
-class Live:
-    kind: str
-    id: str
-    raw: dict[str, Any]
-    normalized: dict[str, Any]
-    fingerprint: Fingerprint
 
 
 @dataclass
@@ -54,11 +33,6 @@ class LiveSet:
     persona_list: list[dict[str, Any]] = field(default_factory=list)
     catalog: Catalog = field(default_factory=Catalog)
     diagnostics: list[Diagnostic] = field(default_factory=list)
-
-
-def _normalize(kind: str, raw: dict[str, Any]) -> Live:
-    norm = api.normalize_persona(raw) if kind == "Persona" else api.normalize_tool(raw)
-    return Live(kind, str(raw["id"]), raw, norm, fingerprint(raw, norm))
 
 
 def catalog_needs(rendered: list[Rendered]) -> set[str]:
@@ -91,7 +65,11 @@ def fetch(
 ) -> LiveSet:
     live = LiveSet()
     lists = ["personas", "tools", *sorted(catalog_needs(rendered))]
-    paths = {"personas": "/v1/personas", "tools": "/v1/tools", **CATALOG_PATHS}
+    paths = {
+        "personas": api.RESOURCE_PATHS["Persona"],
+        "tools": api.RESOURCE_PATHS["Tool"],
+        **CATALOG_PATHS,
+    }
     results = client.map_concurrent(lambda name: client.list_all(paths[name]), lists)
     fetched: dict[str, list[dict[str, Any]]] = {}
     for name, listed in zip(lists, results, strict=True):
@@ -155,7 +133,7 @@ def fetch(
         elif r.kind == "Persona":
             to_get.append((key, ident))
         else:
-            live.matched[key] = _normalize(r.kind, by_id["Tool"][ident])
+            live.matched[key] = normalize(r.kind, by_id["Tool"][ident])
 
     # Resources in the state but no longer in the manifests (prune candidates).
     wanted = {(r.kind, r.name) for r in rendered}
@@ -167,7 +145,7 @@ def fetch(
         if item is None:
             live.orphans.append((entry, None))
         elif entry.kind == "Tool":
-            live.orphans.append((entry, _normalize("Tool", item)))
+            live.orphans.append((entry, normalize("Tool", item)))
         else:
             orphan_gets.append(entry)
 
@@ -181,12 +159,12 @@ def fetch(
         elif outcome.error is not None:
             raise outcome.error
         else:
-            live.matched[key] = _normalize("Persona", outcome.unwrap())
+            live.matched[key] = normalize("Persona", outcome.unwrap())
     for entry, outcome in zip(orphan_gets, outcomes[len(to_get) :], strict=True):
         if isinstance(outcome.error, NotFound):
             live.orphans.append((entry, None))
         elif outcome.error is not None:
             raise outcome.error
         else:
-            live.orphans.append((entry, _normalize("Persona", outcome.unwrap())))
+            live.orphans.append((entry, normalize("Persona", outcome.unwrap())))
     return live

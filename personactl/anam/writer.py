@@ -7,9 +7,8 @@ from typing import Any
 
 from personactl.anam.client import AnamClient
 from personactl.anam.errors import NotFound, OutcomeUnknown
+from personactl.anam.fields import RESOURCE_PATHS
 from personactl.engine.apply import UnknownOutcome
-
-PATHS = {"Persona": "/v1/personas", "Tool": "/v1/tools"}
 
 
 class AnamWriter:
@@ -18,19 +17,19 @@ class AnamWriter:
 
     def create(self, kind: str, body: dict[str, Any]) -> dict[str, Any]:
         try:
-            result: dict[str, Any] = self.client.post(PATHS[kind], body)
+            result: dict[str, Any] = self.client.post(RESOURCE_PATHS[kind], body)
         except OutcomeUnknown as exc:
             raise UnknownOutcome(exc.message) from None
         return result
 
     def update(self, kind: str, ident: str, body: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = self.client.put(f"{PATHS[kind]}/{ident}", body)
+        result: dict[str, Any] = self.client.put(f"{RESOURCE_PATHS[kind]}/{ident}", body)
         return result
 
     def delete(self, kind: str, ident: str) -> None:
         with contextlib.suppress(NotFound):  # already gone: the goal is reached
-            self.client.delete(f"{PATHS[kind]}/{ident}")
+            self.client.delete(f"{RESOURCE_PATHS[kind]}/{ident}")
 
     def find_by_name(self, kind: str, name: str) -> list[dict[str, Any]]:
-        items = self.client.list_all(PATHS[kind], {"search": name})
+        items = self.client.list_all(RESOURCE_PATHS[kind], {"search": name})
         return [i for i in items if i.get("name") == name]

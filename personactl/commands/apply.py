@@ -261,25 +261,20 @@ def _plan_secrets(plan: Any) -> set[str]:
 
 def _stale(plan: Any, client: Any) -> list[str]:
     from personactl.anam.errors import NotFound
-    from personactl.anam.fetch import fingerprint
-    from personactl.anam.fields import normalize_persona, normalize_tool
-    from personactl.engine.secrets import sentinelize
+    from personactl.anam.fields import RESOURCE_PATHS
+    from personactl.anam.observe import observe
     from personactl.engine.staleness import stale_resources
 
     def refetch(kind: str, ident: str, desired: dict[str, Any] | None) -> dict[str, Any] | None:
-        path = "/v1/personas" if kind == "Persona" else "/v1/tools"
         try:
-            raw = client.get(f"{path}/{ident}")
+            raw = client.get(f"{RESOURCE_PATHS[kind]}/{ident}")
         except NotFound:
             return None
-        norm = normalize_persona(raw) if kind == "Persona" else normalize_tool(raw)
-        if desired is not None:
-            norm = sentinelize(desired, norm)
-        fp = fingerprint(raw, norm)
+        fp = observe(kind, raw, desired).fingerprint
         return {"updatedAt": fp.updatedAt, "hash": fp.hash}
 
     def find(kind: str, name: str) -> list[str]:
-        path = "/v1/personas" if kind == "Persona" else "/v1/tools"
+        path = RESOURCE_PATHS[kind]
         return [
             str(i["id"]) for i in client.list_all(path, {"search": name}) if i.get("name") == name
         ]

@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from personactl.anam import fields as api
+from personactl.anam.observe import observe
 from personactl.anam.resolve import TOOL_REF
 from personactl.engine.plan import Plan, ResourceChange
-from personactl.engine.secrets import SecretChanged, reveal, sentinelize
+from personactl.engine.secrets import SecretChanged, reveal
 from personactl.engine.state import StateEntry, StateStore
 from personactl.errors import PersonactlError
 
@@ -194,12 +195,10 @@ class Applier:
         """Record the resource as written, except the `lost` keys the server did not
         persist: left out of `applied` and `observed`, the next plan compares them
         with the live values and sends them again."""
-        from personactl.anam.fetch import fingerprint
-
-        live = sentinelize(desired, _normalize(change.kind, response))
+        seen = observe(change.kind, response, desired)
         desired = {k: v for k, v in desired.items() if k not in lost}
-        observed = {k: live[k] for k in desired if k in live}
-        fp = fingerprint(response, live)
+        observed = {k: seen.normalized[k] for k in desired if k in seen.normalized}
+        fp = seen.fingerprint
         self.store.record(
             StateEntry(
                 kind=change.kind,

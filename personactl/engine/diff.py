@@ -65,13 +65,6 @@ class FieldPlan:
     notes: list[str] = field(default_factory=list)
 
 
-class Labels:
-    """Turns body values into what a person recognises (names, not ids)."""
-
-    def __call__(self, body_key: str, value: Any) -> Any:
-        return value
-
-
 def _nested_changes(path: str, before: Any, after: Any, reason: str) -> list[p.FieldChange]:
     """Key-level changes of a nested object, found with deepdiff."""
     if not isinstance(before, dict) or not isinstance(after, dict):

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from personactl.anam import fields as api
-from personactl.anam.fetch import Live, LiveSet
+from personactl.anam.fetch import LiveSet
+from personactl.anam.observe import Live
 from personactl.engine import plan as p
 from personactl.engine.diff import create_fields, diff_resource
 from personactl.engine.state import State
@@ -34,7 +35,7 @@ class Desired:
 
 
 def _path(kind: str, ident: str | None = None) -> str:
-    base = "/v1/personas" if kind == "Persona" else "/v1/tools"
+    base = api.RESOURCE_PATHS[kind]
     return f"{base}/{ident}" if ident else base
 
 
