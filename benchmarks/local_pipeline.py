@@ -95,7 +95,7 @@ def main(root: Path) -> dict[str, Any]:
         norm = fields.normalize_persona(raw) if d.kind == "Persona" else fields.normalize_tool(raw)
         live.matched[(d.kind, d.name)] = Live(d.kind, raw["id"], raw, norm, fingerprint(raw, norm))
         observed = {k: norm[k] for k in d.body if k in norm}
-        state.resources.append(StateEntry(d.kind, d.name, d.anam_name, raw["id"], d.body, observed))
+        state.put(StateEntry(d.kind, d.name, d.anam_name, raw["id"], d.body, observed))
     t["normalize"] = time.perf_counter() - mark
 
     mark = time.perf_counter()

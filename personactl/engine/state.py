@@ -33,17 +33,34 @@ class StateEntry:
     preventDestroy: bool = False  # noqa: N815 - kept from the manifest: prune must honour it
 
 
-@dataclass
 class State:
-    environment: str
-    resources: list[StateEntry] = field(default_factory=list)
-    version: int = STATE_VERSION
+    """Entries by (kind, name): lookups, records and forgets are O(1), so planning
+    or applying N resources stays linear in N."""
+
+    def __init__(
+        self,
+        environment: str,
+        resources: list[StateEntry] | None = None,
+        version: int = STATE_VERSION,
+    ) -> None:
+        self.environment = environment
+        self.version = version
+        self._entries: dict[tuple[str, str], StateEntry] = {
+            (e.kind, e.name): e for e in resources or []
+        }
+
+    @property
+    def resources(self) -> list[StateEntry]:
+        return list(self._entries.values())
 
     def find(self, kind: str, name: str) -> StateEntry | None:
-        for entry in self.resources:
-            if entry.kind == kind and entry.name == name:
-                return entry
-        return None
+        return self._entries.get((kind, name))
+
+    def put(self, entry: StateEntry) -> None:
+        self._entries[(entry.kind, entry.name)] = entry
+
+    def drop(self, kind: str, name: str) -> bool:
+        return self._entries.pop((kind, name), None) is not None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -101,9 +118,9 @@ def replay(state: State, journal: Path, display: str) -> bool:
         try:
             op = json.loads(line)
             if op["op"] == "record":
-                _put(state, StateEntry(**op["entry"]))
+                state.put(StateEntry(**op["entry"]))
             elif op["op"] == "forget":
-                _drop(state, op["kind"], op["name"])
+                state.drop(op["kind"], op["name"])
         except (json.JSONDecodeError, KeyError, TypeError):
             if number == len(lines):
                 break  # the last line of a run killed mid-append: that write never finished
@@ -112,18 +129,6 @@ def replay(state: State, journal: Path, display: str) -> bool:
                 "restore the state file from version control"
             ) from None
     return True
-
-
-def _put(state: State, entry: StateEntry) -> None:
-    state.resources = [
-        r for r in state.resources if not (r.kind == entry.kind and r.name == entry.name)
-    ] + [entry]
-
-
-def _drop(state: State, kind: str, name: str) -> bool:
-    before = len(state.resources)
-    state.resources = [r for r in state.resources if not (r.kind == kind and r.name == name)]
-    return len(state.resources) != before
 
 
 class StateLocked(PersonactlError):
@@ -201,12 +206,12 @@ class StateStore:
         with self._mutex:
             if self.state.find(entry.kind, entry.name) == entry:
                 return  # already recorded as it is: nothing to write
-            _put(self.state, entry)
+            self.state.put(entry)
             self._append({"op": "record", "entry": asdict(entry)})
 
     def forget(self, kind: str, name: str) -> None:
         with self._mutex:
-            if _drop(self.state, kind, name):
+            if self.state.drop(kind, name):
                 self._append({"op": "forget", "kind": kind, "name": name})
 
     def _append(self, op: dict[str, Any]) -> None:
