@@ -10,7 +10,13 @@ from typing import Any
 
 import click
 
-from personactl.commands.plan import connection_options, render_plan, selection_options, use_color
+from personactl.commands.plan import (
+    connection_options,
+    plan_options,
+    render_plan,
+    selection_options,
+    use_color,
+)
 
 
 def _confirm(env: str) -> None:
@@ -89,7 +95,7 @@ def apply(
     from personactl.errors import PersonactlError
     from personactl.manifest.loader import display_path, find_project_root, load_project
     from personactl.manifest.render import redact
-    from personactl.pipeline import Options, make_plan
+    from personactl.pipeline import make_plan
 
     debug = bool(ctx.obj.get("debug"))
     secret_values: set[str] = set()
@@ -141,15 +147,8 @@ def apply(
                 )
         else:
             run = make_plan(
-                Options(
-                    env_name=env_name,
-                    targets=targets,
-                    selectors=selectors,
-                    prune=prune,
-                    api_key=api_key,
-                    api_url=api_url,
-                    parallelism=parallelism,
-                    debug=debug,
+                plan_options(
+                    ctx, env_name, targets, selectors, prune, api_key, api_url, parallelism
                 )
             )
             plan, env, client, secret_values = run.plan, run.env, run.client, run.secret_values

@@ -55,7 +55,7 @@ def import_(
     from personactl.anam.errors import NotFound
     from personactl.anam.importer import Imported, manifest_name, persona_manifest, tool_manifest
     from personactl.anam.resolve import Catalog
-    from personactl.engine.state import StateEntry, StateStore
+    from personactl.engine.state import StateStore, entry_for
     from personactl.errors import PersonactlError
     from personactl.manifest.loader import display_path, load_all
     from personactl.output.yamlout import dump_all
@@ -182,16 +182,13 @@ def import_(
             if change.action != "no-op" or change.id is None:
                 differing.append(f"{change.kind} {change.name!r}")
                 continue
-            fp = change.fingerprint
             store.record(
-                StateEntry(
-                    kind=change.kind,
-                    name=change.name,
-                    anamName=change.anamName,
-                    id=change.id,
-                    applied=change.desired or {},
-                    observed=change.observed or {},
-                    fingerprint={"updatedAt": fp.updatedAt, "hash": fp.hash} if fp else {},
+                entry_for(
+                    change,
+                    change.id,
+                    change.desired or {},
+                    change.observed or {},
+                    change.fingerprint,
                 )
             )
     click.echo(

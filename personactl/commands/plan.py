@@ -89,6 +89,31 @@ def save_plan(plan: Any, out: str) -> None:
     os.replace(tmp, path)
 
 
+def plan_options(
+    ctx: click.Context,
+    env_name: str | None,
+    targets: tuple[str, ...],
+    selectors: tuple[str, ...],
+    prune: bool,
+    api_key: str | None,
+    api_url: str | None,
+    parallelism: int,
+) -> Any:
+    """The pipeline's Options from the flags plan, diff and apply share."""
+    from personactl.pipeline import Options
+
+    return Options(
+        env_name=env_name,
+        targets=targets,
+        selectors=selectors,
+        prune=prune,
+        api_key=api_key,
+        api_url=api_url,
+        parallelism=parallelism,
+        debug=bool(ctx.obj.get("debug")),
+    )
+
+
 def run_plan(
     ctx: click.Context,
     *,
@@ -105,19 +130,10 @@ def run_plan(
     parallelism: int,
 ) -> int:
     from personactl.manifest.render import redact
-    from personactl.pipeline import Options, make_plan
+    from personactl.pipeline import make_plan
 
     run = make_plan(
-        Options(
-            env_name=env_name,
-            targets=targets,
-            selectors=selectors,
-            prune=prune,
-            api_key=api_key,
-            api_url=api_url,
-            parallelism=parallelism,
-            debug=bool(ctx.obj.get("debug")),
-        )
+        plan_options(ctx, env_name, targets, selectors, prune, api_key, api_url, parallelism)
     )
     try:
         text = render_plan(

@@ -24,7 +24,7 @@ from personactl.anam.observe import observe
 from personactl.anam.resolve import TOOL_REF
 from personactl.engine.plan import Plan, ResourceChange
 from personactl.engine.secrets import SecretChanged, reveal
-from personactl.engine.state import StateEntry, StateStore
+from personactl.engine.state import StateStore, entry_for
 from personactl.errors import PersonactlError
 
 
@@ -198,19 +198,7 @@ class Applier:
         seen = observe(change.kind, response, desired)
         desired = {k: v for k, v in desired.items() if k not in lost}
         observed = {k: seen.normalized[k] for k in desired if k in seen.normalized}
-        fp = seen.fingerprint
-        self.store.record(
-            StateEntry(
-                kind=change.kind,
-                name=change.name,
-                anamName=change.anamName,
-                id=ident,
-                applied=desired,
-                observed=observed,
-                fingerprint={"updatedAt": fp.updatedAt, "hash": fp.hash},
-                preventDestroy=change.preventDestroy,
-            )
-        )
+        self.store.record(entry_for(change, ident, desired, observed, seen.fingerprint))
 
     def _finish(
         self,
@@ -280,19 +268,9 @@ class Applier:
 
     def _noop(self, change: ResourceChange) -> Result:
         if change.id and change.desired is not None:
-            fp = change.fingerprint
-            self.store.record(
-                StateEntry(
-                    kind=change.kind,
-                    name=change.name,
-                    anamName=change.anamName,
-                    id=change.id,
-                    applied=self._desired(change, change.desired),
-                    observed=change.observed or {},
-                    fingerprint={"updatedAt": fp.updatedAt, "hash": fp.hash} if fp else {},
-                    preventDestroy=change.preventDestroy,
-                )
-            )
+            applied = self._desired(change, change.desired)
+            observed = change.observed or {}
+            self.store.record(entry_for(change, change.id, applied, observed, change.fingerprint))
         return Result(change, True, "unchanged", change.id)
 
     def _delete(self, change: ResourceChange) -> Result:

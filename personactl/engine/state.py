@@ -16,6 +16,7 @@ from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any
 
+from personactl.engine.plan import Fingerprint, ResourceChange
 from personactl.errors import PersonactlError
 
 STATE_VERSION = 1
@@ -129,6 +130,28 @@ def replay(state: State, journal: Path, display: str) -> bool:
                 "restore the state file from version control"
             ) from None
     return True
+
+
+def entry_for(
+    change: ResourceChange,
+    ident: str,
+    applied: dict[str, Any],
+    observed: dict[str, Any],
+    fingerprint: Fingerprint | None,
+) -> StateEntry:
+    """What the state records for a resource of a plan once it is as desired."""
+    return StateEntry(
+        kind=change.kind,
+        name=change.name,
+        anamName=change.anamName,
+        id=ident,
+        applied=applied,
+        observed=observed,
+        fingerprint={"updatedAt": fingerprint.updatedAt, "hash": fingerprint.hash}
+        if fingerprint
+        else {},
+        preventDestroy=change.preventDestroy,
+    )
 
 
 class StateLocked(PersonactlError):
