@@ -92,7 +92,7 @@ def main(root: Path) -> dict[str, Any]:
     state = State(environment=env.name)
     for d in desired:
         raw = responses[(d.kind, d.name)]
-        norm = fields.normalize_persona(raw) if d.kind == "Persona" else fields.normalize_tool(raw)
+        norm = fields.normalize(d.kind, raw)
         live.matched[(d.kind, d.name)] = Live(d.kind, raw["id"], raw, norm, fingerprint(raw, norm))
         observed = {k: norm[k] for k in d.body if k in norm}
         state.put(StateEntry(d.kind, d.name, d.anam_name, raw["id"], d.body, observed))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from cli_support import EXAMPLE, Result, WriteFiles, run_cli
+from e2e_support import Emulator, make_project, pc
 
 
 @pytest.fixture
@@ -40,3 +41,22 @@ def example(tmp_path: Path) -> Path:
     shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns(".personactl"))
     # The examples' schema modelines point into the repo; keep the same depth.
     return dest
+
+
+# -- end to end: a project pointed at an emulator ------------------------------------
+# Each e2e module defines its own `emu` fixture (one or both response modes).
+
+
+@pytest.fixture
+def project(emu: Emulator, tmp_path: Path) -> Path:
+    """A copy of the example project with an environment `emu` pointed at the emulator."""
+    return make_project(tmp_path / "proj", emu.url)
+
+
+@pytest.fixture
+def applied(project: Path, emu: Emulator) -> Path:
+    """The project, applied once; the emulator's request log then starts empty."""
+    r = pc(project, "apply", "--auto-approve")
+    assert r.code == 0, r.err
+    emu.reset_log()
+    return project

@@ -43,19 +43,6 @@ def emu(tmp_path: Path) -> Iterator[Emulator]:
         yield e
 
 
-@pytest.fixture
-def project(emu: Emulator, tmp_path: Path) -> Path:
-    return make_project(tmp_path / "proj", emu.url)
-
-
-@pytest.fixture
-def applied(project: Path, emu: Emulator) -> Path:
-    r = pc(project, "apply", "--auto-approve")
-    assert r.code == 0, r.err
-    emu.reset_log()
-    return project
-
-
 def state_of(project: Path) -> dict[str, Any]:
     doc: dict[str, Any] = json.loads((project / ".personactl" / "emu.json").read_text())
     return doc

@@ -30,19 +30,6 @@ def emu(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Emulator]:
         yield e
 
 
-@pytest.fixture
-def project(emu: Emulator, tmp_path: Path) -> Path:
-    return make_project(tmp_path / "proj", emu.url)
-
-
-@pytest.fixture
-def applied(project: Path, emu: Emulator) -> Path:
-    r = pc(project, "apply", "--auto-approve")
-    assert r.code == 0, r.err
-    emu.reset_log()
-    return project
-
-
 def test_first_plan_is_two_way_and_creates_everything(project: Path, emu: Emulator) -> None:
     r = pc(project, "plan", "--detailed-exitcode")
     assert r.code == 2, r.err

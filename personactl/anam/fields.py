@@ -124,6 +124,11 @@ def normalize_persona(resp: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def normalize(kind: str, resp: dict[str, Any]) -> dict[str, Any]:
+    """A live Persona or Tool response in body vocabulary."""
+    return normalize_persona(resp) if kind == "Persona" else normalize_tool(resp)
+
+
 def normalize_tool(resp: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"name": resp.get("name")}
     for key in ("type", "description", "config", "disableInterruptions"):

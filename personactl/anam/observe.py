@@ -36,7 +36,7 @@ class Live:
 
 
 def normalize(kind: str, raw: dict[str, Any]) -> Live:
-    norm = api.normalize_persona(raw) if kind == "Persona" else api.normalize_tool(raw)
+    norm = api.normalize(kind, raw)
     return Live(kind, str(raw["id"]), raw, norm, fingerprint(raw, norm))
 
 

@@ -52,10 +52,6 @@ class Result:
 Progress = Callable[[Result], None]
 
 
-def _normalize(kind: str, response: dict[str, Any]) -> dict[str, Any]:
-    return api.normalize_persona(response) if kind == "Persona" else api.normalize_tool(response)
-
-
 def _persisted(sent: Any, got: Any) -> bool:
     if isinstance(sent, bool) or isinstance(got, bool):
         return sent is got
@@ -74,7 +70,7 @@ def _persisted(sent: Any, got: Any) -> bool:
 
 def unpersisted(kind: str, sent: dict[str, Any], response: dict[str, Any]) -> list[str]:
     """Body keys the server did not persist as sent (write-only fields excepted)."""
-    got = _normalize(kind, response)
+    got = api.normalize(kind, response)
     keys = []
     for key, value in sent.items():
         if key not in got:
