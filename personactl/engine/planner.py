@@ -177,7 +177,7 @@ def build_plan(
                 p.ResourceChange(
                     kind=kind,
                     name=entry.name,
-                    anamName=entry.anamName,
+                    anamName=shown,
                     action="delete",
                     id=found.id,
                     request=p.Request("DELETE", _path(kind, found.id)),

@@ -204,15 +204,15 @@ def replay(state: State, journal: Path, display: str) -> bool:
             if number == len(lines) and not text.endswith("\n"):
                 break  # the last line of a run killed mid-append: that write never finished
             raise PersonactlError(
-                f"{where[:-1]} is not a journal record; restore the state file and remove "
-                "the journal, or remove just that line"
+                f"{where} is not a journal record; remove that line, or restore the "
+                "state file from version control and delete the journal"
             ) from None
         if op["op"] == "record":
-            state.put(_entry(op.get("entry"), where[:-1]))
+            state.put(_entry(op.get("entry"), where))
         elif isinstance(op.get("kind"), str) and isinstance(op.get("name"), str):
             state.drop(op["kind"], op["name"])
         else:
-            raise PersonactlError(f"{where[:-1]} is malformed: a forget without kind and name")
+            raise PersonactlError(f"{where} is malformed: a forget without kind and name")
     return True
 
 
