@@ -223,6 +223,30 @@ def test_names_that_slug_alike_get_the_same_files_on_every_run(
     assert files_under(project / "one") == files_under(project / "two")
 
 
+def test_personas_sharing_a_name_are_skipped_by_all_and_pinned_by_id(
+    applied: Path, emu: Emulator, run: Any
+) -> None:
+    first, second = make_live(
+        emu, {"name": "t-twin", "systemPrompt": "One."}, {"name": "t-twin", "systemPrompt": "Two."}
+    )
+    r = run(applied, "import", "--all")
+    assert (r.code, r.out) == (0, "Nothing to import.\n")
+    assert r.err.splitlines() == [
+        f"Skipped persona 't-twin' ({ident}): 2 live personas have that name and a manifest "
+        "stands for one; rename them apart in the Lab, or import one with --id."
+        for ident in (first, second)
+    ]
+
+    r = run(applied, "import", "--id", second)
+    assert r.code == 0, r.err
+    doc = yaml.safe_load((applied / "personas" / "twin.yaml").read_text())
+    assert doc["metadata"] == {"name": "twin", "id": second}
+    emu.reset_log()
+    r = run(applied, "plan", "--detailed-exitcode")
+    assert r.code == 0, r.out + r.err
+    assert r.lines[-1] == "Plan: 0 to create, 0 to update, 0 to delete, 8 unchanged."
+
+
 # -- 2. secrets the state knows about ---------------------------------------------------
 
 
@@ -231,7 +255,7 @@ def secretive(project: Path) -> None:
     edit(
         project / "prompts" / "support.md.j2",
         "You are Cara",
-        'Your escalation PIN is {{ secret("PIN") }}; never say it.\n\nYou are Cara',
+        'Your escalation PIN is {{ "{" }}{{ secret("PIN") }}}; never say it.\n\nYou are Cara',
     )
     edit(
         project / "personas" / "support.yaml",
@@ -261,7 +285,11 @@ def test_secrets_in_texts_come_back_as_secret_calls(
         "Secrets were not written: set ACME_ORDERS_TOKEN, PIN to their values before you plan."
     ) in r.err.splitlines()
     prompt = (project / "prompts" / "support-cara.md.j2").read_text()
-    assert prompt.startswith('Your escalation PIN is {{ secret("PIN") }}; never say it.\n\nYou are')
+    # A literal `{` before the call is kept out of the tag; the plan below proves the round trip.
+    assert prompt.startswith(
+        '{% raw %}Your escalation PIN is {{%+ endraw %}{{ secret("PIN") }}}; never say it.\n\n'
+        "You are Cara"
+    )
     persona = yaml.safe_load((project / "personas" / "support-cara.yaml").read_text())
     assert persona["spec"]["initialMessage"] == (
         'Hi, I\'m Cara from Acme Networks. PIN {{ secret("PIN") }}. How can I help with your '

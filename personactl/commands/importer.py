@@ -113,17 +113,16 @@ def import_(
         # Not recorded: the next plan matches them by name, as it would any live resource.
         _write(files)
         _report(job, files, secrets, env, root)
-        if not in_place:
-            click.echo(
-                f"Imported {imported} into {_display(root)}; not recorded in the state (written "
-                "outside the project's root): once among the project's manifests, the next plan "
-                f"matches {them} by name."
-            )
-        else:
-            click.echo(
-                f"Imported {imported}; not recorded in the state ({', '.join(missing)} not set): "
-                f"once set, the next plan matches {them} by name."
-            )
+        why = (
+            f"{', '.join(missing)} not set): once set"
+            if in_place
+            else "written outside the project's root): once among the project's manifests"
+        )
+        where = "" if in_place else f" into {_display(root)}"
+        click.echo(
+            f"Imported {imported}{where}; not recorded in the state ({why}, the next plan "
+            f"matches {them} by name."
+        )
         return 0
     plan = Options(
         env_name=env.name,
@@ -145,6 +144,9 @@ def import_(
             err=True,
         )
     return 0
+
+
+_FOLDERS = {"Tool": "tools", "Persona": "personas"}  # where each kind's manifests go
 
 
 @dataclass
@@ -420,23 +422,40 @@ def _files(root: Path, job: _Job) -> dict[Path, str]:
     from personactl.output.yamlout import dump_all
 
     files: dict[Path, str] = {}
+    folded: set[str] = set()
+    modelines = {kind: _modeline(kind, root / _FOLDERS[kind]) for kind in _FOLDERS}
     for item in job.items:
         manifest, prompt = _paths(root, job, item)
-        files[manifest] = (
-            f"{_modeline(item.kind, manifest.parent)}\n"
+        _add(
+            files,
+            folded,
+            manifest,
+            f"{modelines[item.kind]}\n"
             f"# Imported by personactl from the live {item.kind.lower()}.\n"
-            + dump_all([item.doc])
+            + dump_all([item.doc]),
         )
         if item.prompt is not None:
-            files[prompt] = item.prompt
+            _add(files, folded, prompt, item.prompt)
     return files
+
+
+def _add(files: dict[Path, str], folded: set[str], path: Path, text: str) -> None:
+    """One file per path, also on file systems that ignore case."""
+    from personactl.errors import PersonactlError
+
+    if str(path).casefold() in folded:
+        raise PersonactlError(
+            f"two imported resources would both be written to {_display(path)}; "
+            "rename one in the Lab"
+        )
+    folded.add(str(path).casefold())
+    files[path] = text
 
 
 def _paths(root: Path, job: _Job, item: Imported) -> tuple[Path, Path]:
     """Where an item's manifest and (for a Persona) its prompt go."""
     stem = job.stems[(item.kind, item.name)]
-    folder = "personas" if item.kind == "Persona" else "tools"
-    return root / folder / f"{stem}.yaml", root / "prompts" / f"{stem}.md.j2"
+    return root / _FOLDERS[item.kind] / f"{stem}.yaml", root / "prompts" / f"{stem}.md.j2"
 
 
 def _modeline(kind: str, folder: Path) -> str:
@@ -479,14 +498,6 @@ def _check_targets(root: Path, files: dict[Path, str]) -> None:
             raise PersonactlError(
                 f"cannot write {_display(path)}: {_display(blocker)} is a file, not a folder; "
                 "move it away or choose another --out"
-            )
-    seen: dict[str, Path] = {}
-    for path in files:
-        other = seen.setdefault(str(path).casefold(), path)
-        if other != path:
-            raise PersonactlError(
-                f"{_display(other)} and {_display(path)} differ only in case; "
-                "rename one in the Lab"
             )
     clashes = [p for p in files if p.exists() or p.is_symlink()]
     if clashes:
