@@ -282,7 +282,7 @@ def test_secrets_in_texts_come_back_as_secret_calls(
 
     assert r.code == 0, r.err
     assert (
-        "Secrets were not written: set ACME_ORDERS_TOKEN, PIN to their values before you plan."
+        "Secrets were not written: the manifests read ACME_ORDERS_TOKEN, PIN from the environment."
     ) in r.err.splitlines()
     prompt = (project / "prompts" / "support-cara.md.j2").read_text()
     # A literal `{` before the call is kept out of the tag; the plan below proves the round trip.
@@ -325,17 +325,28 @@ def test_a_secret_text_changed_in_the_lab_is_written_as_it_is_with_a_warning(
         r0 = c.put(f"/v1/personas/{cara['id']}", json={"systemPrompt": "New {{ text }}."})
         assert r0.status_code == 200, r0.text
 
-    r = run(project, "import", "--name", "t-support-cara", "--out", "imp")
+    r = run(project, "import", "--name", "t-support-cara")
 
     assert r.code == 0, r.err
-    assert (project / "imp" / "prompts" / "support-cara.md.j2").read_text() == (
+    assert (project / "prompts" / "support-cara.md.j2").read_text() == (
         "{% raw %}New {{ text }}.{%+ endraw %}"
     )
-    assert (
+    assert r.err.splitlines() == [
+        "wrote tools/order-lookup.yaml",
+        "wrote personas/support-cara.yaml",
+        "wrote prompts/support-cara.md.j2",
+        # The greeting still fits the text last sent: its secret comes back as a call.
+        "Secrets were not written: the manifests read ACME_ORDERS_TOKEN, PIN from the "
+        "environment; set PIN to its value before you plan.",
         "Warning: the prompt of persona 'support-cara' held the secret PIN when last applied "
-        "and has changed since: it was written as it is, so check imp/prompts/support-cara.md.j2 "
-        "for secrets before you commit it."
-    ) in r.err.splitlines()
+        "and has changed since: it was written as it is, so check prompts/support-cara.md.j2 "
+        "for secrets before you commit it.",
+        "Names in the manifests leave out the prefix 't-' of environment 'emu'.",
+    ]
+    assert r.out == (
+        "Imported 2 resources; not recorded in the state (PIN not set): once set, the next plan "
+        "matches them by name.\n"
+    )
 
 
 # -- 3. the environment's prefix/suffix --------------------------------------------------

@@ -74,7 +74,7 @@ def test_import_then_plan_shows_no_changes(applied: Path, emu: Emulator) -> None
         "wrote tools/crm-sync.yaml",
         "wrote personas/sales-sam.yaml",
         "wrote prompts/sales-sam.md.j2",
-        "Secrets were not written: set CRM_SYNC_X_API_KEY to its value before you plan.",
+        "Secrets were not written: the manifests read CRM_SYNC_X_API_KEY from the environment.",
         "Names in the manifests leave out the prefix 't-' of environment 'emu'.",
     ]
     persona = (applied / "personas" / "sales-sam.yaml").read_text()

@@ -587,10 +587,16 @@ def _report(
     for path in files:
         click.echo(f"wrote {_display(path)}", err=True)
     if secrets:
-        one = len(secrets) == 1
+        missing = [s for s in secrets if s not in os.environ]
+        todo = (
+            f"; set {', '.join(missing)} to {'its value' if len(missing) == 1 else 'their values'}"
+            " before you plan"
+            if missing
+            else ""
+        )
         click.echo(
-            f"Secrets were not written: set {', '.join(secrets)} to "
-            f"{'its value' if one else 'their values'} before you plan.",
+            f"Secrets were not written: the manifests read {', '.join(secrets)} from the "
+            f"environment{todo}.",
             err=True,
         )
     for item in job.items:
