@@ -197,7 +197,8 @@ def _prepare(
     for raw, name in chosen:
         for t in raw.get("tools") or []:
             tools.ref(live.catalog.by_id(live.tools, t.get("id")) or t)
-        pin = live.counts[str(raw.get("name"))] > 1  # only --id gets here with a shared name
+        # A shared live name gets here only by --id: pin the id in metadata.
+        pin = live.counts.get(str(raw.get("name")), 0) > 1
         applied = live.applied.get(str(raw.get("id")), {})
         prompt = f"../prompts/{stems[name]}.md.j2"
         item = persona_manifest(raw, name, live.catalog, tools.refs, applied, prompt, pin)
