@@ -42,7 +42,7 @@ def validate(paths: tuple[str, ...], env_name: str | None, fmt: str) -> int:
 
     loaded = load_all(paths)
     if not loaded.resources and not paths and not loaded.diagnostics:
-        raise no_manifests_error(loaded.project)
+        raise no_manifests_error(loaded.project, takes_paths=True)
     envs = None
     if env_name is not None:
         env = loaded.project.environment(env_name)

@@ -326,9 +326,15 @@ def require_clean(diags: list[Diagnostic]) -> None:
         raise ManifestErrors(diags)
 
 
-def no_manifests_error(project: Project) -> PersonactlError:
-    where = project.file or "the current directory (no personactl.yaml found)"
-    return PersonactlError(
-        f"no manifests found by {', '.join(project.manifest_globs)} in {where}; "
-        "check spec.manifests in personactl.yaml or pass paths"
-    )
+def no_manifests_error(project: Project, takes_paths: bool = False) -> PersonactlError:
+    """Nothing to work on; what to do depends on the command (only validate takes paths)."""
+    globs = ", ".join(project.manifest_globs)
+    if project.file is None:
+        fix = "run personactl in the project's directory or point -C at it"
+        where = "the current directory (no personactl.yaml found)"
+    else:
+        fix = f"check spec.manifests in {project.file}"
+        where = project.file
+    if takes_paths:
+        fix += " or pass paths"
+    return PersonactlError(f"no manifests found by {globs} in {where}; {fix}")
