@@ -548,14 +548,23 @@ def test_missing_path_and_no_manifests(write: WriteFiles) -> None:
     assert r.code == 1
     assert r.err == (
         "error: no manifests found by personas/**/*.yaml, tools/**/*.yaml in the current "
-        "directory (no personactl.yaml found); check spec.manifests in personactl.yaml or "
-        "pass paths\n"
+        "directory (no personactl.yaml found); run personactl in the project's directory, "
+        "point -C at it or pass paths\n"
     )
 
 
 def test_directory_argument_and_dash_C(example: Path, tmp_path: Path) -> None:
-    r = run_cli(["-C", str(example), "validate", "tools"], cwd=tmp_path)
+    # -C picks the project for `validate` alone; paths are the caller's, like the messages.
+    r = run_cli(["-C", str(example), "validate", "acme-personas/tools"], cwd=tmp_path)
     assert (r.code, r.out) == (0, "3 files checked: no errors\n")
+    r = run_cli(["-C", str(example), "validate", "tools"], cwd=tmp_path)
+    assert r.lines == ["tools:1:1: no such file or directory", "1 error in 1 file"]
+    bad = example / "tools" / "system.yaml"
+    bad.write_text(bad.read_text().replace("end_call", "hang_up"))
+    r = run_cli(["-C", str(example), "validate", str(bad)], cwd=tmp_path)
+    assert r.lines[0].startswith("acme-personas/tools/system.yaml:")
+    r = run_cli(["-C", str(example), "validate"], cwd=tmp_path)
+    assert r.lines[0].startswith("tools/system.yaml:")  # no paths: relative to the project
 
 
 def test_usage_errors_exit_1_not_2(example: Path) -> None:
@@ -602,7 +611,7 @@ def test_names_and_labels_with_hidden_characters_are_refused(write: WriteFiles) 
     assert r.lines == [
         f"personas/p.yaml:4:9: metadata.name: 'cara\\u202egpj.exe' contains U+202E "
         f"(RIGHT-TO-LEFT OVERRIDE), {hidden}",
-        f"personas/p.yaml:6:5: metadata.labels key: 'team\\n' contains U+000A, {hidden}",
+        f"personas/p.yaml:6:5: metadata.labels: 'team\\n' contains U+000A, {hidden}",
         f"personas/p.yaml:7:11: metadata.labels.tier: 'one\\x00' contains U+0000, {hidden}",
         f"personas/p.yaml:12:18: metadata.name: 'ca\\nra' contains U+000A, {hidden}",
         f"personas/p.yaml:17:18: metadata.name: '\\u2066isolated\\u2069' contains U+2066 "

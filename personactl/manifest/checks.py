@@ -16,7 +16,7 @@ from personactl.errors import Diagnostic
 from personactl.manifest import schemas
 from personactl.manifest.compose import compose
 from personactl.manifest.languages import ISO_639_1
-from personactl.manifest.loader import Loaded, display_path
+from personactl.manifest.loader import Loaded, Unresolved
 from personactl.manifest.model import Environment, Resource
 from personactl.manifest.render import Rendered, Renderer, SecretMode
 from personactl.manifest.urls import link_local_reason
@@ -90,7 +90,12 @@ def _ignore_path_problem(kind: str, path: str) -> str | None:
     return None
 
 
-def semantic(rendered: Rendered, tool_names: set[str], env: Environment | None) -> list[Diagnostic]:
+def semantic(
+    rendered: Rendered,
+    tool_names: set[str],
+    env: Environment | None,
+    unresolved: Unresolved | None = None,
+) -> list[Diagnostic]:
     res = rendered.resource
     spec = rendered.data.get("spec")
     spec = spec if isinstance(spec, dict) else {}
@@ -98,7 +103,9 @@ def semantic(rendered: Rendered, tool_names: set[str], env: Environment | None) 
     if res.kind == "Persona":
         tools = spec.get("tools")
         for i, ref in enumerate(tools if isinstance(tools, list) else []):
-            if isinstance(ref, str) and ref not in tool_names:
+            if isinstance(ref, str) and unresolved and ref in unresolved:
+                out.extend(unresolved[ref])  # the root cause: the file that should define it
+            elif isinstance(ref, str) and ref not in tool_names:
                 out.append(
                     Diagnostic.at(
                         res.loc(("spec", "tools", i)),
@@ -185,7 +192,7 @@ def check_environment(
     focus: set[str] | None,
 ) -> tuple[list[Rendered], list[Diagnostic]]:
     project = loaded.project
-    composed, diags = compose(loaded.resources, project, env)
+    composed, diags = compose(loaded.resources, project, env, loaded.unresolved)
     if focus is not None and project.file not in focus:
         diags = []  # patch problems belong to personactl.yaml, which was not asked for
     tool_names = {r.name for r in loaded.resources if r.kind == "Tool"}
@@ -204,8 +211,10 @@ def check_environment(
                 res.doc.bool_words,
             )
         )
-        diags.extend(semantic(rendered, tool_names, env))
+        diags.extend(semantic(rendered, tool_names, env, loaded.unresolved))
         rendered_all.append(rendered)
+    if loaded.project_broken:  # its vars are unknown: "undefined" would mislead
+        diags = [d for d in diags if d.rule != "template-undefined"]
     return rendered_all, diags
 
 
@@ -219,9 +228,7 @@ def check(
     A problem that shows in some environments only says which.
     """
     project = loaded.project
-    focus: set[str] | None = None
-    if loaded.requested:
-        focus = {display_path(p) for p in loaded.requested}
+    focus = loaded.focus
     base = [d for d in loaded.diagnostics if focus is None or d.path in focus]
     if environments is None:
         environments = list(project.environments.values()) or [None]
@@ -235,8 +242,10 @@ def check(
             per_env.setdefault(d, []).append(env.name if env else "")
     result = set(base)
     for d, names in per_env.items():
-        # A problem located in personactl.yaml already sits under its environment.
-        if len(names) < len(environments) and d.path != project.file:
+        # A problem located in personactl.yaml already sits under its environment;
+        # a load error reported as a root cause holds in every environment.
+        everywhere = len(names) == len(environments) or d in loaded.diagnostics
+        if not everywhere and d.path != project.file:
             which = ", ".join(n for n in names if n)
             label = "environment" if len(names) == 1 else "environments"
             d = Diagnostic(d.path, d.line, d.column, f"{d.message} (in {label} {which})", d.rule)

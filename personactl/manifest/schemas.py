@@ -251,7 +251,6 @@ def validate_document(
             field = fmt_path(path)
             if "propertyNames" in err.absolute_schema_path:
                 at = key_loc(path + (err.instance,))  # the key itself is at fault
-                field += " key"
             elif err.validator == "additionalProperties" and isinstance(err.instance, dict):
                 extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
                 if extra:
