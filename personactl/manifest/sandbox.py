@@ -102,9 +102,14 @@ def file_problem(path: Path, what: str) -> str | None:
 
 
 def read_template(path: Path) -> bytes:
-    """At most MAX_TEMPLATE_BYTES + 1 bytes: a file that grew after stat stays bounded."""
+    """The file, read only up to the limit: one that grew after stat stays bounded."""
     with open(path, "rb") as f:
-        data = f.read(MAX_TEMPLATE_BYTES + 1)
+        size = os.fstat(f.fileno()).st_size
+        # read(n) allocates n bytes up front: ask for the size stat gave, then the rest.
+        want = size + 1 if 0 < size <= MAX_TEMPLATE_BYTES else MAX_TEMPLATE_BYTES + 1
+        data = f.read(want)
+        if len(data) == want and want <= MAX_TEMPLATE_BYTES:
+            data += f.read(MAX_TEMPLATE_BYTES + 1 - want)
     if len(data) > MAX_TEMPLATE_BYTES:
         raise TemplateLimitError(
             f"{os.path.relpath(path)} is over the 1 MiB limit for prompt files and templates; "
