@@ -98,6 +98,12 @@ HOSTILE = {
         "the rendered prompt is over 1 MiB (a format width would be 3,000,000,000 characters "
         f"long); {OVER}",
     ),
+    "kept-lists": (
+        "{% set ns = namespace(l=[]) %}{% for i in range(100000) %}"
+        "{% set ns.l = ns.l + [range(100000)|list] %}{% endfor %}",
+        "the template builds more than 256 MiB of strings and lists while rendering one value; "
+        "build less",
+    ),
     "huge-number": (
         "{{ 9 ** 999999999 }}",
         "'**' would build a number of more than 4,300 digits; use smaller numbers",

@@ -241,10 +241,11 @@ def check(
         for d in set(diags):
             per_env.setdefault(d, []).append(env.name if env else "")
     result = set(base)
+    loaded_errors = set(loaded.diagnostics)
     for d, names in per_env.items():
         # A problem located in personactl.yaml already sits under its environment;
         # a load error reported as a root cause holds in every environment.
-        everywhere = len(names) == len(environments) or d in loaded.diagnostics
+        everywhere = len(names) == len(environments) or d in loaded_errors
         if not everywhere and d.path != project.file:
             which = ", ".join(n for n in names if n)
             label = "environment" if len(names) == 1 else "environments"

@@ -61,8 +61,8 @@ def find_project_root(start: Path, cache: dict[Path, Path | None] | None = None)
         if (folder / PROJECT_FILE).is_file():
             root = folder
             break
-    for folder in seen:
-        cache[folder] = root if root is not None and folder.is_relative_to(root) else None
+    for folder in seen:  # all below `root`: they share its answer
+        cache[folder] = root
     return root
 
 

@@ -13,6 +13,9 @@ Limits (documented in the README):
 - a rendered value, and any string or list a template builds: MAX_OUTPUT
   (bytes for rendered output, characters or items for values inside);
 - numbers: at most MAX_INT_DIGITS digits (Python's own str() limit);
+- MAX_BUILT_BYTES of strings and lists built in all while rendering one value
+  (a list item counts LIST_ITEM_BYTES), which bounds memory however the values
+  are kept;
 - MAX_STEPS loop iterations, calls, operators, filters and includes per rendered
   value, and MAX_SECONDS of rendering (a step may copy up to MAX_OUTPUT items, so
   the step count alone does not bound the time);
@@ -31,7 +34,7 @@ import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from functools import update_wrapper
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jinja2
 from jinja2 import nodes, pass_context, pass_environment
@@ -46,11 +49,14 @@ MAX_INT_DIGITS = 4300
 MAX_STEPS = 1_000_000
 MAX_INCLUDE_DEPTH = 32
 MAX_SECONDS = 10.0
+MAX_BUILT_BYTES = 256 * 1024 * 1024
+LIST_ITEM_BYTES = 40  # a pointer and a small object
 
 _MAX_INT_BITS = int(MAX_INT_DIGITS * 3.33)  # log2(10) bits per digit, rounded down
 _ITER_FILTER = "personactl_steps"
 _CONCAT_FILTER = "personactl_concat"
 _SIZED = (str, list, tuple)
+T = TypeVar("T")
 
 
 class TemplateLimitError(Exception):
@@ -255,9 +261,10 @@ def _estimate(
     return estimate(subject, dict(bound.arguments))
 
 
-def _check_result(value: Any, what: str) -> None:
+def _check_result(env: BoundedSandbox, value: Any, what: str) -> None:
     if isinstance(value, _SIZED):
         check_size(len(value), what)
+        env.charge(value)
 
 
 def _limited_filter(env: BoundedSandbox, name: str, func: Callable[..., Any]) -> Callable[..., Any]:
@@ -272,7 +279,7 @@ def _limited_filter(env: BoundedSandbox, name: str, func: Callable[..., Any]) ->
         if estimate is not None:
             check_size(_estimate(estimate, sig, args[skip:], kwargs) or 0, what)
         result = func(*args, **kwargs)
-        _check_result(result, what)
+        _check_result(env, result, what)
         return result
 
     return update_wrapper(wrapper, func)  # keeps jinja_pass_arg
@@ -347,7 +354,7 @@ def _concat(context: Context, values: list[Any]) -> str:
     env = context.environment
     assert isinstance(env, BoundedSandbox)
     env.step()
-    return "".join(parts)
+    return env.charge("".join(parts))
 
 
 def _range(*args: int) -> range:
@@ -364,11 +371,16 @@ class _Buffer(list[str]):
     """The output captured by `{% set x %}...{% endset %}`, a macro or a call block,
     bounded while it fills (the final join alone would come too late)."""
 
-    size = 0
+    def __init__(self, env: BoundedSandbox) -> None:
+        super().__init__()
+        self.env = env
+        self.size = 0
 
     def _grow(self, parts: Iterable[str]) -> None:
-        self.size += sum(map(len, parts))
+        n = sum(map(len, parts))
+        self.size += n
         check_size(self.size, "the captured output")
+        self.env.charge_bytes(n)
 
     def append(self, part: str) -> None:
         self._grow((part,))
@@ -406,6 +418,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.steps = 0
+        self.built = 0
         self.deadline = time.monotonic() + MAX_SECONDS
         self.globals["range"] = _range
         self.filters.update({"join": _join, "sum": _sum, "format": _format})
@@ -426,20 +439,35 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
                 f"the template ran for more than {MAX_SECONDS:g} seconds; simplify it"
             )
 
-    @staticmethod
-    def output_buffer() -> list[str]:
-        return _Buffer()
+    def output_buffer(self) -> list[str]:
+        return _Buffer(self)
+
+    def charge(self, value: T) -> T:
+        """Count a string or list the template built against MAX_BUILT_BYTES."""
+        if isinstance(value, str):
+            self.charge_bytes(len(value))
+        elif isinstance(value, (list, tuple)):
+            self.charge_bytes(len(value) * LIST_ITEM_BYTES)
+        return value
+
+    def charge_bytes(self, n: int) -> None:
+        self.built += n
+        if self.built > MAX_BUILT_BYTES:
+            raise TemplateLimitError(
+                "the template builds more than 256 MiB of strings and lists while rendering "
+                "one value; build less"
+            )
 
     def concat(self, parts: Iterable[str]) -> str:
         """Joins captured output: `{% set x %}...{% endset %}`, macros, render()."""
         items = list(parts)
         check_size(sum(map(len, items)), "the captured output")
-        return "".join(items)
+        return self.charge("".join(items))
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         self.step()
         _check_binop(operator, left, right)
-        return self.binop_table[operator](left, right)
+        return self.charge(self.binop_table[operator](left, right))
 
     def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
         __self.step()
@@ -448,12 +476,13 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         name = str(getattr(target, "__name__", ""))
         if isinstance(owner, str):
             if name == "join" and args:
-                args = (_strings(__self, args[0], None), *args[1:])
-                n = sum(map(len, args[0])) + len(owner) * max(len(args[0]) - 1, 0)
-                check_size(n, "str.join()")
+                items = list(args[0])  # an iterator is consumed here, so pass the list on
+                args = (items, *args[1:])
+                n = sum(len(v) for v in items if isinstance(v, str))
+                check_size(n + len(owner) * max(len(items) - 1, 0), "str.join()")
             _check_str_method(owner, name, args, kwargs)
         result = super().call(__context, __obj, *args, **kwargs)
-        _check_result(result, f"{name or 'a call'}()")
+        _check_result(__self, result, f"{name or 'a call'}()")
         return result
 
     def get_template(self, *args: Any, **kwargs: Any) -> jinja2.Template:
@@ -486,6 +515,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
     def render_bounded(self, template: jinja2.Template, ctx: dict[str, Any]) -> str:
         """Render with the step budget reset; stop as soon as the output passes MAX_OUTPUT."""
         self.steps = 0
+        self.built = 0
         self.deadline = time.monotonic() + MAX_SECONDS
         out: list[str] = []
         size = 0
