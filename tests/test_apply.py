@@ -457,7 +457,7 @@ def test_prune_with_no_manifests_is_refused(applied: Path, emu: Emulator) -> Non
     assert (r.code, r.out) == (1, "")
     assert r.err == (
         "error: no manifests found by personas/*.yaml, tools/*.yaml in personactl.yaml; "
-        "check spec.manifests in personactl.yaml or pass paths\n"
+        "check spec.manifests in personactl.yaml\n"
     )
     assert emu.log == []
     assert len(state_ids(applied)) == 7
