@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from personactl.commands.plan import connection_options
+from personactl.commands.options import connection_options
 
 
 @click.command("import")

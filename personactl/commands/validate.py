@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
+from personactl.commands.options import every_env_option
+
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option(
-    "-e", "--env", "env_name", help="Check this environment only (default: every environment)."
-)
+@every_env_option
 @click.option(
     "-o",
     "--output",
