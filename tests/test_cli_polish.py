@@ -209,6 +209,7 @@ def test_every_option_has_help_and_no_summary_is_cut(path: list[str], tmp_path: 
         if isinstance(p, click.Option) and not p.hidden and not (p.help or "").strip()
     ]
     assert undocumented == []
+    assert any("--debug" in p.opts for p in command.params)  # and -C, --no-color with it
     r = run_inprocess([*path, "--help"], tmp_path)
     assert r.code == 0, r.err
     if "\nCommands:\n" in r.out:

@@ -122,3 +122,16 @@ def test_init_into_a_file_is_an_error(tmp_path: Path) -> None:
     r = run_inprocess(["init", "taken"], tmp_path)
     assert (r.code, r.out) == (1, "")
     assert r.err == "error: taken is a file, not a directory: choose another directory\n"
+
+
+def test_init_twice_names_every_file_it_would_overwrite(tmp_path: Path) -> None:
+    assert run_inprocess(["init"], tmp_path).code == 0
+    before = {p: p.read_text() for p in tmp_path.rglob("*") if p.is_file()}
+    r = run_inprocess(["init"], tmp_path)
+    assert (r.code, r.out) == (1, "")
+    assert r.err == (
+        "error: personactl.yaml, personas/assistant.yaml, prompts/assistant.md.j2 and "
+        ".gitignore already exist: init writes new files only, so nothing was written; "
+        "move them away or choose another directory\n"
+    )
+    assert {p: p.read_text() for p in tmp_path.rglob("*") if p.is_file()} == before

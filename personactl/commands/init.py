@@ -85,9 +85,9 @@ FILES = (
 
 @click.command()
 @click.argument(
-    "directory", required=False, default=".", type=click.Path(path_type=Path), metavar="[DIR]"
+    "project_dir", required=False, default=".", type=click.Path(path_type=Path), metavar="[DIR]"
 )
-def init(directory: Path) -> None:
+def init(project_dir: Path) -> None:
     """Start a project in DIR (default: here): personactl.yaml, a persona, its prompt.
 
     Writes personactl.yaml with a sandbox environment (the built-in emulator:
@@ -96,22 +96,12 @@ def init(directory: Path) -> None:
     files carry the yaml-language-server modeline of their JSON Schema.
     Never overwrites a file: if any of them exists, nothing is written.
     """
-    from personactl.errors import PersonactlError
     from personactl.manifest.schemas import schema_path
 
-    if directory.exists() and not directory.is_dir():
-        raise PersonactlError(f"{directory} is a file, not a directory: choose another directory")
-    targets = [directory / rel for rel, _, _ in FILES]
-    taken = [str(p) for p in targets if p.exists() or p.is_symlink()]
-    if taken:
-        verb = "exists" if len(taken) == 1 else "exist"
-        listed = " and ".join([", ".join(taken[:-1]), taken[-1]] if len(taken) > 1 else taken)
-        raise PersonactlError(
-            f"{listed} already {verb}: init writes new files only, so nothing was written; "
-            "move them away or choose another directory"
-        )
+    targets = [project_dir / rel for rel, _, _ in FILES]
+    _check_free(project_dir, targets)
     values = {
-        "name": directory.resolve().name or "personas",
+        "name": project_dir.resolve().name or "personas",
         "project_schema": schema_path("project"),
         "persona_schema": schema_path("persona"),
     }
@@ -122,7 +112,23 @@ def init(directory: Path) -> None:
             text = text.replace(f"{{{key}}}", str(value))
         with open(path, "x", encoding="utf-8") as fh:  # "x": never clobber, even in a race
             fh.write(text)
-    click.echo(_report(directory), nl=False)
+    click.echo(_report(project_dir), nl=False)
+
+
+def _check_free(project_dir: Path, targets: list[Path]) -> None:
+    """Refuse before writing anything if any file is there already."""
+    from personactl.errors import PersonactlError
+
+    if project_dir.exists() and not project_dir.is_dir():
+        raise PersonactlError(f"{project_dir} is a file, not a directory: choose another directory")
+    taken = [str(p) for p in targets if p.exists() or p.is_symlink()]
+    if taken:
+        verb = "exists" if len(taken) == 1 else "exist"
+        listed = " and ".join([", ".join(taken[:-1]), taken[-1]] if len(taken) > 1 else taken)
+        raise PersonactlError(
+            f"{listed} already {verb}: init writes new files only, so nothing was written; "
+            "move them away or choose another directory"
+        )
 
 
 def _report(directory: Path) -> str:

@@ -143,12 +143,9 @@ def global_options() -> list[click.Option]:
     ]
 
 
-GLOBAL_NAMES = frozenset({"directory", "debug", "no_color"})
-
-
 def add_global_options(command: click.Command) -> None:
     """Give `command` (and a group's subcommands) -C, --debug and --no-color, once."""
-    if not GLOBAL_NAMES & {p.name for p in command.params}:
+    if not any("--debug" in p.opts for p in command.params):
         command.params.extend(global_options())
     if isinstance(command, click.Group):
         for sub in command.commands.values():

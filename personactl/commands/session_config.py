@@ -164,7 +164,8 @@ def find_persona(items: list[Rendered], name: str, env: Environment | None) -> R
     "--from-env",
     "from_env",
     metavar="OTHER",
-    help="Send what differs from ENV to environment OTHER's configuration.",
+    help="Change a session running the -e environment's configuration to environment "
+    "OTHER's: send only what differs.",
 )
 @click.option("--compact", is_flag=True, help="One line of JSON.")
 @api_options
