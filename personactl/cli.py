@@ -64,7 +64,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "export": (
         "personactl.commands.export:export",
-        "Print a persona as a Deepgram Voice Agent Settings.",
+        "Export a persona as Deepgram Voice Agent Settings.",
     ),
     "schema": (
         "personactl.commands.schema:schema",
