@@ -443,7 +443,7 @@ def test_prune_never_deletes_prevent_destroy_or_a_tool_in_use(applied: Path, emu
 def test_prune_with_no_manifests_is_refused(applied: Path, emu: Emulator) -> None:
     r = pc(applied, "apply", "--prune", "--auto-approve", "-l", "team=nobody")
     assert (r.code, r.out) == (1, "")
-    assert r.err == "error: no manifests selected: refusing to prune the whole environment\n"
+    assert r.err.startswith("error: no resource matches -l team=nobody (labels in use: ")
     for path in [*applied.glob("personas/*.yaml"), *applied.glob("tools/*.yaml")]:
         path.unlink()
     r = pc(applied, "apply", "--prune", "--auto-approve")
