@@ -7,71 +7,113 @@ when it runs, so `personactl validate` does not pay for httpx or deepdiff.
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 from typing import Any
 
 import click
 
 from personactl import __version__
+from personactl.commands.options import add_global_options, global_options
 
-# command name -> "module:attribute"
-COMMANDS: dict[str, str] = {
-    "validate": "personactl.commands.validate:validate",
-    "render": "personactl.commands.render:render",
-    "schema": "personactl.commands.schema:schema",
-    "plan": "personactl.commands.plan:plan",
-    "diff": "personactl.commands.plan:diff",
-    "apply": "personactl.commands.apply:apply",
-    "import": "personactl.commands.importer:import_",
-    "state": "personactl.commands.state:state",
-    "smoke": "personactl.commands.smoke:smoke",
-    "emulator": "personactl.emulator.cli:emulator",
-    "catalog": "personactl.commands.catalog:catalog",
-    "session-config": "personactl.commands.session_config:session_config",
-    "export": "personactl.commands.export:export",
+# command name -> ("module:attribute", the one-line summary `personactl --help` lists),
+# in the order a new project meets them.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": (
+        "personactl.commands.init:init",
+        "Start a project: personactl.yaml, a persona, its prompt.",
+    ),
+    "validate": (
+        "personactl.commands.validate:validate",
+        "Check the manifests offline; errors name file:line:col.",
+    ),
+    "render": (
+        "personactl.commands.render:render",
+        "Print each resource's final spec in an environment.",
+    ),
+    "plan": (
+        "personactl.commands.plan:plan",
+        "Show what apply would change, drift included.",
+    ),
+    "diff": (
+        "personactl.commands.plan:diff",
+        "The plan, exiting 2 when something would change.",
+    ),
+    "apply": (
+        "personactl.commands.apply:apply",
+        "Make the live personas and tools match the manifests.",
+    ),
+    "import": (
+        "personactl.commands.importer:import_",
+        "Write manifests for live personas and manage them.",
+    ),
+    "state": (
+        "personactl.commands.state:state",
+        "List, show, forget or rename what the state records.",
+    ),
+    "smoke": (
+        "personactl.commands.smoke:smoke",
+        "Check that each applied persona can start a session.",
+    ),
+    "catalog": (
+        "personactl.commands.catalog:catalog",
+        "List the avatars, voices, LLMs, tools and knowledge.",
+    ),
+    "session-config": (
+        "personactl.commands.session_config:session_config",
+        "Print the message that changes a live session.",
+    ),
+    "export": (
+        "personactl.commands.export:export",
+        "Export a persona as Deepgram Voice Agent Settings.",
+    ),
+    "schema": (
+        "personactl.commands.schema:schema",
+        "Print the JSON Schema of a manifest kind or of a plan.",
+    ),
+    "emulator": (
+        "personactl.emulator.cli:emulator",
+        "Serve the offline Anam API emulator over HTTP.",
+    ),
 }
 
 
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
+        return list(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = COMMANDS.get(cmd_name)
-        if target is None:
+        if cmd_name not in COMMANDS:
             return None
-        module_name, attr = target.split(":")
+        module_name, attr = COMMANDS[cmd_name][0].split(":")
         command = getattr(importlib.import_module(module_name), attr)
         assert isinstance(command, click.Command)
+        add_global_options(command)
         return command
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Summaries from the table, whole: no command module is imported for --help.
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, summary) for name, (_, summary) in COMMANDS.items()])
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "-C",
-    "--directory",
-    "directory",
-    type=click.Path(file_okay=False, exists=True),
-    help="Run as if started in DIR (the project holding personactl.yaml).",
+
+@click.group(
+    cls=LazyGroup,
+    params=global_options(),
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="\b\nExit status: 0 success, 1 any error, 2 changes present (diff, and\n"
+    "plan --detailed-exitcode). `personactl COMMAND --help` describes a command;\n"
+    "-C, --debug and --no-color work after the command too.",
 )
-@click.option("--debug", is_flag=True, help="Show tracebacks and debug logs on stderr.")
-@click.option("--no-color", is_flag=True, help="No colour in output (also: NO_COLOR=1).")
 @click.version_option(__version__, prog_name="personactl")
-@click.pass_context
-def cli(ctx: click.Context, directory: str | None, debug: bool, no_color: bool) -> None:
+def cli() -> None:
     """Persona-as-code for Anam AI personas.
 
-    Declare personas and tools in YAML, check them offline with `validate`,
-    see the final specs with `render`, and (next) reconcile them against the
-    Anam API with `plan` and `apply`.
+    Declare personas, tools and prompts in YAML and Jinja, check them offline
+    with `validate`, review what would change with `plan`, and make the Anam
+    API match with `apply`, as Terraform does for infrastructure. An
+    environment with `backend: sandbox` uses a built-in emulator of the API:
+    no account, no network. New here? Run `personactl init`.
     """
-    ctx.ensure_object(dict)
-    ctx.obj["invoked_from"] = os.getcwd()
-    if directory:
-        os.chdir(directory)
-    ctx.obj["debug"] = debug
-    ctx.obj["color"] = not no_color and "NO_COLOR" not in os.environ
 
 
 def main(argv: list[str] | None = None) -> None:

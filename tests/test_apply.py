@@ -387,7 +387,7 @@ def test_prune_deletes_only_what_the_state_recorded(applied: Path, emu: Emulator
         assert (
             f"Warning: {kind} {name!r} (t-{name}) is in the state but no longer in the "
             "manifests; run with --prune to delete it"
-        ) in r.lines
+        ) in r.err.splitlines()
     emu.reset_log()
     r = pc(applied, "apply", "--prune", "--auto-approve")
     assert r.code == 0, r.err
@@ -433,11 +433,11 @@ def test_prune_never_deletes_prevent_destroy_or_a_tool_in_use(applied: Path, emu
     r = pc(applied, "apply", "--prune", "--auto-approve")
     assert r.code == 0, r.err
     assert "Warning: Persona 'support-cara' (t-support-cara) has lifecycle.preventDestroy: " in (
-        r.out
+        r.err
     )
     assert (
         "Warning: Tool 'order-lookup' (t-order-lookup) is still used by a persona: not deleted"
-        in r.lines
+        in r.err.splitlines()
     )
     assert r.lines[-1] == NOTHING
     assert emu.writes() == []

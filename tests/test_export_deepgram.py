@@ -1,4 +1,4 @@
-"""`personactl export --target deepgram`: a persona as a Deepgram Voice Agent Settings message."""
+"""`personactl export --format deepgram`: a persona as a Deepgram Voice Agent Settings message."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from cli_support import REPO, run_cli
+from cli_support import REPO, run_cli, run_inprocess
 
 from personactl.targets import deepgram
 
@@ -22,7 +22,7 @@ PERSONAS = ["concierge-lea", "onboarding-mia", "onboarding-trainer", "support-ca
 def export(
     args: list[str], cwd: Path, env: dict[str, str] | None = None
 ) -> tuple[dict[str, Any], list[str]]:
-    r = run_cli(["export", *args, "--target", "deepgram"], cwd, env)
+    r = run_cli(["export", *args, "--format", "deepgram"], cwd, env)
     assert r.code == 0, r.err
     doc = json.loads(r.out)
     assert list(jsonschema.Draft202012Validator(SCHEMA).iter_errors(doc)) == []
@@ -228,14 +228,14 @@ def test_secrets_are_placeholders_unless_revealed(example: Path, tmp_path: Path)
     assert headers["Authorization"] == "Bearer tok-1234567890"
     assert err[-1] == "note: the output holds secret values (--reveal-secrets)"
 
-    r = run_cli(["export", "support-cara", "--target", "deepgram", "--reveal-secrets"], example)
+    r = run_cli(["export", "support-cara", "--format", "deepgram", "--reveal-secrets"], example)
     assert r.code == 1
     assert r.out == ""
     assert "secret 'ACME_ORDERS_TOKEN' is not set" in r.err
 
     out = tmp_path / "settings.json"
     r = run_cli(
-        ["export", "support-cara", "--target", "deepgram", "--reveal-secrets", "--out", str(out)],
+        ["export", "support-cara", "--format", "deepgram", "--reveal-secrets", "--out", str(out)],
         example,
         TOKEN,
     )
@@ -311,7 +311,7 @@ def test_override_that_breaks_the_schema_is_an_error(example: Path) -> None:
         example,
         "targets:\n  deepgram:\n    agent:\n      think:\n        provider: {model: gpt-9}\n",
     )
-    r = run_cli(["export", "onboarding-mia", "--target", "deepgram"], example)
+    r = run_cli(["export", "onboarding-mia", "--format", "deepgram"], example)
     assert r.code == 1
     assert r.out == ""
     assert r.err == (
@@ -435,3 +435,23 @@ def test_apply_overrides_is_a_merge_patch() -> None:
         "a": {"b": 1, "c": [3]}
     }
     assert base == {"a": {"b": 1, "c": [1, 2]}, "d": 2}  # not modified
+
+
+# -- the option --------------------------------------------------------------------------------
+
+
+def test_target_still_works_with_a_deprecation_notice(example: Path) -> None:
+    new = run_inprocess(["export", "support-cara", "--format", "deepgram"], example)
+    old = run_inprocess(["export", "support-cara", "--target", "deepgram"], example)
+    assert old.code == new.code == 0
+    assert old.out == new.out
+    assert old.err.splitlines() == [
+        "warning: --target is deprecated for export: use --format deepgram",
+        *new.err.splitlines(),
+    ]
+
+
+def test_format_is_required(example: Path) -> None:
+    r = run_inprocess(["export", "support-cara"], example)
+    assert (r.code, r.out) == (1, "")
+    assert r.err.endswith("Error: Missing option '--format' (the only format is deepgram).\n")

@@ -196,19 +196,19 @@ def test_prune(applied: Path, emu: Emulator) -> None:
     (applied / "personas/onboarding.yaml").unlink()
     r = pc(applied, "plan")
     assert r.lines[-1] == "Plan: 0 to create, 0 to update, 0 to delete, 5 unchanged."
-    assert any("onboarding-mia" in line and "--prune" in line for line in r.lines), r.out
+    assert any("onboarding-mia" in line and "--prune" in line for line in r.err.splitlines())
     r = pc(applied, "plan", "--prune")
     assert r.lines[-1] == "Plan: 0 to create, 0 to update, 2 to delete, 5 unchanged."
     assert '  - persona "onboarding-trainer" (t-onboarding-trainer, id' in r.out
     # support-cara has preventDestroy: removing it never deletes it.
     (applied / "personas/support.yaml").unlink()
     r = pc(applied, "plan", "--prune")
-    assert any("support-cara" in line and "preventDestroy" in line for line in r.lines), r.out
+    assert any("support-cara" in line and "preventDestroy" in line for line in r.err.splitlines())
     assert r.lines[-1] == "Plan: 0 to create, 0 to update, 2 to delete, 4 unchanged."
     # order-lookup is only used by support-cara, which stays: it is not deleted either.
     (applied / "tools/orders.yaml").unlink()
     r = pc(applied, "plan", "--prune")
-    assert any("order-lookup" in line and "still used" in line for line in r.lines), r.out
+    assert any("order-lookup" in line and "still used" in line for line in r.err.splitlines())
 
 
 def test_server_normalisation_causes_no_perpetual_diff(tmp_path: Path) -> None:
@@ -265,7 +265,7 @@ def test_unresolvable_names_list_the_closest(project: Path) -> None:
     assert r.code == 1
     assert r.err == (
         "error: personas/support.yaml:16:5: voice 'Lucy' not found in the catalog; "
-        "closest: 'Lucy - Fresh & Casual'\n"
+        "closest: 'Lucy - Fresh & Casual'; see `personactl catalog voices`\n"
     )
 
 

@@ -22,7 +22,7 @@ from personactl.engine import plan as p
 from personactl.engine.secrets import SENSITIVE, sentinel
 from personactl.output.plan_json import render_json
 from personactl.output.plan_markdown import render_markdown
-from personactl.output.plan_text import render_text
+from personactl.output.plan_text import render_text, render_warnings
 
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -654,11 +654,26 @@ def test_drift_is_listed_after_the_resources() -> None:
     text = render_text(plan_update())
     heading = text.index("Changed outside personactl since the last apply:")
     assert heading > text.index('tool "legacy-faq"')
-    assert heading < text.index("Warning:") < text.index("Plan: ")
+    assert heading < text.index("Plan: ")
+    assert "Warning:" not in text  # warnings go to stderr: render_warnings
     assert '  ~ persona "support-cara": voiceDetection.endOfSpeechSensitivity 0.6 → 0.8\n' in text
     # A no-op resource's drift (an ignored field) is still reported.
     assert 'persona "onboarding-leo": voiceDetection.speechEnhancementLevel 0.5 → 0.9' in text
     assert "onboarding-leo" not in text[:heading]
+
+
+def test_warnings_are_rendered_apart_for_stderr() -> None:
+    assert render_warnings(plan_update()) == (
+        '\nWarning: Persona "support-cara": voice "Cara - Warm" is an ElevenLabs V1 voice; the '
+        "API resets voiceGeneration when the voice changes, so it is re-sent.\n"
+    )
+    assert render_warnings(plan_update(), color=True).startswith(
+        "\n\x1b[1m\x1b[33mWarning:\x1b[0m Persona"
+    )
+    assert render_warnings(plan_nochange()) == ""
+    masked = plan_nochange()
+    masked.warnings = [f"header {sentinel('ACME_TOKEN', SECRET_NEW, LINEAGE)} is sent in clear"]
+    assert render_warnings(masked) == "\nWarning: (sensitive)\n"  # the whole sentence
 
 
 def test_reasons_are_explained() -> None:

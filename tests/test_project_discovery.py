@@ -149,7 +149,7 @@ def test_plan_with_no_manifests_does_not_suggest_paths(write: WriteFiles) -> Non
     r = run_inprocess(["plan"], root / "..")
     assert r.err.endswith(
         "in the current directory (no personactl.yaml found); run personactl in the project's "
-        "directory or point -C at it\n"
+        "directory, point -C at it or start one with `personactl init`\n"
     )
     r = run_inprocess(["validate"], root)
     assert r.err.endswith("; check spec.manifests in personactl.yaml or pass paths\n")

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from cli_support import EXAMPLE, REPO, run_cli
+from cli_support import EXAMPLE, REPO, run_cli, run_inprocess
 
 
-@pytest.mark.parametrize("kind", ["project", "persona", "tool"])
+@pytest.mark.parametrize("kind", ["project", "persona", "tool", "plan"])
 def test_schema_prints_the_shipped_file_and_it_is_valid(kind: str, tmp_path: Path) -> None:
     r = run_cli(["schema", kind], cwd=tmp_path)
     assert r.code == 0
@@ -23,7 +23,7 @@ def test_schema_prints_the_shipped_file_and_it_is_valid(kind: str, tmp_path: Pat
 def test_schema_rejects_unknown_kind(tmp_path: Path) -> None:
     r = run_cli(["schema", "avatar"], cwd=tmp_path)
     assert r.code == 1
-    assert "Invalid value for '{project|persona|tool}'" in r.err
+    assert "Invalid value for '{project|persona|tool|plan}'" in r.err
 
 
 def test_examples_use_the_modeline_and_validate_against_the_schema() -> None:
@@ -65,3 +65,46 @@ def test_ranges_come_from_the_official_spec() -> None:
         assert (ours["minimum"], ours["maximum"]) == (p["minimum"], p["maximum"])
     post = spec["paths"]["/v1/personas"]["post"]["requestBody"]["content"]["application/json"]
     assert props["avatarModel"]["enum"] == post["schema"]["properties"]["avatarModel"]["enum"]
+
+
+def test_plan_schema_declares_the_fields_of_a_saved_plan(tmp_path: Path) -> None:
+    r = run_inprocess(["schema", "plan"], tmp_path)
+    props = json.loads(r.out)["properties"]
+    assert props["lineage"]["type"] == ["string", "null"]
+    assert props["serial"]["type"] == "integer"
+    assert props["digest"]["type"] == ["string", "null"]
+    assert props["display"]["type"] == "boolean"
+    path = run_inprocess(["schema", "plan", "--path"], tmp_path).out.strip()
+    assert Path(path).read_text(encoding="utf-8") == r.out
+
+
+def test_real_plans_validate_against_the_printed_plan_schema(
+    example: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`plan -o json` of the example (creates, then an update with drift, a secret
+    and a rotated secret) and the plan file `plan --out` saves, against `schema plan`."""
+    monkeypatch.setenv("ACME_ORDERS_TOKEN", "orders-token-1")
+    schema = json.loads(run_inprocess(["schema", "plan"], example).out)
+    validator = jsonschema.Draft202012Validator(schema)
+
+    def check(doc: object) -> None:
+        assert [e.message for e in validator.iter_errors(doc)] == []
+
+    first = run_inprocess(["plan", "-o", "json"], example)
+    assert first.code == 0, first.err
+    created = json.loads(first.out)
+    assert created["summary"]["create"] == 7
+    check(created)
+    assert run_inprocess(["apply", "--auto-approve"], example).code == 0
+    support = example / "personas" / "support.yaml"
+    support.write_text(support.read_text().replace("speed: 1.05", "speed: 0.9"))
+    monkeypatch.setenv("ACME_ORDERS_TOKEN", "orders-token-2")
+    (example / "personas" / "onboarding.yaml").unlink()
+    second = run_inprocess(["plan", "-o", "json", "--prune"], example)
+    assert second.code == 0, second.err
+    updated = json.loads(second.out)
+    assert updated["summary"] == {"create": 0, "update": 2, "delete": 2, "unchanged": 3}
+    check(updated)
+    saved = run_inprocess(["plan", "--prune", "--out", "plan.json"], example)
+    assert saved.code == 0, saved.err
+    check(json.loads((example / "plan.json").read_text(encoding="utf-8")))

@@ -549,7 +549,7 @@ def test_missing_path_and_no_manifests(write: WriteFiles) -> None:
     assert r.err == (
         "error: no manifests found by personas/**/*.yaml, tools/**/*.yaml in the current "
         "directory (no personactl.yaml found); run personactl in the project's directory, "
-        "point -C at it or pass paths\n"
+        "point -C at it, start one with `personactl init` or pass paths\n"
     )
 
 

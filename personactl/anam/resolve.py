@@ -50,6 +50,16 @@ def _short(ident: str) -> str:
     return ident[:8] + "…" if len(ident) > 12 else ident
 
 
+# The `personactl catalog KIND` that lists what a reference can name, by what it names.
+_CATALOG = {"avatar": "avatars", "voice": "voices", "LLM": "llms", "knowledge folder": "knowledge"}
+
+
+def _see(what: str) -> str:
+    """Where to look: `what` is "voice", "LLM", "avatar 'Liv' variant", ..."""
+    kind = next((k for w, k in _CATALOG.items() if what.startswith(w)), None)
+    return f"; see `personactl catalog {kind}`" if kind else ""
+
+
 def _suggest(name: str, candidates: list[str]) -> str:
     lowered = name.casefold()
     found = [c for c in candidates if lowered in c.casefold()]
@@ -87,7 +97,9 @@ class Resolver:
         if not matches:
             names = sorted({str(i.get(key)) for i in items if i.get(key)})
             return None, Diagnostic.at(
-                at, f"{what} {name!r} not found in the catalog{_suggest(name, names)}", "resolve"
+                at,
+                f"{what} {name!r} not found in the catalog{_suggest(name, names)}{_see(what)}",
+                "resolve",
             )
         listing = ", ".join(
             (describe(m) if describe else str(m.get(key))) + f" ({m.get('id')})" for m in matches
@@ -101,7 +113,7 @@ class Resolver:
     ) -> tuple[dict[str, Any] | None, Diagnostic | None]:
         found = self.catalog.by_id(items, ident)
         if found is None:
-            return None, Diagnostic.at(at, f"{what} id {ident!r} not found", "resolve")
+            return None, Diagnostic.at(at, f"{what} id {ident!r} not found{_see(what)}", "resolve")
         return found, None
 
     def avatar(self, ref: Any, at: Location) -> tuple[dict[str, Any] | None, Diagnostic | None]:
@@ -154,7 +166,9 @@ class Resolver:
         if isinstance(ref, dict):
             ident = ref["id"]
             if self.catalog.by_id(self.catalog.tools, ident) is None:
-                return None, Diagnostic.at(at, f"tool id {ident!r} not found", "resolve")
+                return None, Diagnostic.at(
+                    at, f"tool id {ident!r} not found; see `personactl catalog tools`", "resolve"
+                )
             return ident, None
         if ref not in self.tool_ids:  # validate reports this; keep going
             return None, Diagnostic.at(

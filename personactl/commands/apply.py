@@ -14,13 +14,8 @@ from typing import Any
 
 import click
 
-from personactl.commands.plan import (
-    connection_options,
-    plan_options,
-    render_plan,
-    selection_options,
-    use_color,
-)
+from personactl.commands.options import connection_options, selection_options
+from personactl.commands.plan import plan_options, render_plan, show_warnings, use_color
 from personactl.engine.plan import FORMAT_VERSION
 
 
@@ -32,6 +27,7 @@ def _confirm(env: str) -> None:
     )
     answer = click.prompt("  Enter a value", default="", show_default=False, err=True)
     if answer.strip() != "yes":
+        click.echo("Apply cancelled.", err=True)
         raise click.exceptions.Exit(1)
 
 
@@ -201,6 +197,7 @@ def apply(
             stack.callback(client.close)
             text = render_plan(plan, "text", color=use_color(ctx, sys.stderr), show_requests=False)
             click.echo(redact(text, secret_values), nl=False, err=fmt == "json")
+            show_warnings(ctx, plan, secret_values)
             if plan.has_changes and not auto_approve:
                 if not sys.stdin.isatty():
                     raise PersonactlError(

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from personactl.commands.options import api_options
+
 if TYPE_CHECKING:
     from personactl.manifest.model import Environment
 
@@ -102,12 +104,6 @@ NO_LLM: Item = {
 
 @click.command()
 @click.argument("kind", type=click.Choice(KINDS), metavar="KIND")
-@click.option(
-    "-e",
-    "--env",
-    "env_name",
-    help="Environment to ask (default: the project's defaultEnvironment, else the first one).",
-)
 @click.option("--search", help="Only entries whose name contains TEXT.", metavar="TEXT")
 @click.option(
     "-o",
@@ -116,11 +112,9 @@ NO_LLM: Item = {
     type=click.Choice(["table", "json"]),
     default="table",
     show_default=True,
+    help="An aligned table, or a JSON list of objects.",
 )
-@click.option(
-    "--api-key", help="API key (default: the variable the environment's apiKeyEnv names)."
-)
-@click.option("--api-url", help="API base URL (default: $ANAM_API_URL, else the environment's).")
+@api_options
 @click.pass_context
 def catalog(
     ctx: click.Context,
@@ -131,10 +125,12 @@ def catalog(
     api_key: str | None,
     api_url: str | None,
 ) -> None:
-    """List what manifests can reference: KIND is avatars, voices, llms, tools or knowledge.
+    """List what a manifest can name: KIND is avatars, voices, llms, tools or knowledge.
 
-    Shows names and ids from the environment's API (the emulator for a
-    sandbox environment), so a manifest can name them: `voice: {name: ...}`.
+    Shows the names and ids the environment's API lists (the built-in
+    emulator's for a sandbox environment), so a manifest can say
+    `voice: {name: ...}` or `avatar: {name: ..., variant: ...}`. Voices show
+    their provider family, which decides the voiceGeneration options.
     """
     from personactl.anam.client import client_for
 

@@ -1,8 +1,8 @@
-"""`personactl export NAME --target deepgram`: a persona for another voice-agent runtime.
+"""`personactl export NAME --format deepgram`: a persona for another voice-agent runtime.
 
 The persona is rendered for the environment, its voice and LLM are resolved
 through the environment's catalog, the mapping in `personactl.targets` builds
-the document, the persona's `targets.<target>` block is deep-merged over it,
+the document, the persona's `targets.<format>` block is deep-merged over it,
 and the result is validated against the target's vendored schema before it
 is printed: an invalid result is an error, never output.
 
@@ -22,6 +22,9 @@ from typing import Any
 
 import click
 
+from personactl.commands.options import api_options
+
+FORMATS = ("deepgram",)
 _SECRET_PLACEHOLDER = re.compile(r"<secret:([A-Za-z_][A-Za-z0-9_]*)>")
 
 
@@ -39,25 +42,33 @@ def _placeholders(value: Any, path: str = "") -> list[tuple[str, str]]:
     return found
 
 
+def _format(ctx: click.Context, fmt: str | None, target: str | None) -> str:
+    """--format, or the --target it replaced (with a notice): export's --target was a
+    format, while plan's and apply's --target is a resource."""
+    if target is not None:
+        click.echo(f"warning: --target is deprecated for export: use --format {target}", err=True)
+    chosen = fmt or target
+    if chosen is None:
+        raise click.UsageError(
+            f"Missing option '--format' (the only format is {', '.join(FORMATS)}).", ctx
+        )
+    return chosen
+
+
 @click.command()
 @click.argument("name")
 @click.option(
-    "--target",
-    "target",
-    type=click.Choice(["deepgram"]),
-    required=True,
-    help="The runtime: deepgram (a Deepgram Voice Agent Settings message).",
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    help="What to print: deepgram (a Deepgram Voice Agent Settings message).",
 )
-@click.option(
-    "-e",
-    "--env",
-    "env_name",
-    help="Environment to render (default: the project's defaultEnvironment, else the first).",
-)
+@click.option("--target", "target", type=click.Choice(FORMATS), hidden=True)  # the old --format
 @click.option(
     "--out",
     "out",
     type=click.Path(dir_okay=False, writable=True),
+    metavar="FILE",
     help="Write to FILE instead of stdout.",
 )
 @click.option(
@@ -65,28 +76,27 @@ def _placeholders(value: Any, path: str = "") -> list[tuple[str, str]]:
     is_flag=True,
     help="Write secret values (read from the environment) instead of <secret:NAME> placeholders.",
 )
-@click.option(
-    "--api-key", help="API key (default: the variable the environment's apiKeyEnv names)."
-)
-@click.option("--api-url", help="API base URL (default: $ANAM_API_URL, else the environment's).")
+@api_options
 @click.pass_context
 def export(
     ctx: click.Context,
     name: str,
-    target: str,
+    fmt: str | None,
+    target: str | None,
     env_name: str | None,
     out: str | None,
     reveal_secrets: bool,
     api_key: str | None,
     api_url: str | None,
 ) -> None:
-    """Export persona NAME for another runtime (--target deepgram).
+    """Print persona NAME as a Deepgram Voice Agent Settings message (--format deepgram).
 
-    Prints the persona as a Deepgram Voice Agent Settings message (language,
-    listen, think provider/model/prompt, functions from tools, speak,
-    greeting), with the persona's targets.deepgram block merged over it, and
-    validated against Deepgram's schema. What cannot be mapped is named on
-    stderr.
+    Maps the persona's language, LLM and prompt, tools, voice and greeting to
+    the message's listen, think, functions, speak and greeting; merges the
+    persona's targets.deepgram block over the result; and validates it
+    against Deepgram's schema before printing it. What cannot be mapped is
+    named on stderr. The voice and LLM are resolved through the
+    environment's catalog.
     """
     from personactl.anam.client import client_for
     from personactl.anam.resolve import Catalog, Resolver
@@ -96,6 +106,7 @@ def export(
     from personactl.manifest.loader import load_all, no_manifests_error
     from personactl.targets import deepgram
 
+    target = _format(ctx, fmt, target)
     loaded = load_all()
     if not loaded.resources and not loaded.diagnostics:
         raise no_manifests_error(loaded.project)

@@ -9,7 +9,6 @@ written, so the disk and the state are as they were.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from personactl.commands.plan import connection_options
+from personactl.commands.options import connection_options
 
 if TYPE_CHECKING:
     from personactl.anam.client import AnamClient
@@ -424,7 +423,9 @@ def _files(root: Path, job: _Job) -> dict[Path, str]:
 
     files: dict[Path, str] = {}
     folded: set[str] = set()
-    modelines = {kind: _modeline(kind, root / _FOLDERS[kind]) for kind in _FOLDERS}
+    from personactl.manifest.schemas import modeline
+
+    modelines = {kind: modeline(kind, root / _FOLDERS[kind]) for kind in _FOLDERS}
     for item in job.items:
         manifest, prompt = _paths(root, job, item)
         _add(
@@ -457,29 +458,6 @@ def _paths(root: Path, job: _Job, item: Imported) -> tuple[Path, Path]:
     """Where an item's manifest and (for a Persona) its prompt go."""
     stem = job.stems[(item.kind, item.name)]
     return root / _FOLDERS[item.kind] / f"{stem}.yaml", root / "prompts" / f"{stem}.md.j2"
-
-
-def _modeline(kind: str, folder: Path) -> str:
-    """The YAML language server's schema modeline: a relative path to a copy of
-    personactl's schemas in the output folder or above it (a checkout, as the
-    examples have), else the schema's public address (its `$id`)."""
-    from personactl.manifest.schemas import schema_text
-
-    file = f"{kind.lower()}.schema.json"
-    public = json.loads(schema_text(kind))["$id"]
-    here = folder.resolve()
-    for base in (here, *here.parents):
-        candidate = base / "schemas" / file
-        if candidate.is_file() and _schema_id(candidate) == public:
-            return f"# yaml-language-server: $schema={os.path.relpath(candidate, here)}"
-    return f"# yaml-language-server: $schema={public}"
-
-
-def _schema_id(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8")).get("$id")
-    except (OSError, ValueError, AttributeError):
-        return None
 
 
 def _check_targets(root: Path, files: dict[Path, str]) -> None:

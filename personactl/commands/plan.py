@@ -5,62 +5,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
+from personactl.commands.options import connection_options, selection_options
+
 FORMATS = ("text", "json", "markdown")
-
-
-def connection_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Options shared by every command that talks to the API."""
-    f = click.option(
-        "--parallelism",
-        type=click.IntRange(1, 64),
-        default=8,
-        show_default=True,
-        help="Concurrent requests.",
-    )(f)
-    f = click.option(
-        "--api-url",
-        envvar="ANAM_API_URL",
-        help="Anam API base URL (env ANAM_API_URL); not for the sandbox backend.",
-    )(f)
-    f = click.option(
-        "--api-key",
-        help="API key (default: the environment's apiKeyEnv, ANAM_API_KEY unless set otherwise).",
-    )(f)
-    f = click.option(
-        "-e", "--env", "env_name", help="Environment (default: defaultEnvironment, else the first)."
-    )(f)
-    return f
-
-
-def selection_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    f = click.option(
-        "--prune",
-        is_flag=True,
-        help="Also delete resources recorded in the state that the manifests no "
-        "longer declare (never lifecycle.preventDestroy ones).",
-    )(f)
-    f = click.option(
-        "-l",
-        "--selector",
-        "selectors",
-        multiple=True,
-        metavar="KEY=VALUE",
-        help="Only resources with this label (repeatable).",
-    )(f)
-    f = click.option(
-        "--target",
-        "targets",
-        multiple=True,
-        metavar="NAME",
-        help="Only this resource (repeatable); tools it uses come along.",
-    )(f)
-    return f
 
 
 def use_color(ctx: click.Context, stream: Any) -> bool:
@@ -79,6 +31,15 @@ def render_plan(plan: Any, fmt: str, *, color: bool, show_requests: bool) -> str
     from personactl.output.plan_text import render_text
 
     return render_text(plan, color=color, show_requests=show_requests)
+
+
+def show_warnings(ctx: click.Context, plan: Any, secret_values: set[str]) -> None:
+    """The text plan's warnings, on stderr."""
+    from personactl.manifest.render import redact
+    from personactl.output.plan_text import render_warnings
+
+    text = render_warnings(plan, color=use_color(ctx, sys.stderr))
+    click.echo(redact(text, secret_values), nl=False, err=True)
 
 
 def save_plan(plan: Any, out: str) -> None:
@@ -140,6 +101,8 @@ def run_plan(
             run.plan, fmt, color=use_color(ctx, sys.stdout), show_requests=show_requests
         )
         click.echo(redact(text, run.secret_values), nl=False)
+        if fmt == "text":  # Markdown and JSON carry the warnings in their payload
+            show_warnings(ctx, run.plan, run.secret_values)
         if out:
             save_plan(run.plan, out)
             click.echo(
@@ -217,7 +180,13 @@ def plan(
 @connection_options
 @selection_options
 @click.option(
-    "-o", "--output", "fmt", type=click.Choice(FORMATS), default="text", show_default=True
+    "-o",
+    "--output",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="text, json or markdown, as for plan.",
 )
 @click.option("--show-requests", is_flag=True, help="Show the exact requests apply would send.")
 @click.pass_context

@@ -6,17 +6,20 @@ from typing import Any
 
 import click
 
+from personactl.commands.options import env_option
+
 
 @click.command()
 @click.argument("names", nargs=-1)
+@env_option
 @click.option(
-    "-e",
-    "--env",
-    "env_name",
-    help="Environment to render (default: the project's defaultEnvironment, else the first one).",
-)
-@click.option(
-    "-o", "--output", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True
+    "-o",
+    "--output",
+    "fmt",
+    type=click.Choice(["yaml", "json"]),
+    default="yaml",
+    show_default=True,
+    help="YAML documents, or one JSON list.",
 )
 def render(names: tuple[str, ...], env_name: str | None, fmt: str) -> None:
     """Print the final desired spec of each resource (or only NAMES).

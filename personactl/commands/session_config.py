@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from personactl.commands.options import api_options
+
 if TYPE_CHECKING:
     from personactl.manifest.model import Environment
     from personactl.manifest.render import Rendered
@@ -151,12 +153,6 @@ def find_persona(items: list[Rendered], name: str, env: Environment | None) -> R
 @click.command("session-config")
 @click.argument("name")
 @click.option(
-    "-e",
-    "--env",
-    "env_name",
-    help="Environment the session runs (default: the project's defaultEnvironment).",
-)
-@click.option(
     "--set",
     "assignments",
     multiple=True,
@@ -168,13 +164,11 @@ def find_persona(items: list[Rendered], name: str, env: Environment | None) -> R
     "--from-env",
     "from_env",
     metavar="OTHER",
-    help="Send what differs from ENV to environment OTHER's configuration.",
+    help="Change a session running the -e environment's configuration to environment "
+    "OTHER's: send only what differs.",
 )
 @click.option("--compact", is_flag=True, help="One line of JSON.")
-@click.option(
-    "--api-key", help="API key (default: the variable the environment's apiKeyEnv names)."
-)
-@click.option("--api-url", help="API base URL (default: $ANAM_API_URL, else the environment's).")
+@api_options
 @click.pass_context
 def session_config(
     ctx: click.Context,

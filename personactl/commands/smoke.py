@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
-from personactl.commands.plan import connection_options
+from personactl.commands.options import connection_options
 
 
 @click.command()
@@ -19,6 +20,7 @@ from personactl.commands.plan import connection_options
     type=click.Choice(["table", "json"]),
     default="table",
     show_default=True,
+    help="A table, or a JSON list with one object per persona.",
 )
 @click.pass_context
 def smoke(
@@ -30,14 +32,17 @@ def smoke(
     parallelism: int,
     fmt: str,
 ) -> int:
-    """Ask POST /v1/auth/session-token for each applied persona (or NAMES).
+    """Check that each applied persona (or only NAMES) can start a session.
 
-    A persona that gets a session token can start a session. The tokens are
-    credentials and are never printed. Exit 1 if any persona cannot start.
+    Asks POST /v1/auth/session-token for every persona the environment's
+    state records: a persona that gets a session token can start a session.
+    The tokens are credentials and are never printed. Exit status 1 if any
+    persona cannot start; a rejected API key stops the run at once.
     """
     from pathlib import Path
 
     from personactl.anam.client import client_for
+    from personactl.anam.errors import AuthRejected
     from personactl.engine.state import load_state
     from personactl.errors import PersonactlError
     from personactl.manifest.loader import display_path, find_project_root, load_project
@@ -68,15 +73,28 @@ def smoke(
         parallelism=parallelism,
         debug=bool(ctx.obj.get("debug")),
     )
+    rejected: list[AuthRejected] = []
+
+    def session_token(entry: Any) -> Any:
+        # A rejected key fails every persona alike: stop asking after the first 401.
+        if rejected:
+            raise rejected[0]
+        try:
+            return client.post(
+                "/v1/auth/session-token",
+                {"personaConfig": {"personaId": entry.id}},
+                idempotent=True,
+            )
+        except AuthRejected as exc:
+            rejected.append(exc)
+            raise
+
     try:
-        outcomes = client.map_concurrent(
-            lambda e: client.post(
-                "/v1/auth/session-token", {"personaConfig": {"personaId": e.id}}, idempotent=True
-            ),
-            personas,
-        )
+        outcomes = client.map_concurrent(session_token, personas)
     finally:
         client.close()
+    if rejected:
+        raise rejected[0]
     rows = []
     for entry, outcome in zip(personas, outcomes, strict=True):
         ok = (

@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from personactl.commands.options import env_option
+
 
 def _env(env_name: str | None) -> Any:
     from pathlib import Path
@@ -50,11 +52,16 @@ def _find(store: Any, ref: str) -> Any:
 
 @click.group()
 def state() -> None:
-    """Inspect and repair the state file of an environment."""
+    """List, show, forget or rename what the state records.
+
+    The state file (.personactl/ENV.json unless the environment sets `state`)
+    records, per resource, its id, what personactl last sent and what the
+    server returned: plan compares with it to tell drift from local changes.
+    """
 
 
 @state.command("list")
-@click.option("-e", "--env", "env_name", help="Environment (default: the default one).")
+@env_option
 def list_(env_name: str | None) -> None:
     """List the resources recorded in the state."""
     from personactl.output.table import format_table
@@ -72,9 +79,14 @@ def list_(env_name: str | None) -> None:
 
 @state.command()
 @click.argument("name")
-@click.option("-e", "--env", "env_name", help="Environment (default: the default one).")
+@env_option
 def show(name: str, env_name: str | None) -> None:
-    """Show one recorded resource as JSON (secrets appear only as sentinels)."""
+    """Show one recorded resource as JSON.
+
+    What personactl last sent (applied), what the server returned for it
+    (observed) and the fingerprint. Secrets appear only as sentinels. NAME
+    may be KIND/NAME when a persona and a tool share it.
+    """
     from dataclasses import asdict
 
     store = _store(_env(env_name))
@@ -83,9 +95,13 @@ def show(name: str, env_name: str | None) -> None:
 
 @state.command()
 @click.argument("name")
-@click.option("-e", "--env", "env_name", help="Environment (default: the default one).")
+@env_option
 def rm(name: str, env_name: str | None) -> None:
-    """Forget a resource: personactl stops managing it; the live one is not touched."""
+    """Forget a recorded resource; the live one is not touched.
+
+    personactl stops managing it: the next plan creates it again if a manifest
+    still declares it (or adopts it by name). NAME may be KIND/NAME.
+    """
     store = _store(_env(env_name))
     with store:
         entry = _find(store, name)
@@ -99,10 +115,13 @@ def rm(name: str, env_name: str | None) -> None:
 @state.command()
 @click.argument("old")
 @click.argument("new")
-@click.option("-e", "--env", "env_name", help="Environment (default: the default one).")
+@env_option
 def mv(old: str, new: str, env_name: str | None) -> None:
-    """Rename a recorded resource after renaming its metadata.name, so the next
-    plan updates it instead of creating a new one."""
+    """Rename a recorded resource from OLD to NEW.
+
+    Run it after renaming a manifest's metadata.name, so that the next plan
+    updates the resource instead of creating a new one and deleting the old.
+    """
     from dataclasses import replace
 
     from personactl.errors import PersonactlError

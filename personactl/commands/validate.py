@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from personactl.commands.options import every_env_option
+
 if TYPE_CHECKING:
     from personactl.errors import Diagnostic
     from personactl.manifest.loader import Loaded
@@ -15,9 +17,7 @@ if TYPE_CHECKING:
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option(
-    "-e", "--env", "env_name", help="Check this environment only (default: every environment)."
-)
+@every_env_option
 @click.option(
     "-o",
     "--output",

@@ -109,7 +109,12 @@ def serve(
     normalize_text: bool,
     access_log: bool,
 ) -> None:
-    """Serve the emulator over HTTP and print its URL; stop with Ctrl-C or SIGTERM."""
+    """Serve the emulator over HTTP and print its URL.
+
+    An Anam-API-compatible server for offline use and CI, with the stock
+    catalog seeded; point an `anam` environment's apiUrl at the URL it
+    prints. Stop it with Ctrl-C or SIGTERM.
+    """
     from personactl.emulator.app import EmulatorApp
     from personactl.emulator.faults import parse_fail_rates
     from personactl.emulator.server import DEFAULT_HOST, create_server, is_loopback

@@ -467,7 +467,11 @@ def no_manifests_error(project: Project, takes_paths: bool = False) -> Personact
     globs = ", ".join(project.manifest_globs)
     if project.file is None:
         where = "the current directory (no personactl.yaml found)"
-        fixes = ["run personactl in the project's directory", "point -C at it"]
+        fixes = [
+            "run personactl in the project's directory",
+            "point -C at it",
+            "start one with `personactl init`",
+        ]
     else:
         where = project.file
         fixes = [f"check spec.manifests in {project.file}"]

@@ -269,3 +269,24 @@ def validate_document(
             msg = _message(err, field, path in bool_words)
             out.append(Diagnostic.at(at, msg, f"schema-{err.validator}"))
     return out
+
+
+def modeline(kind: str, folder: Path) -> str:
+    """The YAML language server's schema modeline for a manifest written in `folder`: a
+    relative path to a copy of personactl's schemas in the folder or above it (a
+    checkout, as the examples have), else the schema's public address (its `$id`);
+    never a path into this machine's installation, which would be wrong once committed."""
+    import os
+
+    file = f"{kind.lower()}.schema.json"
+    public = json.loads(schema_text(kind))["$id"]
+    here = folder.resolve()
+    for base in (here, *here.parents):
+        candidate = base / "schemas" / file
+        try:
+            found = json.loads(candidate.read_text(encoding="utf-8")).get("$id")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if found == public:
+            return f"# yaml-language-server: $schema={os.path.relpath(candidate, here)}"
+    return f"# yaml-language-server: $schema={public}"

@@ -1,4 +1,7 @@
-"""The Terraform-style text view of a Plan (what `personactl plan` prints)."""
+"""The Terraform-style text view of a Plan (what `personactl plan` prints).
+
+Its warnings are rendered apart (`render_warnings`), for stderr.
+"""
 
 from __future__ import annotations
 
@@ -44,15 +47,20 @@ def render_text(plan: p.Plan, *, color: bool = False, show_requests: bool = Fals
             for fc in rc.drift:
                 out += _drift_lines(rc, fc, paint)
 
-    if plan.warnings:
-        out.append("")
-        out += [f"{paint('Warning:', _BOLD + _YELLOW)} {v.masked_text(w)}" for w in plan.warnings]
-
     out.append("")
     if not plan.has_changes:
         out.append(paint(v.NO_CHANGES, _BOLD + _GREEN))
     out.append(paint(v.summary_line(plan), _BOLD))
     return "\n".join(out) + "\n"
+
+
+def render_warnings(plan: p.Plan, *, color: bool = False) -> str:
+    """The plan's warnings, for stderr: the text view on stdout is the payload alone."""
+    if not plan.warnings:
+        return ""
+    paint = _painter(color)
+    label = paint("Warning:", _BOLD + _YELLOW)
+    return "\n" + "".join(f"{label} {v.masked_text(w)}\n" for w in plan.warnings)
 
 
 def _sym(symbol: str, paint: _Paint) -> str:
