@@ -7,11 +7,11 @@ the Anam API (`anam`); diff and plan are the pure `engine`.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
 from personactl.anam.client import AnamClient, client_for
+from personactl.anam.errors import redact_url
 from personactl.anam.fetch import LiveSet, fetch
 from personactl.anam.fields import to_body_path
 from personactl.anam.observe import observe
@@ -171,11 +171,7 @@ def make_plan(opts: Options) -> PlanRun:
         def label(key: str, value: Any) -> Any:
             return resolver.label(key, value, tool_names)
 
-        api_url = (
-            "sandbox"
-            if env.backend == "sandbox"
-            else (opts.api_url or os.environ.get("ANAM_API_URL") or env.api_url)
-        )
+        api_url = "sandbox" if env.backend == "sandbox" else redact_url(client.config.base_url)
         plan = build_plan(
             environment=env.name,
             backend=env.backend,
