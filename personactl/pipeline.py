@@ -7,10 +7,11 @@ the Anam API (`anam`); diff and plan are the pure `engine`.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
-from personactl.anam.client import AnamClient, client_for
+from personactl.anam.client import AnamClient, api_url_for, client_for
 from personactl.anam.errors import redact_url
 from personactl.anam.fetch import LiveSet, fetch
 from personactl.anam.fields import to_body_path
@@ -18,11 +19,11 @@ from personactl.anam.observe import observe
 from personactl.anam.resolve import Resolver
 from personactl.engine.plan import Plan
 from personactl.engine.planner import Desired, build_plan
-from personactl.engine.state import State, load_state
+from personactl.engine.state import State, load_state, new_lineage
 from personactl.errors import ManifestErrors, PersonactlError
-from personactl.manifest.checks import check
+from personactl.manifest.checks import Select, check
 from personactl.manifest.loader import display_path, load_all, no_manifests_error
-from personactl.manifest.model import Environment, Project
+from personactl.manifest.model import Environment, Project, Resource
 from personactl.manifest.render import Rendered
 
 
@@ -60,61 +61,81 @@ def _parse_selectors(selectors: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def select(
-    rendered: list[Rendered], targets: tuple[str, ...], selectors: tuple[str, ...]
-) -> list[Rendered]:
-    """--target and -l narrow the run; tools used by a chosen persona come along."""
+def selection(targets: tuple[str, ...], selectors: tuple[str, ...]) -> Select | None:
+    """--target and -l as a narrowing of the composed resources (None: everything).
+
+    Tools used by a chosen persona come along. Only what is chosen is rendered,
+    so only its secrets must be set.
+    """
     if not targets and not selectors:
-        return rendered
-    names = {r.name for r in rendered}
-    unknown = [t for t in targets if t not in names]
-    if unknown:
-        raise PersonactlError(
-            f"--target {', '.join(repr(u) for u in unknown)} matches no resource "
-            f"(known: {', '.join(sorted(names))})"
-        )
+        return None
     wanted = _parse_selectors(selectors)
-    chosen = [
-        r
-        for r in rendered
-        if (not targets or r.name in targets)
-        and all(r.resource.labels.get(k) == v for k, v in wanted.items())
-    ]
-    used_tools = {
-        ref
-        for r in chosen
-        if r.kind == "Persona"
-        for ref in (r.data.get("spec") or {}).get("tools", [])
-        if isinstance(ref, str)
-    }
-    chosen_keys = {(r.kind, r.name) for r in chosen}
-    return chosen + [
-        r
-        for r in rendered
-        if r.kind == "Tool" and r.name in used_tools and (r.kind, r.name) not in chosen_keys
-    ]
+
+    def choose(resources: list[Resource]) -> list[Resource]:
+        names = {r.name for r in resources}
+        unknown = [t for t in targets if t not in names]
+        if unknown:
+            raise PersonactlError(
+                f"--target {', '.join(repr(u) for u in unknown)} matches no resource "
+                f"(known: {', '.join(sorted(names))})"
+            )
+        chosen = [
+            r
+            for r in resources
+            if (not targets or r.name in targets)
+            and all(r.labels.get(k) == v for k, v in wanted.items())
+        ]
+        if not chosen:
+            in_use = sorted({f"{k}={v}" for r in resources for k, v in r.labels.items()})
+            labels = f"labels in use: {', '.join(in_use)}" if in_use else "no resource has labels"
+            raise PersonactlError(
+                f"no resource matches {' '.join('-l ' + s for s in selectors)} ({labels})"
+            )
+        used_tools = {
+            ref
+            for r in chosen
+            if r.kind == "Persona"
+            for ref in r.spec.get("tools") or []
+            if isinstance(ref, str)
+        }
+        keys = {(r.kind, r.name) for r in chosen}
+        return chosen + [
+            r
+            for r in resources
+            if r.kind == "Tool" and r.name in used_tools and (r.kind, r.name) not in keys
+        ]
+
+    return choose
 
 
-def make_plan(opts: Options) -> PlanRun:
+def make_plan(opts: Options, state: State | None = None) -> PlanRun:
+    """Plan one environment. `state`: the state apply holds locked (else it is read
+    from disk, refusing a state file recorded for another environment)."""
     loaded = load_all()
     project = loaded.project
     if not loaded.resources and not loaded.diagnostics:
         raise no_manifests_error(project)
     env = project.require_environment(opts.env_name)
-    result = check(loaded, [env], secrets="sentinel")
+    state_display = display_path(env.state_path)
+    if state is None:
+        state = load_state(env.state_path, state_display, env.name)
+    # A state not written yet has no lineage: the plan's becomes the new state's.
+    lineage = state.lineage if state and state.lineage else new_lineage()
+    if state is not None:
+        state.upgrade_legacy_sentinels(lineage)
+    selected = selection(opts.targets, opts.selectors)
+    result = check(loaded, [env], secrets="sentinel", salt=lineage, select=selected)
     if result.diagnostics:
         raise ManifestErrors(result.diagnostics)
-    rendered = select(result.rendered[env.name], opts.targets, opts.selectors)
+    rendered = result.rendered[env.name]
     prune = opts.prune
     warnings = []
-    if prune and (opts.targets or opts.selectors):
+    if prune and selected is not None:
         prune = False
         warnings.append("--prune is ignored with --target or -l: nothing will be deleted")
     if opts.prune and not rendered:
         raise PersonactlError("no manifests selected: refusing to prune the whole environment")
 
-    state_display = display_path(env.state_path)
-    state = load_state(env.state_path, state_display)
     client = client_for(
         env,
         project.root,
@@ -124,13 +145,15 @@ def make_plan(opts: Options) -> PlanRun:
         debug=opts.debug,
     )
     try:
-        kinds = {"Persona", "Tool"}
+        # With a selection, resources outside it are not missing, only not chosen:
+        # no prune candidates, no warnings, no reads.
+        kinds = {"Persona", "Tool"} if selected is None else set()
         live = fetch(client, rendered, state, kinds)
         if live.diagnostics:
             raise ManifestErrors(live.diagnostics)
         tool_ids = {
             r.name: (m.id if (m := live.matched.get(("Tool", r.name))) else None)
-            for r in result.rendered[env.name]
+            for r in rendered
             if r.kind == "Tool"
         }
         resolver = Resolver(live.catalog, tool_ids)
@@ -161,7 +184,8 @@ def make_plan(opts: Options) -> PlanRun:
         for d in desired:
             m = live.matched.get((d.kind, d.name))
             if m is not None:
-                live.matched[(d.kind, d.name)] = observe(d.kind, m.raw, d.body)
+                templates = secret_templates(d.body, state, d.kind, d.name, m.id)
+                live.matched[(d.kind, d.name)] = observe(d.kind, m.raw, templates, lineage)
         tool_names = {
             m.id: name for (kind, name), m in live.matched.items() if kind == "Tool" and m
         }
@@ -171,20 +195,41 @@ def make_plan(opts: Options) -> PlanRun:
         def label(key: str, value: Any) -> Any:
             return resolver.label(key, value, tool_names)
 
-        api_url = "sandbox" if env.backend == "sandbox" else redact_url(client.config.base_url)
         plan = build_plan(
             environment=env.name,
             backend=env.backend,
-            api_url=api_url,
+            api_url=api_url_of(env, opts.api_url),
             state_path=state_display,
             state=state,
             desired=desired,
             live=live,
             label=label,
             prune=prune,
+            lineage=lineage,
         )
         plan.warnings[:0] = warnings
     except BaseException:
         client.close()
         raise
     return PlanRun(plan, project, env, client, state, live, rendered, result.secret_values)
+
+
+def api_url_of(env: Environment, api_url: str | None) -> str:
+    """The API a plan is made against (recorded in it; a saved plan is only applied there),
+    as the client chose it, and redacted: a plan file never holds URL credentials."""
+    if env.backend == "sandbox":
+        return "sandbox"
+    return redact_url(api_url_for(env, api_url, os.environ)[0])
+
+
+def secret_templates(
+    desired: dict[str, Any] | None, state: State | None, kind: str, name: str, ident: str
+) -> list[dict[str, Any]]:
+    """The forms of a resource that may hold sentinels: what the manifest wants and what
+    the state says was applied and observed for this very resource. A live value that
+    matches one of them with the secret filled in is shown as that sentinel form."""
+    entry = state.find(kind, name) if state else None
+    forms = [desired] if desired else []
+    if entry is not None and entry.id == ident:
+        forms += [entry.applied, entry.observed]
+    return forms

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,8 +60,12 @@ class Emulator:
             return list(c.get("/v1/tools", params={"perPage": 100}).json()["data"])
 
 
+# Called with each request before the emulator handles it (to act behind personactl's back).
+Hook = Callable[[Recorded], None]
+
+
 @contextmanager
-def emulator(data_dir: Path, **settings: Any) -> Iterator[Emulator]:
+def emulator(data_dir: Path, hook: Hook | None = None, **settings: Any) -> Iterator[Emulator]:
     app = EmulatorApp(data_dir, EmulatorSettings(api_key=KEY, **settings))
     emu = Emulator("", app)
     lock = threading.Lock()
@@ -74,10 +78,11 @@ def emulator(data_dir: Path, **settings: Any) -> Iterator[Emulator]:
         environ["wsgi.input"] = io.BytesIO(raw)
         query = environ.get("QUERY_STRING")
         path = environ["PATH_INFO"] + (f"?{query}" if query else "")
+        record = Recorded(environ["REQUEST_METHOD"], path, json.loads(raw) if raw else None)
         with lock:
-            emu.log.append(
-                Recorded(environ["REQUEST_METHOD"], path, json.loads(raw) if raw else None)
-            )
+            emu.log.append(record)
+        if hook is not None:
+            hook(record)
         return app(environ, start_response)
 
     server = create_server(recorder, "127.0.0.1", 0)

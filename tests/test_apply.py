@@ -8,6 +8,7 @@ test_apply_faults.py.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -20,9 +21,14 @@ from e2e_support import KEY, TOKEN, Emulator, edit, emulator, make_project, pc
 
 TOOLS = ["show-product", "order-lookup", "end-call"]
 PERSONAS = ["concierge-lea", "onboarding-mia", "onboarding-trainer", "support-cara"]
-CREATED = [f"[{i}/7] tool {n!r}: created" for i, n in enumerate(TOOLS, 1)] + [
-    f"[{i}/7] persona {n!r}: created" for i, n in enumerate(PERSONAS, 4)
-]
+CREATED = [f"tool {n!r}: created" for n in TOOLS] + [f"persona {n!r}: created" for n in PERSONAS]
+
+
+def progress_of_creates(lines: list[str]) -> None:
+    """Numbered as each write finishes: tools (in any order) before personas."""
+    assert [line.split(" ", 1)[0] for line in lines] == [f"[{i}/7]" for i in range(1, 8)], lines
+    rest = [line.split(" ", 1)[1] for line in lines]
+    assert sorted(rest[:3]) == sorted(CREATED[:3]) and sorted(rest[3:]) == sorted(CREATED[3:])
 SUMMARY_7 = "Apply complete! Resources: 7 created, 0 updated, 0 deleted, 0 failed."
 NOTHING = "Apply complete! Resources: 0 created, 0 updated, 0 deleted, 0 failed."
 STATE_KEYS = [
@@ -67,7 +73,7 @@ def test_first_apply_creates_tools_then_personas(project: Path, emu: Emulator) -
     r = pc(project, "apply", "--auto-approve")
     assert r.code == 0, r.err
     assert r.lines[-2:] == ["Plan: 7 to create, 0 to update, 0 to delete, 0 unchanged.", SUMMARY_7]
-    assert r.err.splitlines() == CREATED
+    progress_of_creates(r.err.splitlines())
     assert TOKEN not in r.out + r.err
     writes = emu.writes()
     assert [(w.method, w.path) for w in writes] == [("POST", "/v1/tools")] * 3 + [
@@ -86,8 +92,9 @@ def test_first_apply_creates_tools_then_personas(project: Path, emu: Emulator) -
     )
     # The state holds exactly the seven, with the documented shape, sorted.
     state = state_of(project)
-    assert list(state) == ["version", "environment", "resources"]
-    assert (state["version"], state["environment"]) == (1, "emu")
+    assert list(state) == ["version", "environment", "lineage", "serial", "resources"]
+    assert (state["version"], state["environment"], state["serial"]) == (2, "emu", 1)
+    assert re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", state["lineage"])
     assert [(e["kind"], e["name"]) for e in state["resources"]] == sorted(live)
     for entry in state["resources"]:
         assert list(entry) == STATE_KEYS
@@ -173,7 +180,7 @@ def test_json_output(project: Path, emu: Emulator) -> None:
     }
     # The plan and the progress go to stderr.
     assert "Plan: 7 to create, 0 to update, 0 to delete, 0 unchanged." in r.err
-    assert r.err.splitlines()[-7:] == CREATED
+    progress_of_creates(r.err.splitlines()[-7:])
 
 
 # -- saved plans ------------------------------------------------------------------------
@@ -257,7 +264,10 @@ def test_a_saved_plan_applies_once(project: Path, emu: Emulator, tmp_path: Path)
     emu.reset_log()
     r = pc(project, "apply", str(out))
     assert r.code == 1
-    assert r.err.count("now exists") == 7, r.err
+    assert r.err == (
+        f"error: the state of environment 'emu' changed since plan file {out} was made "
+        "(serial 0 -> 1); make a new one with `personactl plan --out FILE`\n"
+    )
     assert emu.writes() == []
     assert len(emu.personas()) == 4 and len(emu.tools()) == 3
 

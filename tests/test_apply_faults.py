@@ -64,8 +64,8 @@ def check_state_file(project: Path) -> dict[str, Any] | None:
     if not path.exists():
         return None
     doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    assert list(doc) == ["version", "environment", "resources"]
-    assert (doc["version"], doc["environment"]) == (1, "emu")
+    assert list(doc) == ["version", "environment", "lineage", "serial", "resources"]
+    assert (doc["version"], doc["environment"]) == (2, "emu")
     keys = [(r["kind"], r["name"]) for r in doc["resources"]]
     assert keys == sorted(set(keys)), keys  # sorted, each resource once
     for entry in doc["resources"]:

@@ -7,6 +7,7 @@ read the diff: the goldens are what users see.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 import re
@@ -36,6 +37,7 @@ SECRET_OLD = "old-s3cr3t-value"
 SECRET_LIVE = "live-plain-secret"  # a live API returns header values in clear
 SECRETS = (SECRET_NEW, SECRET_OLD, SECRET_LIVE)
 
+LINEAGE = "3f2b8c1e-golden-lineage"
 CARA_ID = "5f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
 CONCIERGE_ID = "8e7d6c5b-4a39-4281-9f0e-1d2c3b4a5968"
 LEO_ID = "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d"
@@ -104,8 +106,8 @@ def fc(path: str, before: Any, after: Any, reason: str, sensitive: bool = False)
 
 def plan_update() -> p.Plan:
     """Three-way, sandbox, with --prune: every kind of field change and resource action."""
-    token_old = sentinel("ACME_TOKEN", SECRET_OLD)
-    token_new = sentinel("ACME_TOKEN", SECRET_NEW)
+    token_old = sentinel("ACME_TOKEN", SECRET_OLD, LINEAGE)
+    token_new = sentinel("ACME_TOKEN", SECRET_NEW, LINEAGE)
     orders = p.ResourceChange(
         kind="Tool",
         name="order-lookup",
@@ -281,7 +283,7 @@ def plan_update() -> p.Plan:
 
 def plan_create_twoway() -> p.Plan:
     """Production, no state file yet: creates, an adopted persona, and a live secret in clear."""
-    token = sentinel("ACME_TOKEN", SECRET_NEW)
+    token = sentinel("ACME_TOKEN", SECRET_NEW, LINEAGE)
     orders = p.ResourceChange(
         kind="Tool",
         name="order-lookup",
@@ -532,7 +534,7 @@ def test_json_validates_against_the_schema(case: str) -> None:
     "breakage",
     [
         lambda d: d.pop("summary"),
-        lambda d: d.update(formatVersion=2),
+        lambda d: d.update(formatVersion=3),
         lambda d: d.update(extra=1),
         lambda d: d["changes"][0].update(action="modify"),
         lambda d: d["changes"][0]["fields"][0].update(reason="because"),
@@ -572,7 +574,10 @@ def test_json_of_a_plan_without_secrets_is_the_plan() -> None:
     plan = plan_update()
     # Drop the only secret-bearing resource: everything else must come back unchanged.
     plan.changes = [c for c in plan.changes if c.name != "order-lookup"]
-    assert p.Plan.from_dict(json.loads(render_json(plan))) == plan
+    # ... but marked as a plan to read, which apply refuses (see test_saved_plans).
+    assert p.Plan.from_dict(json.loads(render_json(plan))) == dataclasses.replace(
+        plan, display=True
+    )
 
 
 def test_rendering_does_not_touch_the_plan() -> None:

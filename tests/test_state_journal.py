@@ -71,9 +71,126 @@ def test_a_corrupt_journal_is_an_error_not_a_silent_loss(tmp_path: Path) -> None
     with pytest.raises(PersonactlError) as caught:
         load_state(path, "emu.json")
     assert caught.value.message == (
-        "state journal emu.json.journal is malformed at line 2; restore the state file from "
-        "version control"
+        "state journal emu.json.journal, line 2, is not a journal record; remove that line, "
+        "or restore the state file from version control and delete the journal"
     )
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ('{"op": "record", "entry": {"kind": "Persona", "name": "c", "anamName": "t-c", '
+         '"id": "i", "applied": "x"}}', "the applied of Persona 'c' is not an object"),
+        ('{"op": "record", "entry": ["x"]}', "an entry is not an object"),
+        ('{"op": "record", "entry": {"kind": "Persona", "name": "c", "anamName": "t-c", '
+         '"id": 7}}', "an entry's id is not a string"),
+        ('{"op": "forget"}', "a forget without kind and name"),
+    ],
+)
+def test_a_malformed_journal_record_names_the_journal_and_line(
+    tmp_path: Path, line: str, problem: str
+) -> None:
+    path = tmp_path / "emu.json"
+    crash_after_recording(path, ["a"])
+    journal = path.with_name("emu.json.journal")
+    journal.write_text(journal.read_text() + line + "\n")
+    with pytest.raises(PersonactlError) as caught:
+        load_state(path, "emu.json")
+    assert caught.value.message.startswith(
+        f"state journal emu.json.journal, line 2, is malformed: {problem}"
+    ), caught.value.message
+
+
+def test_a_complete_last_line_that_is_garbage_is_an_error_not_a_torn_write(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "emu.json"
+    crash_after_recording(path, ["a"])
+    journal = path.with_name("emu.json.journal")
+    journal.write_text(journal.read_text() + "garbage\n")
+    with pytest.raises(PersonactlError, match="line 2, is not a journal record"):
+        load_state(path, "emu.json")
+
+
+def test_a_state_entry_whose_applied_is_not_an_object_is_one_sentence(tmp_path: Path) -> None:
+    path = tmp_path / "emu.json"
+    doc = {
+        "version": 2,
+        "environment": "emu",
+        "lineage": "l",
+        "serial": 3,
+        "resources": [
+            {"kind": "Tool", "name": "t", "anamName": "t", "id": "1", "applied": [1]}
+        ],
+    }
+    path.write_text(json.dumps(doc))
+    with pytest.raises(PersonactlError) as caught:
+        load_state(path, "emu.json")
+    assert caught.value.message == (
+        "state file emu.json is malformed: the applied of Tool 't' is not an object; "
+        "restore it from version control"
+    )
+
+
+def test_a_state_of_another_environment_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "emu.json"
+    with StateStore(path, "emu.json", "staging") as store:
+        store.record(entry("a"))
+    with pytest.raises(PersonactlError) as caught:
+        load_state(path, "emu.json", "production")
+    assert caught.value.message == (
+        "state file emu.json belongs to environment 'staging', not 'production'; give "
+        "environment 'production' its own state file in personactl.yaml"
+    )
+
+
+def test_every_write_grows_the_serial_and_keeps_the_lineage(tmp_path: Path) -> None:
+    path = tmp_path / "emu.json"
+    with StateStore(path, "emu.json", "emu") as store:
+        store.record(entry("a"))
+    first = json.loads(path.read_text())
+    with StateStore(path, "emu.json", "emu") as store:
+        store.record(entry("b"))
+    with StateStore(path, "emu.json", "emu") as store:
+        pass  # nothing recorded: nothing written
+    second = json.loads(path.read_text())
+    assert (first["serial"], second["serial"]) == (1, 2)
+    assert first["lineage"] == second["lineage"] and len(first["lineage"]) == 36
+
+
+def test_a_version_1_state_is_read_and_its_unsalted_sentinels_upgraded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashlib
+
+    from personactl.engine.secrets import matches
+
+    legacy = hashlib.sha256(b"personactl:TOK:pin-123456").hexdigest()[:12]
+    doc = {
+        "version": 1,
+        "environment": "emu",
+        "resources": [
+            {
+                "kind": "Tool",
+                "name": "t",
+                "anamName": "t",
+                "id": "1",
+                "applied": {"config": {"headers": {"A": f"Bearer ⟦secret:TOK:{legacy}⟧"}}},
+                "observed": {},
+                "fingerprint": {},
+            }
+        ],
+    }
+    path = tmp_path / "emu.json"
+    path.write_text(json.dumps(doc))
+    monkeypatch.setenv("TOK", "pin-123456")
+    with StateStore(path, "emu.json", "emu") as store:
+        lineage = store.state.lineage
+    after = json.loads(path.read_text())
+    assert (after["version"], after["serial"], after["lineage"]) == (2, 1, lineage)
+    header = after["resources"][0]["applied"]["config"]["headers"]["A"]
+    assert legacy not in header and header.startswith("Bearer ⟦secret:TOK:")
+    assert lineage is not None and matches(header.removeprefix("Bearer "), "pin-123456", lineage)
 
 
 def test_forget_is_journalled_too(tmp_path: Path) -> None:

@@ -764,7 +764,7 @@ def client_for(
     stripped.
     """
     environ = os.environ if environ is None else environ
-    url, url_source = _api_url(env, api_url, environ)
+    url, url_source = api_url_for(env, api_url, environ)
     if env.backend == "sandbox":
         return _sandbox_client(env, project_root, url_source, parallelism, debug, options)
     if api_key and api_key.strip():
@@ -788,7 +788,7 @@ def client_for(
     return AnamClient(config)
 
 
-def _api_url(
+def api_url_for(
     env: Environment, api_url: str | None, environ: Mapping[str, str]
 ) -> tuple[str, str]:
     """The API URL and where it came from, for messages.

@@ -40,12 +40,17 @@ def normalize(kind: str, raw: dict[str, Any]) -> Live:
     return Live(kind, str(raw["id"]), raw, norm, fingerprint(raw, norm))
 
 
-def observe(kind: str, raw: dict[str, Any], desired: dict[str, Any] | None) -> Live:
+def observe(kind: str, raw: dict[str, Any], templates: list[dict[str, Any]], salt: str) -> Live:
     """A live response as plan and apply compare it: in body vocabulary, with the
-    secrets it returns in clear turned back into the desired sentinels, and
-    fingerprinted after that (so neither a hash nor a diff ever sees a secret)."""
+    secrets it returns in clear turned back into sentinels, and fingerprinted
+    after that (so neither a hash nor a diff ever sees a secret).
+
+    `templates` are the forms of the resource that hold sentinels: the desired
+    body, and what the state says was applied and observed, so a value applied
+    as a secret stays a sentinel even once the manifest stops using secret().
+    """
     live = normalize(kind, raw)
-    if desired is not None:
-        live.normalized = sentinelize(desired, live.normalized)
+    if templates:
+        live.normalized = sentinelize(live.normalized, templates, salt)
         live.fingerprint = fingerprint(raw, live.normalized)
     return live

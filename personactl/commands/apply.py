@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +21,7 @@ from personactl.commands.plan import (
     selection_options,
     use_color,
 )
+from personactl.engine.plan import FORMAT_VERSION
 
 
 def _confirm(env: str) -> None:
@@ -31,24 +36,60 @@ def _confirm(env: str) -> None:
 
 
 def _load_plan_file(planfile: str) -> Any:
-    from personactl.engine.plan import Plan
+    from personactl.engine.plan import Plan, content_digest
     from personactl.errors import PersonactlError
 
+    again = "make it again with `personactl plan --out FILE`"
     try:
         data = json.loads(Path(planfile).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise PersonactlError(f"plan file {planfile} not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PersonactlError(f"cannot read plan file {planfile} ({exc}); {again}") from None
     except json.JSONDecodeError as exc:
         raise PersonactlError(
-            f"plan file {planfile} is not valid JSON (line {exc.lineno}); "
-            "make it again with `personactl plan --out FILE`"
+            f"plan file {planfile} is not valid JSON (line {exc.lineno}); {again}"
         ) from None
     if not isinstance(data, dict):
         raise PersonactlError(f"plan file {planfile} is not a personactl plan")
+    if data.get("display") is True:
+        raise PersonactlError(
+            f"{planfile} is a plan to read (from `plan -o json`, secrets masked), not one to "
+            "apply: save an applicable plan with `personactl plan --out FILE`"
+        )
+    if data.get("formatVersion") == FORMAT_VERSION and data.get("digest") != content_digest(data):
+        raise PersonactlError(
+            f"plan file {planfile} was changed after `personactl plan --out` wrote it "
+            f"(its digest does not match its content); {again}"
+        )
     try:
         return Plan.from_dict(data)
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise PersonactlError(f"plan file {planfile} is not a personactl plan ({exc})") from None
+
+
+def _check_binding(planfile: str, plan: Any, env: Any, state: Any, api_url: str | None) -> None:
+    """Refuse a saved plan made for another API or from another state than this one."""
+    from personactl.errors import PersonactlError
+    from personactl.pipeline import api_url_of
+
+    again = "make a new one with `personactl plan --out FILE`"
+    now = api_url_of(env, api_url)
+    if now != plan.apiUrl:
+        raise PersonactlError(
+            f"plan file {planfile} was made against {plan.apiUrl}, but environment "
+            f"{env.name!r} now points at {now}; {again}"
+        )
+    if state.lineage != plan.lineage:
+        raise PersonactlError(
+            f"plan file {planfile} was made from another state (lineage {plan.lineage}) than "
+            f"environment {env.name!r} has ({state.lineage}); {again}"
+        )
+    if state.serial != plan.serial:
+        raise PersonactlError(
+            f"the state of environment {env.name!r} changed since plan file {planfile} was made "
+            f"(serial {plan.serial} -> {state.serial}); {again}"
+        )
 
 
 @click.command()
@@ -112,23 +153,27 @@ def apply(
                 f"{env_name!r}; make a plan for {env_name!r} with `personactl plan --out FILE`"
             )
     project, _ = load_project(find_project_root(Path.cwd()))
-    env = project.environment(saved.environment if saved else env_name)
-    if env is None and saved is not None:
-        raise PersonactlError(f"environment {saved.environment!r} of the plan is not defined")
+    if saved is not None:
+        env = project.environment(saved.environment)
+        if env is None:
+            raise PersonactlError(f"environment {saved.environment!r} of the plan is not defined")
+    else:
+        env = project.require_environment(env_name)
     # Lock the environment's state before planning or checking a saved plan, and
     # hold it to the end: a plan made while another apply runs is stale by the
     # time it is applied (a create it plans may have happened since: a duplicate).
-    store = (
-        StateStore(env.state_path, display_path(env.state_path), env.name)
-        if env is not None
-        else None
+    # A state that does not exist yet takes the saved plan's lineage.
+    store = StateStore(
+        env.state_path,
+        display_path(env.state_path),
+        env.name,
+        lineage=saved.lineage if saved else None,
     )
     with contextlib.ExitStack() as stack:
-        if store is not None:
-            stack.enter_context(store)
+        stack.enter_context(store)
         if saved is not None:
-            assert env is not None
             plan = saved
+            _check_binding(planfile or "", plan, env, store.state, api_url)
             secret_values = _plan_secrets(plan)
             client = client_for(
                 env,
@@ -139,7 +184,7 @@ def apply(
                 debug=debug,
             )
             stack.callback(client.close)
-            stale = _stale(plan, client)
+            stale = _stale(plan, client, store.state)
             if stale:
                 raise PersonactlError(
                     f"the saved plan is stale and was not applied: {'; '.join(stale)}; "
@@ -149,9 +194,10 @@ def apply(
             run = make_plan(
                 plan_options(
                     ctx, env_name, targets, selectors, prune, api_key, api_url, parallelism
-                )
+                ),
+                state=store.state,
             )
-            plan, env, client, secret_values = run.plan, run.env, run.client, run.secret_values
+            plan, client, secret_values = run.plan, run.client, run.secret_values
             stack.callback(client.close)
             text = render_plan(plan, "text", color=use_color(ctx, sys.stderr), show_requests=False)
             click.echo(redact(text, secret_values), nl=False, err=fmt == "json")
@@ -162,9 +208,6 @@ def apply(
                         "run from a terminal"
                     )
                 _confirm(env.name)
-        if store is None:  # make_plan found the environment after all
-            store = StateStore(env.state_path, display_path(env.state_path), env.name)
-            stack.enter_context(store)
         results = _run(plan, client, store, parallelism, secret_values)
     return _report(plan, results, fmt, secret_values)
 
@@ -180,7 +223,7 @@ def _run(plan: Any, client: Any, store: Any, parallelism: int, secret_values: se
     def progress(result: Any) -> None:
         nonlocal done
         change = result.change
-        if change.action == "no-op":
+        if change.action == "no-op" or not result.started:
             return
         done += 1
         mark = "ok" if result.ok else "FAILED"
@@ -191,15 +234,49 @@ def _run(plan: Any, client: Any, store: Any, parallelism: int, secret_values: se
         # One line per resource on stderr: progress on a terminal, a log in CI.
         click.echo(redact(line, secret_values), err=True)
 
-    return Applier(
-        plan, AnamWriter(client), store, parallelism=parallelism, progress=progress
-    ).run()
+    cancel = threading.Event()
+    applier = Applier(
+        plan, AnamWriter(client), store, parallelism=parallelism, progress=progress, cancel=cancel
+    )
+    with _interruptible(cancel):
+        return applier.run()
+
+
+@contextlib.contextmanager
+def _interruptible(cancel: threading.Event) -> Iterator[None]:
+    """Ctrl-C during apply: start no new write, let those in flight finish and be
+    recorded, then report. A second Ctrl-C stops at once."""
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if cancel.is_set():
+            click.echo(
+                "\nStopped at once: a write in flight may be unrecorded; the next plan "
+                "shows what is left.",
+                err=True,
+            )
+            os._exit(1)  # the journal holds every recorded write; the lock dies with us
+        cancel.set()
+        click.echo(
+            "\nInterrupted: finishing the writes in flight and starting no new ones "
+            "(Ctrl-C again to stop at once).",
+            err=True,
+        )
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _report(plan: Any, results: Any, fmt: str, secret_values: set[str]) -> int:
     from personactl.manifest.render import redact
 
-    failed = [r for r in results if not r.ok]
+    skipped = [r for r in results if not r.started]
+    failed = [r for r in results if not r.ok and r.started]
     counts = {
         a: sum(1 for r in results if r.ok and r.change.action == a)
         for a in ("create", "update", "delete")
@@ -213,6 +290,7 @@ def _report(plan: Any, results: Any, fmt: str, secret_values: set[str]) -> int:
                 "updated": counts["update"],
                 "deleted": counts["delete"],
                 "failed": len(failed),
+                "notStarted": len(skipped),
             },
             "resources": [
                 {
@@ -227,49 +305,64 @@ def _report(plan: Any, results: Any, fmt: str, secret_values: set[str]) -> int:
                 if r.change.action != "no-op" or not r.ok
             ],
         }
+        if skipped:
+            doc["interrupted"] = True
         click.echo(redact(json.dumps(doc, indent=2, ensure_ascii=False), secret_values))
     else:
+        how = "interrupted" if skipped else "complete" if not failed else "finished with errors"
         summary = (
-            f"Apply {'complete' if not failed else 'finished with errors'}! "
+            f"Apply {how}! "
             f"Resources: {counts['create']} created, {counts['update']} updated, "
-            f"{counts['delete']} deleted, {len(failed)} failed."
+            f"{counts['delete']} deleted, {len(failed)} failed"
+            + (f", {len(skipped)} not started." if skipped else ".")
         )
         click.echo(summary)
+        if skipped:
+            click.echo(
+                "The state is saved with every write that finished: run apply again to do the "
+                "rest.",
+                err=True,
+            )
         for r in failed:
             click.echo(
                 redact(f"error: {r.change.kind} {r.change.name!r}: {r.message}", secret_values),
                 err=True,
             )
-    return 1 if failed else 0
+    return 1 if failed or skipped else 0
 
 
 def _plan_secrets(plan: Any) -> set[str]:
     """The values of the secrets a saved plan's sentinels name, to redact them from output."""
-    import os
 
-    from personactl.engine.secrets import SENTINEL, sentinel
+    from personactl.engine.secrets import SENTINEL, matches
 
     text = json.dumps([c.request.body for c in plan.changes if c.request], ensure_ascii=False)
     values = set()
     for m in SENTINEL.finditer(text):
         value = os.environ.get(m.group(1))
-        if value and sentinel(m.group(1), value) == m.group(0):
+        if value and matches(m.group(0), value, plan.lineage or ""):
             values.add(value)
     return values
 
 
-def _stale(plan: Any, client: Any) -> list[str]:
+def _stale(plan: Any, client: Any, state: Any) -> list[str]:
     from personactl.anam.errors import NotFound
     from personactl.anam.fields import RESOURCE_PATHS
     from personactl.anam.observe import observe
     from personactl.engine.staleness import stale_resources
+    from personactl.pipeline import secret_templates
+
+    names = {(c.kind, c.id): c.name for c in plan.changes}
 
     def refetch(kind: str, ident: str, desired: dict[str, Any] | None) -> dict[str, Any] | None:
         try:
             raw = client.get(f"{RESOURCE_PATHS[kind]}/{ident}")
         except NotFound:
             return None
-        fp = observe(kind, raw, desired).fingerprint
+        # The same sentinel forms as when the plan was made, so the same hash.
+        name = names[(kind, ident)]
+        templates = secret_templates(desired, state, kind, name, ident)
+        fp = observe(kind, raw, templates, plan.lineage or "").fingerprint
         return {"updatedAt": fp.updatedAt, "hash": fp.hash}
 
     def find(kind: str, name: str) -> list[str]:

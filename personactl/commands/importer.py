@@ -182,15 +182,9 @@ def import_(
             if change.action != "no-op" or change.id is None:
                 differing.append(f"{change.kind} {change.name!r}")
                 continue
-            store.record(
-                entry_for(
-                    change,
-                    change.id,
-                    change.desired or {},
-                    change.observed or {},
-                    change.fingerprint,
-                )
-            )
+            # Nothing was sent: only the identity is recorded, and the next plan compares
+            # each field with the live value.
+            store.record(entry_for(change, change.id, {}, {}, change.fingerprint))
     click.echo(
         f"Imported {len(imported)} resources into environment {env.name!r} and recorded "
         f"them in {display_path(env.state_path)}."

@@ -85,7 +85,7 @@ def save_plan(plan: Any, out: str) -> None:
     """The plan file keeps sentinels (never secret values) so apply can use it."""
     path = Path(out)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(plan.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    tmp.write_text(json.dumps(plan.sealed(), indent=2, ensure_ascii=False) + "\n")
     os.replace(tmp, path)
 
 

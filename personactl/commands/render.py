@@ -34,19 +34,23 @@ def render(names: tuple[str, ...], env_name: str | None, fmt: str) -> None:
     if not loaded.resources and not loaded.diagnostics:
         raise no_manifests_error(loaded.project)
     env = loaded.project.environment(env_name)
-    result = check(loaded, [env], secrets="require")
-    if result.diagnostics:
-        raise ManifestErrors(result.diagnostics)
-    items = result.rendered[env.name if env else ""]
     if names:
-        known = {r.name for r in items}
+        known = {r.name for r in loaded.resources}
         missing = [n for n in names if n not in known]
         if missing:
             raise PersonactlError(
                 f"no resource named {', '.join(repr(m) for m in missing)} "
                 f"(known: {', '.join(sorted(known))})"
             )
-        items = [r for r in items if r.name in names]
+
+    def only_named(resources: list[Any]) -> list[Any]:
+        return [r for r in resources if r.name in names]
+
+    # Only what is printed is rendered, so only its secrets must be set.
+    result = check(loaded, [env], secrets="require", select=only_named if names else None)
+    if result.diagnostics:
+        raise ManifestErrors(result.diagnostics)
+    items = result.rendered[env.name if env else ""]
     docs: list[dict[str, Any]] = []
     for r in items:
         meta: dict[str, Any] = {"name": r.name, "anamName": r.anam_name}

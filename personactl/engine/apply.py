@@ -14,8 +14,9 @@ and adopted if it exists. No duplicates, ever.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -47,6 +48,7 @@ class Result:
     ok: bool
     message: str
     id: str | None = None
+    started: bool = True  # False: interrupted before its write began
 
 
 Progress = Callable[[Result], None]
@@ -81,14 +83,6 @@ def unpersisted(kind: str, sent: dict[str, Any], response: dict[str, Any]) -> li
     return keys
 
 
-def readback(kind: str, sent: dict[str, Any], response: dict[str, Any]) -> list[str]:
-    """Fields (manifest paths) the server did not persist as sent."""
-    return [
-        api.to_manifest_path(kind, key) if key != "name" else "name"
-        for key in unpersisted(kind, sent, response)
-    ]
-
-
 class Applier:
     def __init__(
         self,
@@ -98,12 +92,16 @@ class Applier:
         *,
         parallelism: int = 8,
         progress: Progress | None = None,
+        cancel: threading.Event | None = None,
     ) -> None:
         self.plan = plan
         self.writer = writer
         self.store = store
         self.parallelism = parallelism
         self.progress = progress or (lambda result: None)
+        # Set (by Ctrl-C): writes not yet started are skipped, those in flight finish.
+        self.cancel = cancel or threading.Event()
+        self.salt = plan.lineage or ""
         self.tool_ids: dict[str, str | None] = {}  # Tool manifest name -> id (None: failed)
 
     def run(self) -> list[Result]:
@@ -122,14 +120,21 @@ class Applier:
         results: list[Result] = []
         with ThreadPoolExecutor(max_workers=self.parallelism) as pool:
             for phase in phases:
-                for result in pool.map(self._one, phase):
-                    results.append(result)
+                futures = {pool.submit(self._one, change): i for i, change in enumerate(phase)}
+                done: list[Result | None] = [None] * len(phase)
+                # Reported as each finishes, so progress matches what the state holds.
+                for future in as_completed(futures):
+                    result = future.result()
+                    done[futures[future]] = result
                     if result.change.kind == "Tool" and result.change.action != "delete":
                         self.tool_ids[result.change.name] = result.id if result.ok else None
                     self.progress(result)
+                results.extend(r for r in done if r is not None)
         return results
 
     def _one(self, change: ResourceChange) -> Result:
+        if self.cancel.is_set() and change.action != "no-op":
+            return Result(change, False, "not started: interrupted", started=False)
         try:
             if change.action == "no-op":
                 return self._noop(change)
@@ -170,31 +175,32 @@ class Applier:
             body["toolIds"] = sorted(ids)
         return body
 
-    def _desired(self, change: ResourceChange, body: dict[str, Any]) -> dict[str, Any]:
-        desired = dict(change.desired or body)
-        if "toolIds" in desired:
-            desired["toolIds"] = body.get("toolIds", desired["toolIds"])
-            desired["toolIds"] = sorted(
-                self.tool_ids.get(m.group(1)) or i if (m := TOOL_REF.match(i)) else i
-                for i in desired["toolIds"]
-            )
-        return desired
-
     def _record(
         self,
         change: ResourceChange,
         ident: str,
-        desired: dict[str, Any],
+        sent: dict[str, Any],
         response: dict[str, Any],
         lost: list[str],
     ) -> None:
-        """Record the resource as written, except the `lost` keys the server did not
-        persist: left out of `applied` and `observed`, the next plan compares them
-        with the live values and sends them again."""
-        seen = observe(change.kind, response, desired)
-        desired = {k: v for k, v in desired.items() if k not in lost}
-        observed = {k: seen.normalized[k] for k in desired if k in seen.normalized}
-        self.store.record(entry_for(change, ident, desired, observed, seen.fingerprint))
+        """Record exactly what was sent and what the server answered to it, field by field,
+        over what the state held before: a live value personactl never sent is never
+        taken as its own. The `lost` keys (not persisted) are dropped from both, so the
+        next plan compares them with the live values and sends them again."""
+        prev = self.store.state.find(change.kind, change.name)
+        same = prev is not None and prev.id == ident
+        applied = {**(prev.applied if prev and same else {}), **sent}
+        observed = dict(prev.observed if prev and same else {})
+        seen = observe(change.kind, response, [sent], self.salt)
+        for key in sent:
+            if key in seen.normalized:
+                observed[key] = seen.normalized[key]
+            else:  # not returned (write-only): an older observation no longer holds
+                observed.pop(key, None)
+        for key in lost:
+            applied.pop(key, None)
+            observed.pop(key, None)
+        self.store.record(entry_for(change, ident, applied, observed, seen.fingerprint))
 
     def _finish(
         self,
@@ -206,8 +212,8 @@ class Applier:
     ) -> Result:
         """Read the write back, record the state (even when the read-back fails: the
         resource exists and is ours), and say how it went."""
-        lost = unpersisted(change.kind, reveal(body), response)
-        self._record(change, ident, self._desired(change, body), response, lost)
+        lost = unpersisted(change.kind, reveal(body, self.salt), response)
+        self._record(change, ident, body, response, lost)
         if lost:
             paths = [api.to_manifest_path(change.kind, k) if k != "name" else "name" for k in lost]
             return Result(
@@ -225,7 +231,7 @@ class Applier:
         adopted = False
         for _ in range(3):
             try:
-                response = self.writer.create(change.kind, reveal(body))
+                response = self.writer.create(change.kind, reveal(body, self.salt))
                 break
             except UnknownOutcome:
                 found = self.writer.find_by_name(change.kind, change.anamName)
@@ -243,8 +249,9 @@ class Applier:
                         for k, v in body.items()
                         if change.kind != "Persona" or k in api.PERSONA_PUT_KEYS
                     }
-                    response = self.writer.update(change.kind, str(found[0]["id"]), reveal(put))
-                    adopted = True
+                    ident = str(found[0]["id"])
+                    response = self.writer.update(change.kind, ident, reveal(put, self.salt))
+                    body, adopted = put, True
                     break
         if response is None:
             return Result(change, False, "the create's outcome stayed unknown after 3 tries")
@@ -253,19 +260,23 @@ class Applier:
         # Fields the POST schema does not accept (widgetConfig) follow in one PUT.
         rest = {k: v for k, v in (change.desired or {}).items() if k not in body}
         if rest and change.kind == "Persona":
-            response = self.writer.update(change.kind, ident, reveal(rest))
+            response = self.writer.update(change.kind, ident, reveal(rest, self.salt))
             body = {**body, **rest}
         return self._finish(change, ident, body, response, done)
 
     def _update(self, change: ResourceChange, body: dict[str, Any]) -> Result:
         assert change.id is not None
-        response = self.writer.update(change.kind, change.id, reveal(body))
+        response = self.writer.update(change.kind, change.id, reveal(body, self.salt))
         return self._finish(change, change.id, body, response, "updated")
 
     def _noop(self, change: ResourceChange) -> Result:
-        if change.id and change.desired is not None:
-            applied = self._desired(change, change.desired)
-            observed = change.observed or {}
+        """Nothing is sent, so nothing new is applied or observed: only the identity and
+        the fingerprint are recorded (a resource adopted by name gets an empty record)."""
+        if change.id:
+            prev = self.store.state.find(change.kind, change.name)
+            same = prev is not None and prev.id == change.id
+            applied = prev.applied if prev and same else {}
+            observed = prev.observed if prev and same else {}
             self.store.record(entry_for(change, change.id, applied, observed, change.fingerprint))
         return Result(change, True, "unchanged", change.id)
 

@@ -12,10 +12,13 @@ the field is marked sensitive so views print `(sensitive)`.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-FORMAT_VERSION = 1
+# 2: lineage, serial, digest and display; salted secret sentinels.
+FORMAT_VERSION = 2
 
 # Field change reasons.
 CHANGED = "changed"  # the manifest differs from what personactl last applied (or from live)
@@ -73,10 +76,8 @@ class ResourceChange:
     fingerprint: Fingerprint | None = None
     source: str | None = None  # "personas/support.yaml:4:9"
     notes: list[str] = field(default_factory=list)
-    # What apply records in the state: the full desired body (every field the
-    # manifest sets) and, for a no-op, the live values of those fields.
+    # Every field the manifest sets (a create PUTs what its POST could not carry).
     desired: dict[str, Any] | None = None
-    observed: dict[str, Any] | None = None
     preventDestroy: bool = False  # noqa: N815 - lifecycle.preventDestroy, kept in the state
 
 
@@ -93,6 +94,15 @@ class Plan:
     # State entries whose resource no longer exists anywhere: apply drops them.
     forget: list[dict[str, str]] = field(default_factory=list)
     formatVersion: int = FORMAT_VERSION  # noqa: N815
+    # The state the plan was made from: its lineage (which also salts the plan's
+    # secret sentinels) and serial. apply refuses a plan of another lineage or an
+    # older serial.
+    lineage: str | None = None
+    serial: int = 0
+    # A saved plan (`plan --out`) carries a digest of its content, so apply can refuse
+    # one edited by hand; the `-o json` view is marked display (its secrets are masked).
+    digest: str | None = None
+    display: bool = False
 
     def counts(self) -> dict[str, int]:
         out = {action: 0 for action in ACTIONS}
@@ -112,6 +122,13 @@ class Plan:
             "delete": self.counts()["delete"],
             "unchanged": self.counts()["no-op"],
         }
+        return data
+
+    def sealed(self) -> dict[str, Any]:
+        """The saved form: to_dict() with the digest of its content."""
+        data = self.to_dict()
+        data["display"] = False
+        data["digest"] = content_digest(data)
         return data
 
     @classmethod
@@ -142,7 +159,6 @@ class Plan:
                     source=c.get("source"),
                     notes=list(c.get("notes", [])),
                     desired=c.get("desired"),
-                    observed=c.get("observed"),
                     preventDestroy=bool(c.get("preventDestroy", False)),
                 )
             )
@@ -156,4 +172,15 @@ class Plan:
             prune=data.get("prune", False),
             warnings=list(data.get("warnings", [])),
             forget=list(data.get("forget", [])),
+            lineage=data.get("lineage"),
+            serial=int(data.get("serial", 0)),
+            digest=data.get("digest"),
+            display=bool(data.get("display", False)),
         )
+
+
+def content_digest(data: dict[str, Any]) -> str:
+    """sha256 of a plan's JSON form without its digest: edited by hand, it no longer matches."""
+    body = {k: v for k, v in data.items() if k != "digest"}
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()

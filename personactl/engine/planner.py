@@ -80,9 +80,6 @@ def _update(
         label,
     )
     action = "update" if fp.body else "no-op"
-    observed = None
-    if action == "no-op":
-        observed = {k: live.normalized[k] for k in d.body if k in live.normalized}
     return p.ResourceChange(
         kind=d.kind,
         name=d.name,
@@ -96,7 +93,6 @@ def _update(
         source=d.source,
         notes=notes + fp.notes,
         desired=d.body,
-        observed=observed,
         preventDestroy=d.prevent_destroy,
     )
 
@@ -112,7 +108,10 @@ def build_plan(
     live: LiveSet,
     label: Label,
     prune: bool,
+    lineage: str,
 ) -> p.Plan:
+    """`lineage`: the state's (or, without one yet, the new state's): it salts the
+    plan's sentinels and binds the plan to that state."""
     plan = p.Plan(
         environment=environment,
         backend=backend,
@@ -120,6 +119,8 @@ def build_plan(
         threeWay=state is not None,
         statePath=state_path,
         prune=prune,
+        lineage=lineage,
+        serial=state.serial if state else 0,
     )
     for kind in ("Tool", "Persona"):
         for d in (x for x in desired if x.kind == kind):
@@ -140,7 +141,9 @@ def build_plan(
         for entry, found in live.orphans:
             if entry.kind != kind or found is None:
                 continue
-            what = f"{kind} {entry.name!r} ({entry.anamName})"
+            live_name = found.normalized.get("name")
+            shown = live_name if isinstance(live_name, str) else entry.anamName
+            what = f"{kind} {entry.name!r} ({shown})"
             if not prune:
                 plan.warnings.append(
                     f"{what} is in the state but no longer in the manifests; "
@@ -174,12 +177,16 @@ def build_plan(
                 p.ResourceChange(
                     kind=kind,
                     name=entry.name,
-                    anamName=entry.anamName,
+                    anamName=shown,
                     action="delete",
                     id=found.id,
                     request=p.Request("DELETE", _path(kind, found.id)),
                     fingerprint=found.fingerprint,
-                    fields=[p.FieldChange("name", entry.anamName, None, p.DELETE)],
+                    # The name it has now: a reviewer sees what will really be deleted.
+                    fields=[p.FieldChange("name", shown, None, p.DELETE)],
+                    drift=[p.FieldChange("name", entry.anamName, shown, p.DRIFT)]
+                    if shown != entry.anamName
+                    else [],
                 )
             )
     return plan

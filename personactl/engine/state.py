@@ -1,16 +1,21 @@
 """The state file: what personactl last sent and saw, per environment.
 
-JSON with a version field. Per resource: `kind`, `name` (metadata.name),
-`anamName`, `id`, `applied` (the body fields last sent), `observed` (the same
-fields as the server returned them right after), and `fingerprint`
-(`updatedAt` and a hash of the observed resource). Secrets appear only as
-sentinels. `StateStore` writes it during apply: locked, atomically.
+JSON with a version field, the environment it belongs to, a `lineage` (a
+random id fixed when the state is created; it also salts the secret
+sentinels) and a `serial` that grows by one on every write. Per resource:
+`kind`, `name` (metadata.name), `anamName`, `id`, `applied` (exactly the
+fields of the request bodies personactl sent, accumulated field by field),
+`observed` (what the server answered to those requests for those fields),
+and `fingerprint` (`updatedAt` and a hash of the last response). Secrets
+appear only as sentinels. `StateStore` writes it during apply: locked,
+atomically.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import uuid
 from dataclasses import asdict, dataclass, field
 from glob import escape as glob_escape
 from pathlib import Path
@@ -19,7 +24,8 @@ from typing import Any
 from personactl.engine.plan import Fingerprint, ResourceChange
 from personactl.errors import PersonactlError
 
-STATE_VERSION = 1
+STATE_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 1 had no lineage or serial: both are added on load
 
 
 @dataclass
@@ -43,9 +49,13 @@ class State:
         environment: str,
         resources: list[StateEntry] | None = None,
         version: int = STATE_VERSION,
+        lineage: str | None = None,
+        serial: int = 0,
     ) -> None:
         self.environment = environment
         self.version = version
+        self.lineage = lineage  # None until the state is first written (or read from v1)
+        self.serial = serial
         self._entries: dict[tuple[str, str], StateEntry] = {
             (e.kind, e.name): e for e in resources or []
         }
@@ -63,23 +73,71 @@ class State:
     def drop(self, kind: str, name: str) -> bool:
         return self._entries.pop((kind, name), None) is not None
 
+    def upgrade_legacy_sentinels(self, salt: str) -> bool:
+        """Replace the unsalted sentinels of a version-1 state by salted ones, where the
+        environment still holds the value they stand for; True if any changed."""
+        from personactl.engine.secrets import upgrade_legacy
+
+        changed = False
+        for entry in self.resources:
+            applied = upgrade_legacy(entry.applied, salt)
+            observed = upgrade_legacy(entry.observed, salt)
+            if applied != entry.applied or observed != entry.observed:
+                entry.applied, entry.observed = applied, observed
+                changed = True
+        return changed
+
     def to_dict(self) -> dict[str, Any]:
         return {
-            "version": self.version,
+            "version": STATE_VERSION,
             "environment": self.environment,
+            "lineage": self.lineage,
+            "serial": self.serial,
             "resources": [
                 asdict(r) for r in sorted(self.resources, key=lambda r: (r.kind, r.name))
             ],
         }
 
 
-def load_state(path: Path, display: str) -> State | None:
-    """The state at `path`, or None when there is none yet."""
+def new_lineage() -> str:
+    return str(uuid.uuid4())
+
+
+def _entry(data: Any, where: str) -> StateEntry:
+    """A state entry from its JSON form, or one sentence saying what is wrong where."""
+    problem = None
+    if not isinstance(data, dict):
+        problem = "an entry is not an object"
+    else:
+        for key in ("kind", "name", "anamName", "id"):
+            if not isinstance(data.get(key), str):
+                problem = f"an entry's {key} is not a string"
+                break
+        else:
+            for key in ("applied", "observed", "fingerprint"):
+                if not isinstance(data.get(key, {}), dict):
+                    problem = f"the {key} of {data['kind']} {data['name']!r} is not an object"
+                    break
+            unknown = set(data) - set(StateEntry.__dataclass_fields__)
+            if problem is None and unknown:
+                problem = f"an entry has unknown keys ({', '.join(sorted(unknown))})"
+    if problem is not None:
+        raise PersonactlError(f"{where} is malformed: {problem}; restore it from version control")
+    return StateEntry(**data)
+
+
+def load_state(path: Path, display: str, environment: str | None = None) -> State | None:
+    """The state at `path`, or None when there is none yet.
+
+    With `environment`, a state recorded for another environment is refused: a
+    copy of one environment's state used by another would plan to rename and
+    prune the first environment's resources.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         # A first apply killed before its end leaves only a journal.
-        fresh = State(environment="")
+        fresh = State(environment=environment or "")
         return fresh if replay(fresh, journal_path(path), display) else None
     except OSError as exc:
         raise PersonactlError(f"cannot read state file {display}: {exc.strerror}") from None
@@ -90,17 +148,37 @@ def load_state(path: Path, display: str) -> State | None:
             f"state file {display} is not valid JSON (line {exc.lineno}, column {exc.colno}); "
             "restore it from version control"
         ) from None
-    if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
+    if not isinstance(data, dict) or data.get("version") not in READABLE_VERSIONS:
         got = data.get("version") if isinstance(data, dict) else None
         raise PersonactlError(
             f"state file {display} has version {got!r}; this personactl reads version "
             f"{STATE_VERSION}"
         )
-    try:
-        resources = [StateEntry(**r) for r in data.get("resources", [])]
-    except TypeError as exc:
-        raise PersonactlError(f"state file {display} is malformed: {exc}") from None
-    state = State(environment=str(data.get("environment", "")), resources=resources)
+    resources = data.get("resources", [])
+    if not isinstance(resources, list):
+        raise PersonactlError(
+            f"state file {display} is malformed: resources is not a list; "
+            "restore it from version control"
+        )
+    lineage, serial = data.get("lineage"), data.get("serial", 0)
+    if not (lineage is None or isinstance(lineage, str)) or not isinstance(serial, int):
+        raise PersonactlError(
+            f"state file {display} is malformed: lineage or serial has the wrong type; "
+            "restore it from version control"
+        )
+    recorded = str(data.get("environment", ""))
+    if environment is not None and recorded and recorded != environment:
+        raise PersonactlError(
+            f"state file {display} belongs to environment {recorded!r}, not {environment!r}; "
+            f"give environment {environment!r} its own state file in personactl.yaml"
+        )
+    state = State(
+        environment=recorded or environment or "",
+        resources=[_entry(r, f"state file {display}") for r in resources],
+        version=int(data["version"]),
+        lineage=lineage,
+        serial=serial,
+    )
     replay(state, journal_path(path), display)
     return state
 
@@ -112,23 +190,29 @@ def journal_path(path: Path) -> Path:
 def replay(state: State, journal: Path, display: str) -> bool:
     """Apply a journal left by an apply in progress or killed; True if there was one."""
     try:
-        lines = journal.read_text(encoding="utf-8").splitlines()
+        text = journal.read_text(encoding="utf-8")
     except FileNotFoundError:
         return False
+    lines = text.splitlines()
     for number, line in enumerate(lines, 1):
+        where = f"state journal {display}.journal, line {number},"
         try:
             op = json.loads(line)
-            if op["op"] == "record":
-                state.put(StateEntry(**op["entry"]))
-            elif op["op"] == "forget":
-                state.drop(op["kind"], op["name"])
-        except (json.JSONDecodeError, KeyError, TypeError):
-            if number == len(lines):
+            if not isinstance(op, dict) or op.get("op") not in ("record", "forget"):
+                raise ValueError(line)
+        except ValueError:
+            if number == len(lines) and not text.endswith("\n"):
                 break  # the last line of a run killed mid-append: that write never finished
             raise PersonactlError(
-                f"state journal {display}.journal is malformed at line {number}; "
-                "restore the state file from version control"
+                f"{where} is not a journal record; remove that line, or restore the "
+                "state file from version control and delete the journal"
             ) from None
+        if op["op"] == "record":
+            state.put(_entry(op.get("entry"), where))
+        elif isinstance(op.get("kind"), str) and isinstance(op.get("name"), str):
+            state.drop(op["kind"], op["name"])
+        else:
+            raise PersonactlError(f"{where} is malformed: a forget without kind and name")
     return True
 
 
@@ -171,17 +255,27 @@ class StateStore:
     success; readers and the next lock holder replay the journal.
     """
 
-    def __init__(self, path: Path, display: str, environment: str) -> None:
+    def __init__(
+        self, path: Path, display: str, environment: str, lineage: str | None = None
+    ) -> None:
+        """`lineage`: the one a state that has none yet takes (a saved plan's), else a new one."""
         import threading
 
         self.path = path
         self.display = display
         self.environment = environment
-        self.state = load_state(path, display) or State(environment=environment)
-        self.state.environment = self.state.environment or environment
+        self._lineage = lineage
+        self.state = self._read() or State(environment=environment)
         self._mutex = threading.Lock()
         self._lock_file: Any = None
         self._journal: Any = None
+        self._dirty = False  # the state changed without a journal line (a migration)
+
+    def _read(self) -> State | None:
+        state = load_state(self.path, self.display, self.environment)
+        if state is not None:
+            state.environment = state.environment or self.environment
+        return state
 
     def lock(self) -> None:
         import fcntl
@@ -204,15 +298,18 @@ class StateStore:
                 debris.unlink()
         # The state may have changed while we waited for nothing: read it again,
         # with any journal a killed run left, and fold that journal in.
-        self.state = load_state(self.path, self.display) or self.state
-        self.state.environment = self.state.environment or self.environment
+        self.state = self._read() or self.state
+        if self.state.lineage is None:
+            self.state.lineage = self._lineage or new_lineage()
+            # so that the unsalted sentinels of a version-1 state leave the disk
+            self._dirty = self.state.upgrade_legacy_sentinels(self.state.lineage)
         if journal_path(self.path).exists():
             self._compact()
 
     def unlock(self) -> None:
         if self._lock_file is not None:
             try:
-                if self._journal is not None:
+                if self._journal is not None or self._dirty:
                     self._compact()
             finally:
                 self._lock_file.close()
@@ -259,6 +356,8 @@ class StateStore:
         import os
         import tempfile
 
+        self.state.serial += 1
+        self._dirty = False
         text = json.dumps(self.state.to_dict(), indent=2, ensure_ascii=False, sort_keys=False)
         fd, tmp = tempfile.mkstemp(
             dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"

@@ -6,7 +6,7 @@ environment and returns every problem once, sorted.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from difflib import get_close_matches
 
@@ -99,14 +99,21 @@ def _focused(res: Resource, focus: set[str] | None) -> bool:
     return focus is None or res.path in focus
 
 
+# Narrows the composed resources a command works on (plan --target, render NAME).
+Select = Callable[[list[Resource]], list[Resource]]
+
+
 def check_environment(
     loaded: Loaded,
     env: Environment | None,
     renderer: Renderer,
     focus: set[str] | None,
+    select: Select | None = None,
 ) -> tuple[list[Rendered], list[Diagnostic]]:
     project = loaded.project
     composed, diags = compose(loaded.resources, project, env)
+    if select is not None:
+        composed = select(composed)
     if focus is not None and project.file not in focus:
         diags = []  # patch problems belong to personactl.yaml, which was not asked for
     tool_names = {r.name for r in loaded.resources if r.kind == "Tool"}
@@ -134,10 +141,15 @@ def check(
     loaded: Loaded,
     environments: list[Environment | None] | None = None,
     secrets: SecretMode = "placeholder",
+    *,
+    salt: str = "",
+    select: Select | None = None,
 ) -> CheckResult:
     """Every problem in the loaded manifests, once, for each environment asked for.
 
-    A problem that shows in some environments only says which.
+    A problem that shows in some environments only says which. `salt` salts the
+    secret sentinels (the state's lineage); `select` limits rendering, and so the
+    secrets that must be set, to the resources a command works on.
     """
     project = loaded.project
     focus: set[str] | None = None
@@ -146,11 +158,11 @@ def check(
     base = [d for d in loaded.diagnostics if focus is None or d.path in focus]
     if environments is None:
         environments = list(project.environments.values()) or [None]
-    renderer = Renderer(project, secrets=secrets)
+    renderer = Renderer(project, secrets=secrets, salt=salt)
     per_env: dict[Diagnostic, list[str]] = {}
     rendered: dict[str, list[Rendered]] = {}
     for env in environments:
-        out, diags = check_environment(loaded, env, renderer, focus)
+        out, diags = check_environment(loaded, env, renderer, focus, select)
         rendered[env.name if env else ""] = out
         for d in set(diags):
             per_env.setdefault(d, []).append(env.name if env else "")

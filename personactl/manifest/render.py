@@ -162,9 +162,10 @@ def _set_path(obj: Any, path: KeyPath, value: Any) -> Any:
 class Renderer:
     """Renders resources for any environment of one project; caches templates."""
 
-    def __init__(self, project: Project, secrets: SecretMode = "require") -> None:
+    def __init__(self, project: Project, secrets: SecretMode = "require", salt: str = "") -> None:
         self.project = project
         self.mode = secrets
+        self.salt = salt  # for sentinels: the lineage of the state they will be compared in
         self.jinja = ImmutableSandboxedEnvironment(
             loader=ProjectLoader(project.root, project.template_dirs),
             undefined=jinja2.StrictUndefined,
@@ -198,7 +199,7 @@ class Renderer:
             if self.mode == "sentinel":
                 from personactl.engine.secrets import sentinel
 
-                value = sentinel(name, got)
+                value = sentinel(name, got, self.salt)
         self._used.append(name)
         return value
 

@@ -43,6 +43,8 @@ def _field(fc: p.FieldChange) -> dict[str, Any]:
 def masked_dict(plan: p.Plan) -> dict[str, Any]:
     """plan.to_dict() with every secret hidden."""
     data = plan.to_dict()
+    # A view, not an applicable plan: `apply` tells whoever hands it this one over.
+    data["display"], data["digest"] = True, None
     for raw, rc in zip(data["changes"], plan.changes, strict=True):
         raw["fields"] = [_field(fc) for fc in rc.fields]
         raw["drift"] = [_field(fc) for fc in rc.drift]

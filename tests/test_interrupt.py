@@ -1,0 +1,79 @@
+"""Ctrl-C during apply: no new write starts, the writes in flight finish and are recorded,
+and the summary says what was done and what was not; a second Ctrl-C stops at once.
+A real process and a real signal (only a subprocess can prove this)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from e2e_support import KEY, TOKEN, emulator, make_project, pc
+
+
+def _start_apply(project: Path) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ACME_")}
+    env.update({"EMU_KEY": KEY, "ACME_ORDERS_TOKEN": TOKEN, "NO_COLOR": "1"})
+    return subprocess.Popen(
+        [sys.executable, "-m", "personactl", "apply", "--auto-approve", "--parallelism", "1"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_ctrl_c_finishes_what_is_in_flight_and_reports(tmp_path: Path) -> None:
+    with emulator(tmp_path / "emu-data", latency_ms=150) as emu:
+        project = make_project(tmp_path / "proj", emu.url)
+        proc = _start_apply(project)
+        assert proc.stderr is not None
+        first = proc.stderr.readline()
+        assert first.startswith("[1/7] tool "), first
+        proc.send_signal(signal.SIGINT)
+        out, rest = proc.communicate(timeout=60)
+        err = first + rest
+        assert proc.returncode == 1, err
+        done = [line for line in err.splitlines() if line.startswith("[")]
+        state = json.loads((project / ".personactl" / "emu.json").read_text())
+        # The progress, the summary and the state agree on what was done.
+        assert len(state["resources"]) == len(done) < 7
+        assert out.splitlines()[-1] == (
+            f"Apply interrupted! Resources: {len(done)} created, 0 updated, 0 deleted, "
+            f"0 failed, {7 - len(done)} not started."
+        )
+        assert "Interrupted: finishing the writes in flight and starting no new ones" in err
+        assert err.endswith(
+            "The state is saved with every write that finished: run apply again to do the "
+            "rest.\n"
+        )
+        assert len(emu.writes()) == len(done)  # nothing was sent that is not recorded
+        # A re-run continues where it stopped, and then there is nothing left.
+        r = pc(project, "apply", "--auto-approve")
+        assert r.code == 0, r.err
+        assert f"{7 - len(done)} created" in r.out
+        assert pc(project, "plan", "--detailed-exitcode").code == 0
+        assert len(emu.personas()) == 4 and len(emu.tools()) == 3
+
+
+def test_a_second_ctrl_c_stops_at_once(tmp_path: Path) -> None:
+    with emulator(tmp_path / "emu-data", latency_ms=400) as emu:
+        project = make_project(tmp_path / "proj", emu.url)
+        proc = _start_apply(project)
+        assert proc.stderr is not None
+        assert proc.stderr.readline().startswith("[1/7] ")
+        proc.send_signal(signal.SIGINT)
+        assert proc.stderr.readline() == "\n"
+        assert proc.stderr.readline().startswith("Interrupted: ")
+        proc.send_signal(signal.SIGINT)
+        _, rest = proc.communicate(timeout=5)
+        assert proc.returncode == 1
+        assert "Stopped at once: a write in flight may be unrecorded" in rest
+        # What was recorded is intact; a re-run converges without duplicates.
+        assert pc(project, "apply", "--auto-approve").code == 0
+        assert pc(project, "plan", "--detailed-exitcode").code == 0
+        assert len(emu.personas()) == 4 and len(emu.tools()) == 3
