@@ -519,3 +519,20 @@ def test_the_sandbox_says_a_wrong_answer_is_a_bug(tmp_path: Path, harness: Harne
         "the sandbox emulator answered POST /v1/personas with a body that is a list, not an "
         "object; please report it"
     )
+
+
+def test_apply_of_a_saved_plan_whose_re_read_is_answered_by_a_list_is_one_sentence(
+    applied: Path, emu: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = applied / "personas/support.yaml"
+    path.write_text(path.read_text().replace("description: ", "description: New. ", 1))
+    r = cli(applied, monkeypatch, "plan", "--out", "plan.json")
+    assert r.code == 0, r.err
+    ident = next(p["id"] for p in emu.personas() if p["name"] == "t-support-cara")
+    tamper(emu, lambda r: r.method == "GET" and r.path == f"/v1/personas/{ident}", [])
+    r = cli(applied, monkeypatch, "apply", "plan.json")
+    assert (r.code, r.out) == (1, "")
+    assert r.err == (
+        f"error: the Anam API at {emu.url} answered GET /v1/personas/{ident} with a body that "
+        f"is a list, not an object; {EMU_HINT}\n"
+    )
