@@ -406,6 +406,19 @@ def test_a_resource_get_of_the_wrong_shape_names_the_request(
     )
 
 
+@pytest.mark.parametrize(
+    "body", [b"<html>", b"[" * 100_000, b"\xff\xfe{"], ids=["html", "nested-100000-deep", "bytes"]
+)
+def test_a_body_that_is_not_json_is_one_sentence(harness: Harness, body: bytes) -> None:
+    server = harness.serve(lambda h, b: h.send_body(body))
+    with pytest.raises(ApiError) as caught:
+        harness.client(server.url).get("/v1/llms")
+    assert str(caught.value) == (
+        f"the Anam API at {server.url} answered GET /v1/llms with a body that is not JSON; "
+        f"{CHECK_URL}"
+    )
+
+
 # -- end to end: one tampered answer fails that resource only ------------------------------
 
 

@@ -255,7 +255,6 @@ class AnamClient:
         raise ApiError(
             f"{self._service()} answered {method} {path} with a body that {problem}; "
             f"{hint or self._check_url()}",
-            status=200,
             method=method,
             path=path,
         )
@@ -409,15 +408,15 @@ class AnamClient:
         while True:
             attempt += 1
             started = time.monotonic()
-            answer: tuple[httpx.Response, bytes] | None = None
+            response: httpx.Response | None = None
+            content = b""
             failure: httpx.TransportError | BodyError | None = None
             try:
-                answer = self._attempt(request)
+                response, content = self._attempt(request)
             except (httpx.TransportError, BodyError) as exc:
                 failure = exc
             ended = time.monotonic()
             used += ended - started
-            response = answer[0] if answer is not None else None
             record = RequestRecord(
                 method=method,
                 path=shown,
@@ -431,18 +430,11 @@ class AnamClient:
             retry_after: float | None = None
             if isinstance(failure, BodyError):  # too large or undecodable: retrying cannot help
                 self._note(record, None)
-                raise ApiError(
-                    f"{self._service()} answered {method} {request.url.path} with "
-                    f"{failure.what}; {self._check_url()}",
-                    status=None,
-                    method=method,
-                    path=request.url.path,
-                ) from None
-            if answer is not None:
-                response = answer[0]
+                raise self._unreadable(request, failure)
+            if response is not None:
                 if response.status_code not in RETRY_STATUSES:
                     self._note(record, None)
-                    return answer
+                    return response, content
                 connect_only = False
                 if response.status_code in GATEWAY_STATUSES and not retry_unknown:
                     # A gateway error may come after the backend committed the create.
@@ -475,11 +467,11 @@ class AnamClient:
             remaining = budget - used
             if remaining <= 0:
                 self._note(record, None)
-                raise self._gave_up(request, answer, failure, attempt, used) from failure
-            if answer is not None and retry_after is not None and retry_after > remaining:
+                raise self._gave_up(request, response, content, failure, attempt, used) from failure
+            if response is not None and retry_after is not None and retry_after > remaining:
                 # waiting out the budget could not end in a retry: say so now
                 self._note(record, None)
-                raise self._too_soon(request, answer, retry_after, remaining)
+                raise self._too_soon(request, response, content, retry_after, remaining)
             wait = (
                 retry_after
                 if retry_after is not None
@@ -589,15 +581,15 @@ class AnamClient:
     def _gave_up(
         self,
         request: httpx.Request,
-        answer: tuple[httpx.Response, bytes] | None,
+        response: httpx.Response | None,
+        content: bytes,
         failure: httpx.TransportError | None,
         attempts: int,
         used: float,
     ) -> ApiError:
         method, path = request.method, request.url.path
         tries = _tries(attempts, used)
-        if answer is not None:
-            response, content = answer
+        if response is not None:
             status = response.status_code
             return ApiError(
                 f"{self._service()} still answered {status} {_phrase(response)} to "
@@ -629,15 +621,23 @@ class AnamClient:
             path=path,
         )
 
+    def _unreadable(self, request: httpx.Request, failure: BodyError) -> ApiError:
+        method, path = request.method, request.url.path
+        return ApiError(
+            f"{self._service()} answered {method} {path} with {failure.what}; {self._check_url()}",
+            method=method,
+            path=path,
+        )
+
     def _too_soon(
         self,
         request: httpx.Request,
-        answer: tuple[httpx.Response, bytes],
+        response: httpx.Response,
+        content: bytes,
         retry_after: float,
         remaining: float,
     ) -> ApiError:
         method, path = request.method, request.url.path
-        response, content = answer
         status = response.status_code
         return ApiError(
             f"{self._service()} answered {status} {_phrase(response)} to {method} {path} "
