@@ -130,7 +130,7 @@ def check_invariants(root: Path, url: str) -> list[str]:
     if state.exists():
         try:
             data = json.loads(state.read_text())
-            assert data["version"] == 1 and isinstance(data["resources"], list)
+            assert data["version"] == 2 and isinstance(data["resources"], list)
         except (ValueError, KeyError, AssertionError) as exc:
             problems.append(f"state file invalid: {exc}")
     return problems

@@ -66,9 +66,10 @@ def cli(ctx: click.Context, directory: str | None, debug: bool, no_color: bool) 
     see the final specs with `render`, and (next) reconcile them against the
     Anam API with `plan` and `apply`.
     """
+    ctx.ensure_object(dict)
+    ctx.obj["invoked_from"] = os.getcwd()
     if directory:
         os.chdir(directory)
-    ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
     ctx.obj["color"] = not no_color and "NO_COLOR" not in os.environ
 

@@ -133,8 +133,6 @@ def make_plan(opts: Options, state: State | None = None) -> PlanRun:
     if prune and selected is not None:
         prune = False
         warnings.append("--prune is ignored with --target or -l: nothing will be deleted")
-    if opts.prune and not rendered:
-        raise PersonactlError("no manifests selected: refusing to prune the whole environment")
 
     client = client_for(
         env,

@@ -70,7 +70,13 @@ def test_import_then_plan_shows_no_changes(applied: Path, emu: Emulator) -> None
     assert r.out == (
         "Imported 2 resources into environment 'emu' and recorded them in .personactl/emu.json.\n"
     )
-    assert "set CRM_SYNC_X_API_KEY to their values" in r.err
+    assert r.err.splitlines() == [
+        "wrote tools/crm-sync.yaml",
+        "wrote personas/sales-sam.yaml",
+        "wrote prompts/sales-sam.md.j2",
+        "Secrets were not written: the manifests read CRM_SYNC_X_API_KEY from the environment.",
+        "Names in the manifests leave out the prefix 't-' of environment 'emu'.",
+    ]
     persona = (applied / "personas" / "sales-sam.yaml").read_text()
     assert "name: Lucy - Fresh & Casual" in persona and "- crm-sync" in persona
     assert (applied / "prompts" / "sales-sam.md.j2").read_text() == (
@@ -111,8 +117,11 @@ def test_import_never_overwrites(applied: Path, emu: Emulator) -> None:
     unmanaged(emu)
     (applied / "personas" / "sales-sam.yaml").write_text("# mine\n")
     r = pc(applied, "import", "--all")
-    assert r.code == 1
-    assert "already exist: import writes new files only" in r.err
+    assert (r.code, r.err) == (
+        1,
+        "error: personas/sales-sam.yaml already exists: import writes new files only; "
+        "move it away or use --out DIR\n",
+    )
     assert (applied / "personas" / "sales-sam.yaml").read_text() == "# mine\n"
 
 

@@ -548,14 +548,23 @@ def test_missing_path_and_no_manifests(write: WriteFiles) -> None:
     assert r.code == 1
     assert r.err == (
         "error: no manifests found by personas/**/*.yaml, tools/**/*.yaml in the current "
-        "directory (no personactl.yaml found); check spec.manifests in personactl.yaml or "
-        "pass paths\n"
+        "directory (no personactl.yaml found); run personactl in the project's directory, "
+        "point -C at it or pass paths\n"
     )
 
 
 def test_directory_argument_and_dash_C(example: Path, tmp_path: Path) -> None:
-    r = run_cli(["-C", str(example), "validate", "tools"], cwd=tmp_path)
+    # -C picks the project for `validate` alone; paths are the caller's, like the messages.
+    r = run_cli(["-C", str(example), "validate", "acme-personas/tools"], cwd=tmp_path)
     assert (r.code, r.out) == (0, "3 files checked: no errors\n")
+    r = run_cli(["-C", str(example), "validate", "tools"], cwd=tmp_path)
+    assert r.lines == ["tools:1:1: no such file or directory", "1 error in 1 file"]
+    bad = example / "tools" / "system.yaml"
+    bad.write_text(bad.read_text().replace("end_call", "hang_up"))
+    r = run_cli(["-C", str(example), "validate", str(bad)], cwd=tmp_path)
+    assert r.lines[0].startswith("acme-personas/tools/system.yaml:")
+    r = run_cli(["-C", str(example), "validate"], cwd=tmp_path)
+    assert r.lines[0].startswith("tools/system.yaml:")  # no paths: relative to the project
 
 
 def test_usage_errors_exit_1_not_2(example: Path) -> None:
@@ -563,3 +572,94 @@ def test_usage_errors_exit_1_not_2(example: Path) -> None:
     assert r.code == 1
     assert r.err.endswith("Error: No such option '--frobnicate'.\n")
     assert "Traceback" not in r.err
+
+
+def test_names_and_labels_with_hidden_characters_are_refused(write: WriteFiles) -> None:
+    # Control characters and bidirectional overrides make a name read as something else.
+    root = write(
+        {
+            "personas/p.yaml": """
+            apiVersion: personactl/v1
+            kind: Persona
+            metadata:
+              name: "cara\\u202egpj.exe"
+              labels:
+                "team\\n": support
+                tier: "one\\0"
+            spec: {}
+            ---
+            apiVersion: personactl/v1
+            kind: Persona
+            metadata: {name: "ca\\nra"}
+            spec: {}
+            ---
+            apiVersion: personactl/v1
+            kind: Persona
+            metadata: {name: "\\u2066isolated\\u2069"}
+            spec: {}
+            """,
+            "tools/t.yaml": """
+            apiVersion: personactl/v1
+            kind: Tool
+            metadata: {name: "lookup\\n"}
+            spec: {type: SYSTEM, description: Hang up., config: {action: end_call}}
+            """,
+        }
+    )
+    r = validate(root)
+    hidden = "a control or bidirectional formatting character; remove it"
+    assert r.lines == [
+        f"personas/p.yaml:4:9: metadata.name: 'cara\\u202egpj.exe' contains U+202E "
+        f"(RIGHT-TO-LEFT OVERRIDE), {hidden}",
+        f"personas/p.yaml:6:5: metadata.labels: 'team\\n' contains U+000A, {hidden}",
+        f"personas/p.yaml:7:11: metadata.labels.tier: 'one\\x00' contains U+0000, {hidden}",
+        f"personas/p.yaml:12:18: metadata.name: 'ca\\nra' contains U+000A, {hidden}",
+        f"personas/p.yaml:17:18: metadata.name: '\\u2066isolated\\u2069' contains U+2066 "
+        f"(LEFT-TO-RIGHT ISOLATE), {hidden}",
+        f"tools/t.yaml:3:18: metadata.name: 'lookup\\n' contains U+000A, {hidden}",
+        "6 errors in 2 files",
+    ]
+
+
+def test_ignore_changes_paths_are_checked_segment_by_segment(write: WriteFiles) -> None:
+    root = write(
+        {
+            "personas/p.yaml": """
+            apiVersion: personactl/v1
+            kind: Persona
+            metadata: {name: p}
+            spec: {}
+            lifecycle:
+              ignoreChanges:
+                - voiceGeneration.spede
+                - voiceGeneration.speed
+                - voiceDetection.speechEnhancementLevel
+                - languageCode.region
+                - voice.nmae
+                - avatar.variant
+            """,
+            "tools/t.yaml": """
+            apiVersion: personactl/v1
+            kind: Tool
+            metadata: {name: t}
+            spec:
+              type: SERVER_WEBHOOK
+              description: Look it up.
+              config: {url: "https://example.com/hook", method: GET}
+            lifecycle:
+              ignoreChanges: [config.headers.Authorization, config.urll]
+            """,
+        }
+    )
+    r = validate(root)
+    assert r.lines == [
+        "personas/p.yaml:7:7: ignoreChanges path 'voiceGeneration.spede': voiceGeneration has "
+        "no field 'spede' (did you mean 'speed'?)",
+        "personas/p.yaml:10:7: ignoreChanges path 'languageCode.region': languageCode has no "
+        "fields",
+        "personas/p.yaml:11:7: ignoreChanges path 'voice.nmae': voice has no field 'nmae' (did "
+        "you mean 'name'?)",
+        "tools/t.yaml:9:49: ignoreChanges path 'config.urll': config has no field 'urll' (did "
+        "you mean 'url'?)",
+        "4 errors in 2 files",
+    ]

@@ -3,20 +3,35 @@
 References become names where the name finds exactly that catalog entry
 (ids otherwise), each prompt goes to its own file under `prompts/`, and text
 that looks like a Jinja template is wrapped in `{% raw %}` so it is sent back
-verbatim. Webhook headers that look like credentials are never written to
-disk: they become `{{ secret("...") }}` references to set in the environment.
+verbatim. Secrets never reach the disk: where the state recorded a sentinel
+in a text, the live text is matched against the text last sent and each
+secret becomes a `{{ secret("NAME") }}` call again; webhook headers that look
+like credentials become such calls too, with a name made from the header.
+
+Live names are not trusted: file names are slugs of them (`file_stems`), and
+a name that cannot be a manifest's `metadata.name` is reported, not written.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
 from personactl.anam.resolve import NO_LLM, Catalog
+from personactl.engine.secrets import SENTINEL, has_secret
+from personactl.errors import Location
+from personactl.manifest.render import _VERBATIM as NOT_RENDERED  # sent as written
+from personactl.manifest.schemas import validate_document
 
 _MARKERS = ("{{", "{%", "{#")
 _SECRET_HEADER = re.compile(r"auth|token|key|secret|password|cookie", re.IGNORECASE)
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+STEM_MAX = 64
+# Names Windows keeps for devices, whatever the extension.
+_DEVICES = {"con", "prn", "aux", "nul", *(f"{d}{i}" for d in ("com", "lpt") for i in range(10))}
 
 
 @dataclass
@@ -26,27 +41,140 @@ class Imported:
     doc: dict[str, Any]
     prompt: str | None = None  # the prompt file's content (Personas)
     secrets: list[str] = field(default_factory=list)  # env vars the user must set
+    # (field, secret names): texts that held secrets when last applied but changed since.
+    changed: list[tuple[str, list[str]]] = field(default_factory=list)
 
 
-def manifest_name(anam_name: str, prefix: str, suffix: str) -> str:
-    name = anam_name
-    if prefix and name.startswith(prefix):
-        name = name[len(prefix) :]
-    if suffix and name.endswith(suffix):
-        name = name[: -len(suffix)]
-    return name
+def manifest_name(anam_name: str, prefix: str, suffix: str) -> str | None:
+    """The manifest name of a live name, or None if the environment could not manage it
+    (the name lacks its prefix or suffix, so the next plan would create another)."""
+    if len(anam_name) < len(prefix) + len(suffix):
+        return None
+    if not (anam_name.startswith(prefix) and anam_name.endswith(suffix)):
+        return None
+    return anam_name[len(prefix) : len(anam_name) - len(suffix)]
 
 
-def verbatim(text: str) -> str:
+def name_problem(name: str) -> str | None:
+    """Why `name` cannot be a manifest name beyond what the schema says, if it cannot."""
+    bad = next((c for c in name if not c.isprintable()), None)
+    if bad is not None:
+        return f"its name holds the unprintable character U+{ord(bad):04X}"
+    return None
+
+
+def schema_problems(doc: dict[str, Any]) -> list[str]:
+    """What the manifest schema says against a document, as `field: problem` phrases."""
+    nowhere = Location("", 0, 0)
+    found = validate_document(doc["kind"], doc, lambda _: nowhere, lambda _: nowhere, set())
+    return [d.message for d in found]
+
+
+def _slug(name: str, fallback: str) -> str:
+    """A file name stem: ASCII letters, digits, '-', '_', '.'; no leading dot, bounded."""
+    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    stem = re.sub("-{2,}", "-", _UNSAFE.sub("-", text))[:STEM_MAX].strip(".-")
+    if stem.split(".")[0].lower() in _DEVICES:
+        stem = "_" + stem
+    return stem or fallback
+
+
+def file_stems(names: list[str], fallback: str) -> dict[str, str]:
+    """A distinct file name stem for each name, the same on every run.
+
+    A name that is a safe stem as it is keeps it; names whose stems clash
+    (ignoring case, for case-insensitive file systems) get the first 8 hex
+    digits of the name's sha256 appended instead.
+    """
+    stems = {n: _slug(n, fallback) for n in names}
+    groups: dict[str, list[str]] = {}
+    for n, stem in stems.items():
+        groups.setdefault(stem.casefold(), []).append(n)
+    out = {}
+    for n, stem in stems.items():
+        group = groups[stem.casefold()]
+        as_is = [m for m in group if stems[m] == m]
+        if len(group) == 1 or as_is == [n]:
+            out[n] = stem
+        else:
+            digest = hashlib.sha256(n.encode()).hexdigest()[:8]
+            out[n] = f"{stem[: STEM_MAX - 9]}-{digest}"
+    return out
+
+
+def verbatim(text: str, before_tag: bool = False) -> str:
     """Text that renders to itself through personactl's Jinja settings.
 
     `{%+ endraw %}` keeps lstrip_blocks from eating trailing white space.
+    `before_tag`: a `{{ ... }}` follows, so a trailing `{` must not start a tag.
     """
-    if not any(m in text for m in _MARKERS):
+    if not any(m in text for m in _MARKERS) and not (before_tag and text.endswith("{")):
         return text
     pieces = text.split("{% endraw %}")
     raw = ["{% raw %}" + piece + "{%+ endraw %}" if piece else "" for piece in pieces]
     return "{{ '{% endraw %}' }}".join(raw)
+
+
+def secret_call(name: str) -> str:
+    return '{{ secret("' + name + '") }}'
+
+
+def unsecret(live: str, applied: str) -> tuple[str, list[str]] | None:
+    """`live` as template text with `secret()` calls where `applied` (the text last
+    sent, sentinels in place of secrets) had them; None if the text changed since."""
+    literals, names, pos = [], [], 0
+    for m in SENTINEL.finditer(applied):
+        literals.append(applied[pos : m.start()])
+        names.append(m.group(1))
+        pos = m.end()
+    literals.append(applied[pos:])
+    # Cheap rejections first: the regex backtracks over the whole text.
+    if not (live.startswith(literals[0]) and live.endswith(literals[-1])):
+        return None
+    found = re.fullmatch("(.*?)".join(map(re.escape, literals)), live, re.DOTALL)
+    if found is None:
+        return None
+    values: dict[str, str] = {}
+    if any(values.setdefault(n, v) != v for n, v in zip(names, found.groups(), strict=True)):
+        return None  # one secret, two values: not the text that was sent
+    pairs = zip(literals[:-1], names, strict=True)
+    calls = [verbatim(lit, before_tag=True) + secret_call(n) for lit, n in pairs]
+    return "".join(calls) + verbatim(literals[-1]), names
+
+
+def _at(value: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+@dataclass
+class Texts:
+    """Live strings of one resource -> template text, using its state entry's `applied`."""
+
+    applied: dict[str, Any]
+    out: Imported
+
+    def recover(self, live: str, body_path: tuple[str, ...]) -> str | None:
+        """The template text with the secrets the state knows at `body_path`, if it matches."""
+        sent = _at(self.applied, body_path)
+        if not (isinstance(sent, str) and has_secret(sent)):
+            return None
+        found = unsecret(live, sent)
+        if found is None:
+            return None
+        self.out.secrets.extend(found[1])
+        return found[0]
+
+    def text(self, live: str, body_path: tuple[str, ...], label: str) -> str:
+        found = self.recover(live, body_path)
+        if found is not None:
+            return found
+        sent = _at(self.applied, body_path)
+        if isinstance(sent, str) and has_secret(sent):
+            names = list(dict.fromkeys(m.group(1) for m in SENTINEL.finditer(sent)))
+            self.out.changed.append((label, names))
+        return verbatim(live)
 
 
 def _unique(items: list[dict[str, Any]], pred: Any) -> bool:
@@ -92,9 +220,47 @@ def _env_var(tool: str, header: str) -> str:
     return re.sub(r"[^A-Z0-9]+", "_", f"{tool}_{header}".upper()).strip("_")
 
 
-def tool_manifest(raw: dict[str, Any], name: str, catalog: Catalog) -> Imported:
-    spec: dict[str, Any] = {"type": raw.get("type"), "description": raw.get("description", "")}
+def _config(config: dict[str, Any], texts: Texts, name: str) -> dict[str, Any]:
+    """Config strings as template text; `bodyTemplate`/`parameters` stay as they are."""
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        path = ("config", key)
+        if path in NOT_RENDERED:
+            out[key] = value
+        elif key == "headers" and isinstance(value, dict):
+            out[key] = {h: _header(texts, name, h, str(v)) for h, v in value.items()}
+        elif isinstance(value, str):
+            out[key] = texts.text(value, path, f"config.{key}")
+        else:
+            out[key] = value
+    return out
+
+
+def _header(texts: Texts, tool: str, header: str, value: str) -> str:
+    path = ("config", "headers", header)
+    if not _SECRET_HEADER.search(header):
+        return texts.text(value, path, f"config.headers.{header}")
+    # A credential never reaches the disk: the state's secret if the value still fits it,
+    # else a secret named after the header.
+    known = texts.recover(value, path)
+    if known is not None:
+        return known
+    var = _env_var(tool, header)
+    texts.out.secrets.append(var)
+    return secret_call(var)
+
+
+def tool_manifest(
+    raw: dict[str, Any], name: str, catalog: Catalog, applied: dict[str, Any]
+) -> Imported:
+    """The Tool manifest of a live tool; `applied` is its state entry's (or {})."""
     out = Imported("Tool", name, {})
+    texts = Texts(applied, out)
+    description = str(raw.get("description") or "")
+    spec: dict[str, Any] = {
+        "type": raw.get("type"),
+        "description": texts.text(description, ("description",), "description"),
+    }
     config = dict(raw.get("config") or {})
     if "documentFolderIds" in config:
         folders = []
@@ -104,23 +270,11 @@ def tool_manifest(raw: dict[str, Any], name: str, catalog: Catalog) -> Imported:
             unique = name_of and sum(1 for i in catalog.knowledge if i.get("name") == name_of) == 1
             folders.append(name_of if unique else {"id": ident})
         config["documentFolders"] = folders
-    if isinstance(config.get("headers"), dict):
-        headers = {}
-        for key, value in config["headers"].items():
-            if _SECRET_HEADER.search(key):
-                var = _env_var(name, key)
-                headers[key] = '{{ secret("' + var + '") }}'
-                out.secrets.append(var)
-            else:
-                headers[key] = verbatim(str(value))
-        config["headers"] = headers
-    if isinstance(config.get("url"), str):
-        config["url"] = verbatim(config["url"])
+    config = _config(config, texts, name)
     if config:
         spec["config"] = config
     if raw.get("disableInterruptions"):
         spec["disableInterruptions"] = True
-    spec["description"] = verbatim(str(spec["description"]))
     out.doc = {
         "apiVersion": "personactl/v1",
         "kind": "Tool",
@@ -130,12 +284,28 @@ def tool_manifest(raw: dict[str, Any], name: str, catalog: Catalog) -> Imported:
     return out
 
 
+ToolRef = str | dict[str, str]  # a Tool manifest's name, or {"id": ...}
+
+
 def persona_manifest(
-    raw: dict[str, Any], name: str, catalog: Catalog, tool_names: dict[str, str]
+    raw: dict[str, Any],
+    name: str,
+    catalog: Catalog,
+    tool_refs: dict[str, ToolRef],
+    applied: dict[str, Any],
+    prompt_file: str,
+    pin: bool = False,
 ) -> Imported:
+    """The Persona manifest of a live persona; `applied` is its state entry's (or {}).
+
+    `prompt_file` is where the prompt goes, relative to the manifest; `pin`
+    writes metadata.id, for a persona whose live name is not unique.
+    """
+    out = Imported("Persona", name, {})
+    texts = Texts(applied, out)
     spec: dict[str, Any] = {}
     if raw.get("description"):
-        spec["description"] = verbatim(raw["description"])
+        spec["description"] = texts.text(raw["description"], ("description",), "description")
     avatar = raw.get("avatar")
     ref = avatar_ref(catalog, avatar.get("id") if isinstance(avatar, dict) else None)
     if ref:
@@ -154,9 +324,12 @@ def persona_manifest(
     brain = raw.get("brain") if isinstance(raw.get("brain"), dict) else {}
     prompt = brain.get("systemPrompt") if brain else None
     if isinstance(prompt, str):
-        spec["prompt"] = {"file": f"../prompts/{name}.md.j2"}
+        spec["prompt"] = {"file": prompt_file}
+        out.prompt = texts.text(prompt, ("systemPrompt",), "prompt")
     if isinstance(raw.get("initialMessage"), str):
-        spec["initialMessage"] = verbatim(raw["initialMessage"])
+        spec["initialMessage"] = texts.text(
+            raw["initialMessage"], ("initialMessage",), "initialMessage"
+        )
     for key in ("skipGreeting", "uninterruptibleGreeting", "zeroDataRetention"):
         if isinstance(raw.get(key), bool):
             spec[key] = raw[key]
@@ -164,13 +337,12 @@ def persona_manifest(
         spec["voiceGeneration"] = raw["voiceGenerationOptions"]
     if isinstance(raw.get("voiceDetectionOptions"), dict) and raw["voiceDetectionOptions"]:
         spec["voiceDetection"] = raw["voiceDetectionOptions"]
-    tools = [t for t in raw.get("tools") or [] if isinstance(t, dict)]
+    tools = [str(t.get("id")) for t in raw.get("tools") or [] if isinstance(t, dict)]
     if tools:
-        spec["tools"] = sorted(tool_names.get(str(t.get("id")), str(t.get("id"))) for t in tools)
-    doc = {
-        "apiVersion": "personactl/v1",
-        "kind": "Persona",
-        "metadata": {"name": name},
-        "spec": spec,
-    }
-    return Imported("Persona", name, doc, verbatim(prompt) if isinstance(prompt, str) else None)
+        refs = [tool_refs.get(t, {"id": t}) for t in tools]
+        spec["tools"] = sorted(refs, key=lambda r: (isinstance(r, dict), str(r)))
+    metadata: dict[str, Any] = {"name": name}
+    if pin:
+        metadata["id"] = str(raw.get("id"))
+    out.doc = {"apiVersion": "personactl/v1", "kind": "Persona", "metadata": metadata, "spec": spec}
+    return out

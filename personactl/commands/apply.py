@@ -290,7 +290,6 @@ def _report(plan: Any, results: Any, fmt: str, secret_values: set[str]) -> int:
                 "updated": counts["update"],
                 "deleted": counts["delete"],
                 "failed": len(failed),
-                "notStarted": len(skipped),
             },
             "resources": [
                 {
@@ -305,8 +304,9 @@ def _report(plan: Any, results: Any, fmt: str, secret_values: set[str]) -> int:
                 if r.change.action != "no-op" or not r.ok
             ],
         }
-        if skipped:
+        if skipped:  # Ctrl-C
             doc["interrupted"] = True
+            doc["summary"]["notStarted"] = len(skipped)
         click.echo(redact(json.dumps(doc, indent=2, ensure_ascii=False), secret_values))
     else:
         how = "interrupted" if skipped else "complete" if not failed else "finished with errors"

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+from typing import TYPE_CHECKING
+
 import click
+
+if TYPE_CHECKING:
+    from personactl.errors import Diagnostic
+    from personactl.manifest.loader import Loaded
 
 
 @click.command()
@@ -25,42 +33,66 @@ def validate(paths: tuple[str, ...], env_name: str | None, fmt: str) -> int:
 
     With no PATHS, checks the project in the current directory (see -C): its
     personactl.yaml and every manifest its globs name. With PATHS (files or
-    directories; pre-commit passes the changed files), reports problems in
-    those files only, still resolving references against the whole project.
-    YAML files that hold no personactl document are skipped.
+    directories; pre-commit passes the changed files), each path is checked
+    against its own project, found by walking up from it, and problems are
+    reported in those files only, still resolving references against the
+    whole project. Any other file in a project (a prompt template, a partial)
+    stands for its whole project. PATHS are relative to the directory
+    personactl was started in, even with -C, and so are the messages. YAML
+    files that hold no personactl document are skipped.
 
     Each environment is composed (patches, name prefix) and rendered with
     placeholder secrets, then checked against the JSON Schemas and the
     semantic rules (tool references, prompt files, undefined template
-    variables, ISO 639-1 language codes, patch targets).
+    variables, ISO 639-1 language codes, patch targets, webhook URLs).
 
     Exit status: 0 when clean, 1 when there are errors.
     """
+    from personactl.manifest.loader import load_all, load_paths, no_manifests_error
+
+    if not paths:
+        loaded = load_all()
+        if not loaded.resources and not loaded.diagnostics:
+            raise no_manifests_error(loaded.project, takes_paths=True)
+        diags = _check(loaded, env_name)
+        _report(diags, fmt, loaded.files_checked(), 0)
+        return 1 if diags else 0
+    # Paths and messages are relative to where the user ran personactl (before -C).
+    with contextlib.chdir(_invoked_from()):
+        # pre-commit sets PRE_COMMIT=1 for its hooks.
+        found = load_paths(paths, pre_commit=os.environ.get("PRE_COMMIT") == "1")
+        diags = list(found.diagnostics)
+        groups = found.groups
+        for loaded in groups:
+            diags.extend(_check(loaded, env_name))
+    checked = sum(g.files_checked() for g in groups)
+    skipped = len(found.skipped) + sum(len(g.skipped) for g in groups)
+    diags = sorted(set(diags))
+    _report(diags, fmt, checked, skipped)
+    return 1 if diags else 0
+
+
+def _invoked_from() -> str:
+    ctx = click.get_current_context(silent=True)
+    obj = ctx.obj if ctx is not None and isinstance(ctx.obj, dict) else {}
+    return str(obj.get("invoked_from") or os.getcwd())
+
+
+def _check(loaded: Loaded, env_name: str | None) -> list[Diagnostic]:
     from personactl.manifest.checks import check
-    from personactl.manifest.loader import load_all, no_manifests_error
+
+    envs = None if env_name is None else [loaded.project.environment(env_name)]
+    return check(loaded, envs).diagnostics
+
+
+def _report(diags: list[Diagnostic], fmt: str, checked: int, skipped: int) -> None:
     from personactl.output import diagnostics as view
 
-    loaded = load_all(paths)
-    if not loaded.resources and not paths and not loaded.diagnostics:
-        raise no_manifests_error(loaded.project)
-    envs = None
-    if env_name is not None:
-        env = loaded.project.environment(env_name)
-        envs = [env]
-    result = check(loaded, envs)
-    diags = result.diagnostics
-    checked = (
-        len(loaded.requested) - len(loaded.skipped)
-        if paths
-        else (len({r.path for r in loaded.resources}) + (1 if loaded.project.file else 0))
-    )
     if fmt == "json":
         click.echo(view.as_json(diags), nl=False)
-        click.echo(view.summary(diags, checked, len(loaded.skipped)), err=True)
     elif fmt == "github":
         click.echo(view.github(diags), nl=False)
-        click.echo(view.summary(diags, checked, len(loaded.skipped)), err=True)
     else:
         click.echo(view.text(diags), nl=False)
-        click.echo(view.summary(diags, checked, len(loaded.skipped)))
-    return 1 if diags else 0
+    # The summary is payload in text form; beside JSON or annotations it is a note.
+    click.echo(view.summary(diags, checked, skipped), err=fmt != "text")

@@ -6,17 +6,20 @@ environment and returns every problem once, sorted.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from difflib import get_close_matches
+from functools import cache
+from typing import Any
 
 from personactl.errors import Diagnostic
 from personactl.manifest import schemas
 from personactl.manifest.compose import compose
 from personactl.manifest.languages import ISO_639_1
-from personactl.manifest.loader import Loaded, display_path
+from personactl.manifest.loader import Loaded, Unresolved
 from personactl.manifest.model import Environment, Resource
 from personactl.manifest.render import Rendered, Renderer, SecretMode
+from personactl.manifest.urls import link_local_reason
 
 TOOL_NAME_MAX = 64
 
@@ -26,14 +29,73 @@ def _closest(name: str, names: Iterable[str]) -> str:
     return f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
 
 
-def _spec_fields(kind: str) -> set[str]:
+@cache
+def _schema(kind: str) -> dict[str, Any]:
     import json
 
-    schema = json.loads(schemas.schema_text(kind))
-    return set(schema["properties"]["spec"]["properties"])
+    schema: dict[str, Any] = json.loads(schemas.schema_text(kind))
+    return schema
 
 
-def semantic(rendered: Rendered, tool_names: set[str], env: Environment | None) -> list[Diagnostic]:
+def _branches(node: Any, defs: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """`node` and every subschema that also applies to the same value."""
+    if not isinstance(node, dict):
+        return
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        yield from _branches(defs.get(ref.removeprefix("#/$defs/")), defs)
+    yield node
+    for key in ("allOf", "anyOf", "oneOf"):
+        for sub in node.get(key, []):
+            yield from _branches(sub, defs)
+    for key in ("then", "else"):
+        yield from _branches(node.get(key), defs)
+
+
+def _field_names(nodes: list[Any], defs: dict[str, Any]) -> set[str] | None:
+    """The fields a value of these schemas may have; None if any key goes (a free-form
+    object such as headers), an empty set if it is a scalar."""
+    names: set[str] = set()
+    free = False
+    for node in nodes:
+        for branch in _branches(node, defs):
+            names |= set(branch.get("properties", {}))
+            free = free or branch.get("type") == "object" or "additionalProperties" in branch
+    return None if free and not names else names
+
+
+def _ignore_path_problem(kind: str, path: str) -> str | None:
+    """Why an ignoreChanges path names no field of the spec, checked segment by segment."""
+    schema = _schema(kind)
+    defs = schema.get("$defs", {})
+    nodes: list[Any] = [schema["properties"]["spec"]]
+    segments = path.split(".")
+    for i, seg in enumerate(segments):
+        names = _field_names(nodes, defs)
+        if names is None:
+            return None
+        if seg not in names:
+            if i == 0:
+                return f"names no spec field of a {kind}{_closest(seg, names)}"
+            parent = ".".join(segments[:i])
+            if not names:
+                return f"{parent} has no fields"
+            return f"{parent} has no field {seg!r}{_closest(seg, names)}"
+        nodes = [
+            b["properties"][seg]
+            for node in nodes
+            for b in _branches(node, defs)
+            if seg in b.get("properties", {})
+        ]
+    return None
+
+
+def semantic(
+    rendered: Rendered,
+    tool_names: set[str],
+    env: Environment | None,
+    unresolved: Unresolved | None = None,
+) -> list[Diagnostic]:
     res = rendered.resource
     spec = rendered.data.get("spec")
     spec = spec if isinstance(spec, dict) else {}
@@ -41,7 +103,9 @@ def semantic(rendered: Rendered, tool_names: set[str], env: Environment | None) 
     if res.kind == "Persona":
         tools = spec.get("tools")
         for i, ref in enumerate(tools if isinstance(tools, list) else []):
-            if isinstance(ref, str) and ref not in tool_names:
+            if isinstance(ref, str) and unresolved and ref in unresolved:
+                out.extend(unresolved[ref])  # the root cause: the file that should define it
+            elif isinstance(ref, str) and ref not in tool_names:
                 out.append(
                     Diagnostic.at(
                         res.loc(("spec", "tools", i)),
@@ -67,25 +131,47 @@ def semantic(rendered: Rendered, tool_names: set[str], env: Environment | None) 
             out.append(
                 Diagnostic.at(
                     res.loc(("metadata", "name")),
-                    f"tool name {final!r} (with environment {env.name!r}'s prefix/suffix) is "
+                    f"tool name {final!r} (with the prefix/suffix of environment {env.name!r}) is "
                     f"{len(final)} characters, over Anam's limit of {TOOL_NAME_MAX}",
                     "tool-name-length",
                 )
             )
+    if res.kind == "Tool" and spec.get("type") == "SERVER_WEBHOOK":
+        out.extend(_webhook_url(rendered))
     ignore = res.lifecycle.get("ignoreChanges")
-    if isinstance(ignore, list):
-        fields = _spec_fields(res.kind)
-        for i, path in enumerate(ignore):
-            if isinstance(path, str) and path.split(".")[0] not in fields:
-                out.append(
-                    Diagnostic.at(
-                        res.loc(("lifecycle", "ignoreChanges", i)),
-                        f"ignoreChanges path {path!r} names no spec field of a {res.kind}"
-                        f"{_closest(path.split('.')[0], fields)}",
-                        "ignore-changes",
-                    )
+    for i, path in enumerate(ignore if isinstance(ignore, list) else []):
+        problem = _ignore_path_problem(res.kind, path) if isinstance(path, str) else None
+        if problem:
+            out.append(
+                Diagnostic.at(
+                    res.loc(("lifecycle", "ignoreChanges", i)),
+                    f"ignoreChanges path {path!r} {problem}"
+                    if problem.startswith("names")
+                    else f"ignoreChanges path {path!r}: {problem}",
+                    "ignore-changes",
                 )
+            )
     return out
+
+
+def _webhook_url(rendered: Rendered) -> list[Diagnostic]:
+    """Refuse webhooks to link-local and cloud metadata addresses unless opted in."""
+    res = rendered.resource
+    config = rendered.data["spec"].get("config")
+    url = config.get("url") if isinstance(config, dict) else None
+    if not isinstance(url, str) or res.lifecycle.get("allowLinkLocalUrl") is True:
+        return []
+    reason = link_local_reason(url)
+    if reason is None:
+        return []
+    return [
+        Diagnostic.at(
+            res.loc(("spec", "config", "url")),
+            f"spec.config.url: {reason}; point the webhook at a public host, or set "
+            "lifecycle.allowLinkLocalUrl: true on this Tool if it must call there",
+            "webhook-url",
+        )
+    ]
 
 
 @dataclass
@@ -111,7 +197,7 @@ def check_environment(
     select: Select | None = None,
 ) -> tuple[list[Rendered], list[Diagnostic]]:
     project = loaded.project
-    composed, diags = compose(loaded.resources, project, env)
+    composed, diags = compose(loaded.resources, project, env, loaded.unresolved)
     if select is not None:
         composed = select(composed)
     if focus is not None and project.file not in focus:
@@ -132,8 +218,10 @@ def check_environment(
                 res.doc.bool_words,
             )
         )
-        diags.extend(semantic(rendered, tool_names, env))
+        diags.extend(semantic(rendered, tool_names, env, loaded.unresolved))
         rendered_all.append(rendered)
+    if loaded.project_broken:  # its vars are unknown: "undefined" would mislead
+        diags = [d for d in diags if d.rule != "template-undefined"]
     return rendered_all, diags
 
 
@@ -152,9 +240,7 @@ def check(
     secrets that must be set, to the resources a command works on.
     """
     project = loaded.project
-    focus: set[str] | None = None
-    if loaded.requested:
-        focus = {display_path(p) for p in loaded.requested}
+    focus = loaded.focus
     base = [d for d in loaded.diagnostics if focus is None or d.path in focus]
     if environments is None:
         environments = list(project.environments.values()) or [None]
@@ -167,9 +253,12 @@ def check(
         for d in set(diags):
             per_env.setdefault(d, []).append(env.name if env else "")
     result = set(base)
+    loaded_errors = set(loaded.diagnostics)
     for d, names in per_env.items():
-        # A problem located in personactl.yaml already sits under its environment.
-        if len(names) < len(environments) and d.path != project.file:
+        # A problem located in personactl.yaml already sits under its environment;
+        # a load error reported as a root cause holds in every environment.
+        everywhere = len(names) == len(environments) or d in loaded_errors
+        if not everywhere and d.path != project.file:
             which = ", ".join(n for n in names if n)
             label = "environment" if len(names) == 1 else "environments"
             d = Diagnostic(d.path, d.line, d.column, f"{d.message} (in {label} {which})", d.rule)

@@ -42,9 +42,15 @@ def _patch_locations(
 
 
 def compose(
-    resources: list[Resource], project: Project, env: Environment | None
+    resources: list[Resource],
+    project: Project,
+    env: Environment | None,
+    unresolved: dict[str, list[Diagnostic]] | None = None,
 ) -> tuple[list[Resource], list[Diagnostic]]:
-    """The resources as the environment sees them, and problems with its patches."""
+    """The resources as the environment sees them, and problems with its patches.
+
+    `unresolved`: names a file that failed to load may define, with its errors; a
+    patch naming one reports those errors (the root cause), not "no manifest"."""
     if env is None or not env.patches:
         return resources, []
     assert project.doc is not None
@@ -54,6 +60,9 @@ def compose(
     for patch in env.patches:
         name_path = patch.keypath[:-1] + ("name",)
         index = by_key.get((patch.kind, patch.name))
+        if index is None and unresolved and patch.name in unresolved:
+            diags.extend(unresolved[patch.name])
+            continue
         if index is None:
             names = sorted(r.name for r in resources if r.kind == patch.kind)
             from difflib import get_close_matches

@@ -7,8 +7,9 @@ collected as a Diagnostic so `validate` can report them all in one run.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,13 @@ from personactl.manifest.model import (
     Project,
     Resource,
 )
-from personactl.manifest.yamlsource import Document, YamlError, parse_documents, read_text
+from personactl.manifest.yamlsource import (
+    MAX_FILE_BYTES,
+    Document,
+    YamlError,
+    parse_documents,
+    read_text,
+)
 
 YAML_SUFFIXES = (".yaml", ".yml")
 DEFAULT_API_URL = "https://api.anam.ai"
@@ -41,11 +48,22 @@ def display_path(path: Path) -> str:
     return str(path) if rel.startswith("..") else rel
 
 
-def find_project_root(start: Path) -> Path | None:
+def find_project_root(start: Path, cache: dict[Path, Path | None] | None = None) -> Path | None:
+    """The nearest folder at or above `start` holding personactl.yaml."""
+    cache = {} if cache is None else cache
+    seen: list[Path] = []
+    root: Path | None = None
     for folder in (start, *start.parents):
+        if folder in cache:
+            root = cache[folder]
+            break
+        seen.append(folder)
         if (folder / PROJECT_FILE).is_file():
-            return folder
-    return None
+            root = folder
+            break
+    for folder in seen:  # all below `root`: they share its answer
+        cache[folder] = root
+    return root
 
 
 def read_documents(path: Path) -> tuple[list[Document], list[Diagnostic]]:
@@ -180,6 +198,8 @@ def expand_paths(paths: Iterable[str]) -> tuple[list[Path], list[Diagnostic]]:
                     files.add(Path(os.path.abspath(sub)))
         elif p.is_file():
             files.add(Path(os.path.abspath(p)))
+        elif os.path.exists(p):  # a FIFO or a device: reading it could block
+            diags.append(Diagnostic(raw, 1, 1, "not a regular file; pass a file", "io"))
         else:
             diags.append(Diagnostic(raw, 1, 1, "no such file or directory", "io"))
     return sorted(files), diags
@@ -192,61 +212,62 @@ def is_personactl_file(docs: list[Document]) -> bool:
     )
 
 
+def _document_name(doc: Document) -> str | None:
+    meta = doc.data.get("metadata") if isinstance(doc.data, dict) else None
+    name = meta.get("name") if isinstance(meta, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def identify(doc: Document, project_file: str | None) -> Resource | Diagnostic | None:
+    """The resource a document declares, or why it declares none (None: an empty
+    document, or the project's own)."""
+    if doc.data is None:
+        return None  # an empty document, e.g. a trailing `---`
+    if not isinstance(doc.data, dict):
+        got = type(doc.data).__name__.replace("str", "a string").replace("list", "a list")
+        return Diagnostic.at(
+            doc.loc(()),
+            f"expected a mapping with apiVersion, kind, metadata and spec, got {got}",
+            "not-a-mapping",
+        )
+    api = doc.data.get("apiVersion")
+    kind = doc.data.get("kind")
+    if api != API_VERSION:
+        what = "missing apiVersion" if api is None else f"unknown apiVersion {api!r}"
+        return Diagnostic.at(
+            doc.loc(("apiVersion",)), f"{what} (expected {API_VERSION})", "api-version"
+        )
+    if kind == "Project":
+        if doc.path == project_file:
+            return None
+        where = f"kind Project belongs in {PROJECT_FILE} at the project root"
+        return Diagnostic.at(doc.loc(("kind",)), where, "kind")
+    if kind not in RESOURCE_KINDS:
+        what = "missing kind" if kind is None else f"unknown kind {kind!r}"
+        return Diagnostic.at(doc.loc(("kind",)), f"{what} (expected Persona or Tool)", "kind")
+    return Resource(kind=str(kind), name=_document_name(doc) or "", doc=doc, data=doc.data)
+
+
+# A name that a file or document that failed to load may define -> its errors.
+Unresolved = dict[str, list[Diagnostic]]
+
+
 def resources_from(
     docs: list[Document], project_file: str | None
-) -> tuple[list[Resource], list[Diagnostic]]:
+) -> tuple[list[Resource], list[Diagnostic], Unresolved]:
     resources: list[Resource] = []
     diags: list[Diagnostic] = []
+    unresolved: Unresolved = {}
     for doc in docs:
-        if doc.data is None:
-            continue  # an empty document, e.g. a trailing `---`
-        if not isinstance(doc.data, dict):
-            got = type(doc.data).__name__.replace("str", "a string").replace("list", "a list")
-            diags.append(
-                Diagnostic.at(
-                    doc.loc(()),
-                    f"expected a mapping with apiVersion, kind, metadata and spec, got {got}",
-                    "not-a-mapping",
-                )
-            )
-            continue
-        api = doc.data.get("apiVersion")
-        kind = doc.data.get("kind")
-        if api != API_VERSION:
-            what = "missing apiVersion" if api is None else f"unknown apiVersion {api!r}"
-            diags.append(
-                Diagnostic.at(
-                    doc.loc(("apiVersion",)), f"{what} (expected {API_VERSION})", "api-version"
-                )
-            )
-            continue
-        if kind == "Project":
-            if doc.path != project_file:
-                diags.append(
-                    Diagnostic.at(
-                        doc.loc(("kind",)),
-                        f"kind Project belongs in {PROJECT_FILE} at the project root",
-                        "kind",
-                    )
-                )
-            continue
-        if kind not in RESOURCE_KINDS:
-            what = "missing kind" if kind is None else f"unknown kind {kind!r}"
-            diags.append(
-                Diagnostic.at(doc.loc(("kind",)), f"{what} (expected Persona or Tool)", "kind")
-            )
-            continue
-        meta = doc.data.get("metadata")
-        name = meta.get("name") if isinstance(meta, dict) else None
-        resources.append(
-            Resource(
-                kind=str(kind),
-                name=name if isinstance(name, str) else "",
-                doc=doc,
-                data=doc.data,
-            )
-        )
-    return resources, diags
+        found = identify(doc, project_file)
+        if isinstance(found, Resource):
+            resources.append(found)
+        elif found is not None:
+            diags.append(found)
+            name = _document_name(doc)
+            if name is not None:
+                unresolved.setdefault(name, []).append(found)
+    return resources, diags, unresolved
 
 
 def duplicate_names(resources: list[Resource]) -> list[Diagnostic]:
@@ -271,25 +292,73 @@ def duplicate_names(resources: list[Resource]) -> list[Diagnostic]:
     return diags
 
 
+# `name: value` anywhere in a file, block or flow style: what a file that does not
+# parse may define (best effort, so that references to it stay quiet).
+_BLOCK_NAME = re.compile(r"^[ \t-]*name[ \t]*:[ \t]*(\S[^#\n]*?)[ \t]*(?:#.*)?$", re.M)
+_FLOW_NAME = re.compile(r"[{,][ \t]*name[ \t]*:[ \t]*([^,}\n]+)")
+
+
+def names_in_text(path: Path) -> set[str]:
+    """Every value written after `name:` in a file, read leniently."""
+    try:
+        with open(path, "rb") as f:
+            text = f.read(MAX_FILE_BYTES).decode("utf-8", "replace")
+    except OSError:
+        return set()
+    found = _BLOCK_NAME.findall(text) + _FLOW_NAME.findall(text)
+    return {v.strip().strip("'\"[]{} ") for v in found} - {""}
+
+
+def _not_a_manifest_hint(diags: list[Diagnostic]) -> list[Diagnostic]:
+    """Under pre-commit, a file outside the project's globs that does not load may be
+    someone else's YAML: say how to keep it from the hook."""
+    return [
+        Diagnostic(
+            d.path,
+            d.line,
+            d.column,
+            f"{d.message} (if it is not a personactl manifest, leave it out with "
+            f"`exclude: ^{re.escape(d.path)}$` under the personactl hook in "
+            ".pre-commit-config.yaml)",
+            d.rule,
+        )
+        for d in diags
+    ]
+
+
 def load_resources(
-    files: list[Path], project: Project, optional: frozenset[Path] = frozenset()
-) -> tuple[list[Resource], list[Diagnostic], list[Path]]:
+    files: list[Path],
+    project: Project,
+    optional: frozenset[Path] = frozenset(),
+    pre_commit: bool = False,
+) -> tuple[list[Resource], list[Diagnostic], list[Path], Unresolved]:
     """Resources of `files`; files in `optional` that hold no personactl document
-    (a workflow file pre-commit handed us, say) are skipped and returned."""
+    (a workflow file pre-commit handed us, say) are skipped and returned.
+
+    Also returns, for each name a broken file or document may define, its errors:
+    a check that would say "not defined" reports the root cause instead.
+    """
     resources: list[Resource] = []
     diags: list[Diagnostic] = []
     skipped: list[Path] = []
+    unresolved: Unresolved = {}
     for path in files:
         docs, errs = read_documents(path)
         if path in optional and not errs and not is_personactl_file(docs):
             skipped.append(path)
             continue
+        if errs:
+            errs = _not_a_manifest_hint(errs) if pre_commit and path in optional else errs
+            for name in names_in_text(path):
+                unresolved.setdefault(name, []).extend(errs)
         diags.extend(errs)
-        found, errs = resources_from(docs, project.file)
+        found, errs, broken = resources_from(docs, project.file)
         resources.extend(found)
         diags.extend(errs)
+        for name, name_errs in broken.items():
+            unresolved.setdefault(name, []).extend(name_errs)
     diags.extend(duplicate_names(resources))
-    return resources, diags, skipped
+    return resources, diags, skipped, unresolved
 
 
 @dataclass
@@ -299,24 +368,91 @@ class Loaded:
     diagnostics: list[Diagnostic]
     requested: list[Path]  # files named on the command line (empty: the whole project)
     skipped: list[Path]  # requested files that hold no personactl documents
+    # Names a file or document that failed to load may define, with its errors.
+    unresolved: Unresolved = field(default_factory=dict)
+    project_broken: bool = False  # personactl.yaml exists but did not load: vars unknown
+    # Files (prompts, partials) that stand for the whole project: check all of it.
+    triggers: list[Path] = field(default_factory=list)
+
+    @property
+    def focus(self) -> set[str] | None:
+        """Display paths whose problems are reported; None: every file."""
+        if not self.requested or self.triggers:
+            return None
+        return {display_path(p) for p in self.requested}
+
+    def files_checked(self) -> int:
+        if self.focus is not None:
+            return len(self.requested) - len(self.skipped)
+        files = {r.path for r in self.resources} | {display_path(p) for p in self.triggers}
+        files |= {display_path(p) for p in self.requested if p not in self.skipped}
+        if self.project.file:
+            files.add(self.project.file)
+        return len(files)
 
 
-def load_all(paths: tuple[str, ...] = ()) -> Loaded:
-    """The project and every resource it names, plus any explicitly given paths.
-
-    With explicit paths the whole project is still loaded, so tool references
-    and patches resolve; callers report only the requested files' problems.
-    """
-    project, diags = load_project(find_project_root(Path.cwd()))
-    files = glob_files(project) if project.doc is not None or not paths else []
-    requested: list[Path] = []
-    if paths:
-        requested, errs = expand_paths(paths)
-        diags.extend(errs)
+def _load(
+    project: Project,
+    diags: list[Diagnostic],
+    requested: list[Path],
+    glob: bool,
+    pre_commit: bool = False,
+) -> Loaded:
+    files = glob_files(project) if glob else []
     in_globs = set(files)
     optional = frozenset(p for p in requested if p not in in_globs)
-    resources, errs, skipped = load_resources(sorted(in_globs | set(requested)), project, optional)
-    return Loaded(project, resources, diags + errs, requested, skipped)
+    # personactl.yaml, even when named, is read by load_project only.
+    everything = sorted((in_globs | set(requested)) - {project.root / PROJECT_FILE})
+    resources, errs, skipped, unresolved = load_resources(
+        everything, project, optional, pre_commit
+    )
+    broken = project.doc is None and (project.root / PROJECT_FILE).is_file()
+    return Loaded(project, resources, diags + errs, requested, skipped, unresolved, broken)
+
+
+def load_all() -> Loaded:
+    """The project of the working directory and every resource its globs name."""
+    project, diags = load_project(find_project_root(Path.cwd()))
+    return _load(project, diags, [], glob=True)
+
+
+@dataclass
+class PathsLoaded:
+    groups: list[Loaded]  # one per project the paths belong to
+    diagnostics: list[Diagnostic]  # paths that do not exist
+    skipped: list[Path]  # files in no project that are not YAML
+
+
+def load_paths(paths: Iterable[str], pre_commit: bool = False) -> PathsLoaded:
+    """Each path checked against its own project, found by walking up from it.
+
+    YAML files are reported on alone, with the whole project loaded so that
+    references and patches resolve. Any other file inside a project (a prompt
+    template, a partial) stands for its whole project, as any manifest may use it.
+    Paths are relative to the working directory, and so are the messages.
+    `pre_commit`: run as a pre-commit hook (errors in foreign YAML say how to exclude it).
+    """
+    files, diags = expand_paths(paths)
+    roots: dict[Path, Path | None] = {}
+    groups: dict[Path | None, list[Path]] = {}
+    triggers: dict[Path | None, list[Path]] = {}
+    outside: list[Path] = []
+    for path in files:
+        root = find_project_root(path.parent, roots)
+        if path.suffix in YAML_SUFFIXES:
+            groups.setdefault(root, []).append(path)
+        elif root is None:
+            outside.append(path)
+        else:
+            groups.setdefault(root, [])
+            triggers.setdefault(root, []).append(path)
+    loaded = []
+    for root, requested in groups.items():
+        project, project_diags = load_project(root)
+        group = _load(project, project_diags, requested, root is not None, pre_commit)
+        group.triggers = triggers.get(root, [])
+        loaded.append(group)
+    return PathsLoaded(loaded, diags, outside)
 
 
 def require_clean(diags: list[Diagnostic]) -> None:
@@ -326,9 +462,16 @@ def require_clean(diags: list[Diagnostic]) -> None:
         raise ManifestErrors(diags)
 
 
-def no_manifests_error(project: Project) -> PersonactlError:
-    where = project.file or "the current directory (no personactl.yaml found)"
-    return PersonactlError(
-        f"no manifests found by {', '.join(project.manifest_globs)} in {where}; "
-        "check spec.manifests in personactl.yaml or pass paths"
-    )
+def no_manifests_error(project: Project, takes_paths: bool = False) -> PersonactlError:
+    """Nothing to work on; what to do depends on the command (only validate takes paths)."""
+    globs = ", ".join(project.manifest_globs)
+    if project.file is None:
+        where = "the current directory (no personactl.yaml found)"
+        fixes = ["run personactl in the project's directory", "point -C at it"]
+    else:
+        where = project.file
+        fixes = [f"check spec.manifests in {project.file}"]
+    if takes_paths:
+        fixes.append("pass paths")
+    fix = fixes[0] if len(fixes) == 1 else f"{', '.join(fixes[:-1])} or {fixes[-1]}"
+    return PersonactlError(f"no manifests found by {globs} in {where}; {fix}")

@@ -19,10 +19,17 @@ from typing import Any, Literal
 
 import jinja2
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from personactl.errors import Diagnostic, Location
 from personactl.manifest.model import Environment, Project, Resource
+from personactl.manifest.sandbox import (
+    MAX_OUTPUT,
+    BoundedSandbox,
+    TemplateLimitError,
+    file_problem,
+    read_template,
+)
+from personactl.manifest.schemas import fmt_path
 from personactl.manifest.yamlsource import KeyPath
 
 SENSITIVE = "(sensitive)"
@@ -47,6 +54,7 @@ def substitute_simple(source: str, ctx: dict[str, Any]) -> str | None:
         return None
     out: list[str] = []
     pos = 0
+    size = len(source)
     for m in _SIMPLE_EXPR.finditer(source):
         literal = source[pos : m.start()]
         if "{{" in literal:
@@ -60,8 +68,12 @@ def substitute_simple(source: str, ctx: dict[str, Any]) -> str | None:
             value = value[part]
         if type(value) not in _PLAIN_TYPES:
             return None
+        text = str(value)
+        size += len(text)
+        if size > MAX_OUTPUT:
+            return None  # Jinja renders it and reports the limit where it is passed
         out.append(literal)
-        out.append(str(value))
+        out.append(text)
         pos = m.end()
     rest = source[pos:]
     if "{{" in rest:
@@ -107,9 +119,12 @@ class ProjectLoader(jinja2.BaseLoader):
                 raise jinja2.TemplateNotFound(
                     template, f"template {template!r} resolves outside the project"
                 )
-            if path.is_file():
+            if os.path.exists(path):
+                problem = file_problem(path, f"template {template!r}")
+                if problem:
+                    raise TemplateLimitError(problem)
                 mtime = path.stat().st_mtime
-                source = path.read_text(encoding="utf-8")
+                source = read_template(path).decode("utf-8")
                 return source, str(path), lambda p=path, m=mtime: p.stat().st_mtime == m
         searched = ", ".join(os.path.relpath(d) for d in self.dirs)
         raise jinja2.TemplateNotFound(
@@ -166,7 +181,7 @@ class Renderer:
         self.project = project
         self.mode = secrets
         self.salt = salt  # for sentinels: the lineage of the state they will be compared in
-        self.jinja = ImmutableSandboxedEnvironment(
+        self.jinja = BoundedSandbox(
             loader=ProjectLoader(project.root, project.template_dirs),
             undefined=jinja2.StrictUndefined,
             autoescape=False,
@@ -221,8 +236,11 @@ class Renderer:
         res: Resource,
         at: Location,
         filename: str | None,
+        what: str = "value",
     ) -> Diagnostic:
         """One diagnostic for a template failure, at the best location we can find."""
+        if isinstance(exc, TemplateLimitError):
+            return self._limit_error(exc, at, filename, what)
         if isinstance(exc, jinja2.TemplateSyntaxError):
             if exc.filename and exc.filename != "<template>" and exc.lineno:
                 path = os.path.relpath(exc.filename)
@@ -260,15 +278,9 @@ class Renderer:
         else:
             message = f"template error in {res.ref}: {message}"
         # Point into the template file when the failure happened there.
-        tb = exc.__traceback__
-        files: list[tuple[str, int]] = []
-        while tb is not None:
-            fn = tb.tb_frame.f_code.co_filename
-            if fn.endswith((".j2", ".jinja", ".md", ".txt")) or (filename and fn == filename):
-                files.append((fn, tb.tb_lineno))
-            tb = tb.tb_next
-        if files:
-            fn, line = files[-1]
+        frame = _template_frame(exc, filename)
+        if frame:
+            fn, line = frame
             col = 1
             try:
                 text = Path(fn).read_text(encoding="utf-8").splitlines()[line - 1]
@@ -281,6 +293,22 @@ class Renderer:
             return Diagnostic(os.path.relpath(fn), line, col, message, rule)
         return Diagnostic.at(at, message, rule)
 
+    @staticmethod
+    def _limit_error(
+        exc: TemplateLimitError, at: Location, filename: str | None, what: str
+    ) -> Diagnostic:
+        message = exc.message
+        if exc.sized:
+            detail = f" ({exc.message})" if exc.message else ""
+            message = (
+                f"the rendered {what} is over 1 MiB{detail}; a rendered value may be at most "
+                f"{MAX_OUTPUT:,} bytes, so make the template produce less"
+            )
+        found = _template_frame(exc, filename)
+        if found:
+            return Diagnostic(os.path.relpath(found[0]), found[1], 1, message, "template-limit")
+        return Diagnostic.at(at, message, "template-limit")
+
     # -- rendering -----------------------------------------------------------------------
 
     def _render_string(
@@ -288,7 +316,7 @@ class Renderer:
     ) -> tuple[str, bool, Diagnostic | None]:
         """(rendered, used a secret, error)."""
         if not any(m in source for m in _MARKERS):
-            return source, False, None
+            return source, False, self._too_long(source, res, path)
         fast = substitute_simple(source, ctx)
         if fast is not None:
             return fast, False, None
@@ -298,10 +326,17 @@ class Renderer:
             if tmpl is None:
                 tmpl = self.jinja.from_string(source)
                 self._inline_cache[source] = tmpl
-            out = tmpl.render(ctx)
+            out = self.jinja.render_bounded(tmpl, ctx)
         except Exception as exc:  # every template failure becomes a diagnostic
-            return source, False, self._error(exc, res, res.loc(path), None)
+            return source, False, self._error(exc, res, res.loc(path), None, _value_name(path))
         return out, bool(self._used), None
+
+    def _too_long(self, text: str, res: Resource, path: KeyPath) -> Diagnostic | None:
+        """A plain string is a rendered value too: the same limit applies."""
+        if len(text) <= MAX_OUTPUT // 4 or len(text.encode("utf-8", "replace")) <= MAX_OUTPUT:
+            return None
+        too_long = TemplateLimitError("", sized=True)
+        return self._limit_error(too_long, res.loc(path), None, _value_name(path))
 
     def _realpath(self, path: Path) -> Path:
         """os.path.realpath, with each directory resolved once per run."""
@@ -314,8 +349,8 @@ class Renderer:
     def _source(self, path: Path) -> str | None:
         if path not in self._sources:
             try:
-                self._sources[path] = path.read_text(encoding="utf-8")
-            except (UnicodeDecodeError, OSError):
+                self._sources[path] = read_template(path).decode("utf-8")
+            except (UnicodeDecodeError, OSError, TemplateLimitError):
                 self._sources[path] = None
         return self._sources[path]
 
@@ -338,6 +373,14 @@ class Renderer:
             shown = os.path.relpath(exc.filename) if exc.filename else os.path.relpath(path)
             result = Diagnostic(
                 shown, line, 1, f"template syntax error: {exc.message}", "template-syntax"
+            )
+        except (RecursionError, SyntaxError):  # Jinja's parser and Python's compiler recurse
+            result = Diagnostic(
+                os.path.relpath(path),
+                1,
+                1,
+                "template nests expressions too deeply to compile; simplify it",
+                "template-syntax",
             )
         self._file_cache[path] = result
         return result
@@ -371,7 +414,7 @@ class Renderer:
                     )
                 ],
             )
-        if not path.is_file():
+        if not os.path.exists(path):  # stat only: never open a FIFO
             return (
                 None,
                 False,
@@ -384,6 +427,9 @@ class Renderer:
                     )
                 ],
             )
+        problem = file_problem(path, f"prompt file {file!r}")
+        if problem:
+            return None, False, [Diagnostic.at(at, problem, "prompt-file")]
         source = self._source(path)
         if source is not None:
             fast = substitute_simple(source, pctx)
@@ -395,9 +441,9 @@ class Renderer:
         assert tmpl is not None
         self._used = []
         try:
-            return tmpl.render(pctx), bool(self._used), []
+            return self.jinja.render_bounded(tmpl, pctx), bool(self._used), []
         except Exception as exc:  # every template failure becomes a diagnostic
-            return None, False, [self._error(exc, res, at, str(path))]
+            return None, False, [self._error(exc, res, at, str(path), "prompt")]
 
     def _walk(
         self,
@@ -455,6 +501,24 @@ class Renderer:
             # their secrets are tracked by the exporter, not in `sensitive` (spec paths).
             data["targets"] = self._walk(targets, ("targets",), ctx, res, set(), diags)
         return Rendered(res, anam_name, data, prompt_text, sensitive), diags
+
+
+def _template_frame(exc: BaseException, filename: str | None) -> tuple[str, int] | None:
+    """The innermost template file and line in the traceback (Jinja rewrites
+    tracebacks so that template frames carry the template's own line numbers)."""
+    tb = exc.__traceback__
+    found = None
+    while tb is not None:
+        fn = tb.tb_frame.f_code.co_filename
+        if fn.endswith((".j2", ".jinja", ".md", ".txt")) or (filename and fn == filename):
+            found = (fn, tb.tb_lineno)
+        tb = tb.tb_next
+    return found
+
+
+def _value_name(path: KeyPath) -> str:
+    """How a limit message names the value: 'prompt' or its path, e.g. spec.initialMessage."""
+    return "prompt" if path[:2] == ("spec", "prompt") else fmt_path(path)
 
 
 def redact(text: str, secrets: set[str]) -> str:

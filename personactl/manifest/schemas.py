@@ -40,7 +40,7 @@ def _validator(kind: str) -> Any:
     return Draft202012Validator(json.loads(schema_text(kind)))
 
 
-def _fmt_path(path: KeyPath) -> str:
+def fmt_path(path: KeyPath) -> str:
     out = ""
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
@@ -77,8 +77,23 @@ _PATTERN_WORDS = {
     "^[a-zA-Z0-9_.-]+$": "may contain only letters, digits, '_', '.' and '-'",
     "^(https?://[^\\s/$.?#][^\\s]*|.*\\{\\{.*\\}\\}.*)$": "is not an http:// or https:// URL",
     "^[a-z]{2}$": "is not a two-letter ISO 639-1 code (e.g. en, fr)",
-    "^\\S(.*\\S)?$": "must not start or end with white space",
+    "^\\S([\\s\\S]*\\S)?$": "must not start or end with white space",
 }
+# $defs.printable: characters that would hide what a name or label really says.
+_HIDDEN_CHARS = "[\\u0000-\\u001f\\u007f-\\u009f\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]"
+
+
+def _hidden_char(value: Any) -> str:
+    """'U+202E (RIGHT-TO-LEFT OVERRIDE)': the first character $defs.printable refuses."""
+    import re
+    import unicodedata
+
+    found = re.search(_HIDDEN_CHARS, value) if isinstance(value, str) else None
+    if found is None:  # pragma: no cover - the schema matched it
+        return "a character"
+    char = found.group()
+    name = unicodedata.name(char, "")  # control characters have no name
+    return f"U+{ord(char):04X}" + (f" ({name})" if name else "")
 
 
 def _message(err: Any, field: str, bool_word: bool) -> str:
@@ -138,6 +153,11 @@ def _message(err: Any, field: str, bool_word: bool) -> str:
             return f"{where}set exactly one of {options}"
         if all(titles):
             return f"{where}must be one of: {', '.join(str(t) for t in titles)}"
+    if v == "not" and err.validator_value == {"pattern": _HIDDEN_CHARS}:
+        return (
+            f"{where}{_value(err.instance)} contains {_hidden_char(err.instance)}, a control or "
+            "bidirectional formatting character; remove it"
+        )
     if v == "not":
         return f"{where}has a field that is not allowed here"
     return f"{where}{err.message}"
@@ -228,7 +248,10 @@ def validate_document(
         for err in _leaf_errors(top, prefix):
             path = prefix + tuple(err.absolute_path)
             at: Location = loc(path)
-            if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+            field = fmt_path(path)
+            if "propertyNames" in err.absolute_schema_path:
+                at = key_loc(path + (err.instance,))  # the key itself is at fault
+            elif err.validator == "additionalProperties" and isinstance(err.instance, dict):
                 extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
                 if extra:
                     at = key_loc(path + (extra[0],))
@@ -243,6 +266,6 @@ def validate_document(
                 subpaths = set().union(*fitting) if fitting else set()
                 if len(subpaths) == 1:
                     at = loc(path + subpaths.pop())
-            msg = _message(err, _fmt_path(path), path in bool_words)
+            msg = _message(err, field, path in bool_words)
             out.append(Diagnostic.at(at, msg, f"schema-{err.validator}"))
     return out
