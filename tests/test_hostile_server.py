@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 from cli_support import Result, run_inprocess
 from e2e_support import KEY, TOKEN, Emulator, emulator
+from test_client import persona_body
 
 from personactl.anam.client import PER_PAGE, AnamClient, ClientConfig
 from personactl.anam.errors import ApiError, OutcomeUnknown
@@ -544,6 +545,20 @@ def test_apply_of_a_saved_plan_whose_re_read_is_answered_by_a_list_is_one_senten
     ident = next(p["id"] for p in emu.personas() if p["name"] == "t-support-cara")
     tamper(emu, lambda r: r.method == "GET" and r.path == f"/v1/personas/{ident}", [])
     r = cli(applied, monkeypatch, "apply", "plan.json")
+    assert (r.code, r.out) == (1, "")
+    assert r.err == (
+        f"error: the Anam API at {emu.url} answered GET /v1/personas/{ident} with a body that "
+        f"is a list, not an object; {EMU_HINT}\n"
+    )
+
+
+def test_import_of_a_persona_whose_read_is_answered_by_a_list_is_one_sentence(
+    applied: Path, emu: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with emu.client() as http:
+        ident = http.post("/v1/personas", json=persona_body("t-unmanaged")).json()["id"]
+    tamper(emu, lambda r: r.method == "GET" and r.path == f"/v1/personas/{ident}", [])
+    r = cli(applied, monkeypatch, "import", "--id", ident)
     assert (r.code, r.out) == (1, "")
     assert r.err == (
         f"error: the Anam API at {emu.url} answered GET /v1/personas/{ident} with a body that "
