@@ -11,7 +11,8 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from personactl.anam.client import AnamClient, client_for
+from personactl.anam.client import AnamClient, api_url_for, client_for
+from personactl.anam.errors import redact_url
 from personactl.anam.fetch import LiveSet, fetch
 from personactl.anam.fields import to_body_path
 from personactl.anam.observe import observe
@@ -212,10 +213,11 @@ def make_plan(opts: Options, state: State | None = None) -> PlanRun:
 
 
 def api_url_of(env: Environment, api_url: str | None) -> str:
-    """The API a plan is made against (recorded in it; a saved plan is only applied there)."""
+    """The API a plan is made against (recorded in it; a saved plan is only applied there),
+    as the client chose it, and redacted: a plan file never holds URL credentials."""
     if env.backend == "sandbox":
         return "sandbox"
-    return (api_url or os.environ.get("ANAM_API_URL") or env.api_url).rstrip("/")
+    return redact_url(api_url_for(env, api_url, os.environ)[0])
 
 
 def secret_templates(

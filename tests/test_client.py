@@ -394,14 +394,21 @@ def test_retry_budget_running_out_names_attempts_time_and_status(
     assert [(r.attempt, r.status) for r in client.requests] == [(n, 503) for n in (1, 2, 3, 4)]
 
 
-def test_retry_after_is_capped_at_the_remaining_budget(
+def test_retry_after_longer_than_the_remaining_budget_fails_without_waiting(
     sandbox: Callable[..., AnamClient], harness: Harness
 ) -> None:
     settings = EmulatorSettings(fail_rates={429: 1.0}, retry_after_seconds=30)
     client = sandbox(settings, max_retry_seconds=5.0)
-    with pytest.raises(ApiError, match=r"still answered 429 Too Many Requests .* 2 attempts"):
+    with pytest.raises(ApiError) as caught:
         client.get("/v1/llms")
-    assert len(harness.sleeps) == 1 and 4.9 < harness.sleeps[0] <= 5.0
+    assert re.fullmatch(
+        r"the sandbox emulator answered 429 Too Many Requests to GET /v1/llms with Retry-After "
+        r"30 s, longer than the (4\.\d|5\.0) s left of the retry budget; try again in 30 s or "
+        r"lower --parallelism",
+        str(caught.value),
+    ), str(caught.value)
+    assert harness.sleeps == []
+    assert [r.status for r in client.requests] == [429]
 
 
 def test_parse_retry_after_seconds_and_http_date() -> None:
@@ -600,10 +607,9 @@ def test_client_for_url_precedence(tmp_path: Path) -> None:
             assert client.config.api_key_env == "ANAM_API_KEY_STAGING"
 
 
-def test_client_for_sandbox_ignores_url_and_key(tmp_path: Path) -> None:
+def test_client_for_sandbox_ignores_the_key(tmp_path: Path) -> None:
     env = env_named("sandbox", backend="sandbox")
-    environ = {"ANAM_API_URL": "http://127.0.0.1:9"}
-    with client_for(env, tmp_path, api_key=SECRET, api_url="http://x", environ=environ) as client:
+    with client_for(env, tmp_path, api_key=SECRET, environ={}) as client:
         assert [g["name"] for g in client.list_all("/v1/knowledge/groups")] == ["Product docs"]
         assert client.config.base_url == SANDBOX_BASE_URL
     assert (tmp_path / ".personactl" / "sandbox").is_dir()

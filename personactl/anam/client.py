@@ -10,18 +10,26 @@ Retries: 429/502/503/504 and connection failures, capped exponential backoff
 with full jitter, `Retry-After` honoured, each request bounded by a retry
 budget (`personactl.anam.retry`). A POST whose outcome is unknown is never
 repeated unless the caller says it is idempotent. Every attempt is appended
-to `client.requests`; the API key never appears in a record, log or error.
+to `client.requests`; the API key never appears in a record, log or error,
+and a URL only through `redact_url`.
+
+Limits (`ClientConfig`): each attempt must be answered in full within
+`deadline` seconds, each answer is at most `max_response_bytes` once
+decompressed (`personactl.anam.transport`), a list is at most `max_pages`
+pages, and answers that should be resources must be objects with an `id`.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -37,6 +45,7 @@ from personactl.anam.errors import (
     OutcomeUnknown,
     Unreachable,
     api_message,
+    redact_url,
 )
 from personactl.anam.retry import (
     GATEWAY_STATUSES,
@@ -45,6 +54,13 @@ from personactl.anam.retry import (
     RETRY_STATUSES,
     Backoff,
     parse_retry_after,
+)
+from personactl.anam.transport import (
+    BodyError,
+    DeadlineExceeded,
+    deadline,
+    pooled_transport,
+    read_body,
 )
 from personactl.errors import PersonactlError
 
@@ -64,6 +80,7 @@ __all__ = [
 ]
 
 PER_PAGE = 100  # the API's maximum page size
+MAX_PAGES = 10_000  # 1,000,000 items: far beyond any account, short of a runaway list
 API_URL_ENV = "ANAM_API_URL"
 REDACTED = "(redacted)"
 _REFUSED_STATUSES = frozenset({400, 409, 422})
@@ -72,16 +89,21 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-@dataclass
+@dataclass(repr=False)
 class ClientConfig:
-    """How to reach the API. `api_key_env` and `environment` only label error messages."""
+    """How to reach the API. `api_key_env`, `api_url_source` and `environment` only
+    label error messages."""
 
     base_url: str
-    api_key: str = field(repr=False)
+    api_key: str
     api_key_env: str = "ANAM_API_KEY"
     environment: str = ""
+    api_url_source: str = f"--api-url / {API_URL_ENV}"
     parallelism: int = 8
-    timeout: float = 30.0
+    timeout: float = 30.0  # each connect, read and write
+    deadline: float = 60.0  # each attempt, from sending it to the last byte of its answer
+    max_response_bytes: int = 32 * 1024 * 1024  # each answer, once decompressed
+    max_pages: int = MAX_PAGES
     max_retry_seconds: float = 60.0
     # a wrong URL should fail in seconds, not after the whole budget
     connect_retry_seconds: float = 10.0
@@ -91,7 +113,13 @@ class ClientConfig:
     backoff: Backoff = field(default_factory=Backoff)
     sleep: Callable[[float], None] = time.sleep
     rng: random.Random = field(default_factory=random.Random, repr=False)
-    log: Callable[[str], None] | None = field(default=None, repr=False)  # default: stderr
+    log: Callable[[str], None] | None = None  # default: stderr
+
+    def __repr__(self) -> str:
+        return (
+            f"ClientConfig(base_url={redact_url(self.base_url)!r}, "
+            f"environment={self.environment!r}, api_key_env={self.api_key_env!r})"
+        )
 
 
 @dataclass(frozen=True)
@@ -136,12 +164,27 @@ class AnamClient:
     def __init__(self, config: ClientConfig) -> None:
         if config.parallelism < 1:
             raise ValueError("parallelism must be at least 1")
+        check_api_key(config.api_key, config.api_key_env)
         self.config = config
         self.requests: list[RequestRecord] = []
         self._lock = threading.Lock()
+        try:
+            url = httpx.URL(config.base_url)
+        except httpx.InvalidURL:
+            raise PersonactlError(
+                f"the API URL from {config.api_url_source} is not a valid URL; correct it"
+            ) from None
+        # A query in the URL (a gateway's `?key=`) goes on every request; httpx
+        # would mangle it into the path.
+        self._base_params = url.params
+        # Never shown: the key, and what the URL may carry (user info, query values).
+        secrets = [config.api_key, url.username, url.password, *url.params.values()]
+        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
         headers = {
             "Authorization": f"Bearer {config.api_key}",
             "Accept": "application/json",
+            # what read_body inflates within the size cap, whatever httpx could decode
+            "Accept-Encoding": "gzip, deflate",
             "User-Agent": f"personactl/{__version__}",
         }
         transport = config.transport
@@ -151,9 +194,10 @@ class AnamClient:
                 max_keepalive_connections=config.parallelism,
                 keepalive_expiry=30.0,
             )
-            transport = httpx.HTTPTransport(limits=limits)
+            transport = pooled_transport(limits)
         self._http = httpx.Client(
-            base_url=config.base_url,
+            base_url=url.copy_with(query=None, fragment=None),
+            params=self._base_params,
             headers=headers,
             timeout=config.timeout,
             transport=transport,
@@ -162,7 +206,8 @@ class AnamClient:
 
     def __repr__(self) -> str:
         config = self.config
-        return f"AnamClient(base_url={config.base_url!r}, environment={config.environment!r})"
+        url = redact_url(config.base_url)
+        return f"AnamClient(base_url={url!r}, environment={config.environment!r})"
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -195,8 +240,27 @@ class AnamClient:
     def delete(self, path: str) -> Any:
         return self._call("DELETE", path, retry_unknown=True)
 
+    def get_resource(self, path: str) -> dict[str, Any]:
+        """GET one resource: a JSON object with an `id`, else an ApiError naming the request."""
+        return self.check_resource("GET", path, self.get(path))
+
+    def check_resource(
+        self, method: str, path: str, answer: Any, *, hint: str | None = None
+    ) -> dict[str, Any]:
+        """`answer` if it is a resource (a JSON object with a string `id`), else an
+        ApiError naming the request and what is wrong; `hint` says what to do."""
+        problem = "is empty" if answer is None else _resource_problem(answer)
+        if problem is None:
+            return cast(dict[str, Any], answer)
+        raise ApiError(
+            f"{self._service()} answered {method} {path} with a body that {problem}; "
+            f"{hint or self._check_url()}",
+            method=method,
+            path=path,
+        )
+
     def list_all(self, path: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        """Every item of a list endpoint, in pages of 100.
+        """Every item of a list endpoint, in pages of 100; each item an object with an `id`.
 
         Page 1 says how many pages there are (`meta.lastPage`); the rest are then
         fetched concurrently, so N items cost one round trip plus ceil(N/100)-1
@@ -204,58 +268,87 @@ class AnamClient:
         `meta.next` until it is null. Items are de-duplicated by id, in case a
         concurrent create shifted an item from one page to the next. An endpoint
         answering a bare JSON array (`/v1/knowledge/groups`) is one page.
+        Bounded: at most `max_pages` pages, `next` must move forward, and a page
+        that repeats another one is an error, not a loop.
         """
 
-        def page_query(n: int) -> dict[str, Any]:
-            return {**(params or {}), "page": n, "perPage": PER_PAGE}
+        def fetch(n: int) -> Any:
+            return self.get(path, {**(params or {}), "page": n, "perPage": PER_PAGE})
 
-        first = self.get(path, page_query(1))
+        first = fetch(1)
         if isinstance(first, list):
-            return first
-        items = list(self._page_items(path, 1, first))
-        meta = first.get("meta") if isinstance(first, dict) else None
-        last = meta.get("lastPage") if isinstance(meta, dict) else None
-        following = meta.get("next") if isinstance(meta, dict) else None
-        if isinstance(last, int) and last > 1 and following == 2:
-            rest = self.map_concurrent(lambda n: self.get(path, page_query(n)), range(2, last + 1))
-            for number, outcome in zip(range(2, last + 1), rest, strict=True):
-                items.extend(self._page_items(path, number, outcome.unwrap()))
+            return self._merge(path, [self._items(path, 1, first)])
+        pages = [self._page_items(path, 1, first)]
+        last, following = _page_meta(first)
+        if last is not None and last > 1 and following == 2:
+            self._check_page_count(path, last, f"meta.lastPage {last}")
+            outcomes = self.map_concurrent(fetch, range(2, last + 1))
+            for number, outcome in zip(range(2, last + 1), outcomes, strict=True):
+                pages.append(self._page_items(path, number, outcome.unwrap()))
         else:
             page = 1
             while following is not None:
-                if not isinstance(following, int) or following <= page:
-                    raise ApiError(
-                        f"the Anam API answered GET {path} page {page} with meta.next "
-                        f"{following!r}, which does not move forward; please report it",
-                        status=200,
-                        method="GET",
-                        path=path,
-                    )
+                forward = isinstance(following, int) and not isinstance(following, bool)
+                if not forward or following <= page:
+                    said = f"page {page} with meta.next {following!r}"
+                    raise self._bad_page(path, f"{said}, which does not move forward")
+                self._check_page_count(path, following, f"meta.next {following}")
                 page = following
-                body = self.get(path, page_query(page))
-                items.extend(self._page_items(path, page, body))
-                meta = body.get("meta") if isinstance(body, dict) else None
-                following = meta.get("next") if isinstance(meta, dict) else None
-        seen: set[Any] = set()
-        unique = []
-        for item in items:
-            key = item.get("id") if isinstance(item, dict) else None
-            if key is None or key not in seen:
-                seen.add(key)
-                unique.append(item)
-        return unique
+                body = fetch(page)
+                pages.append(self._page_items(path, page, body))
+                following = _page_meta(body)[1]
+        return self._merge(path, pages)
+
+    def _check_page_count(self, path: str, page: int, said: str) -> None:
+        limit = self.config.max_pages
+        if page > limit:
+            raise self._bad_page(
+                path,
+                f"{said}, more than the {limit:,} pages ({limit * PER_PAGE:,} items) "
+                "personactl reads",
+            )
+
+    def _bad_page(self, path: str, what: str) -> ApiError:
+        return ApiError(
+            f"{self._service()} answered GET {path} {what}; {self._check_url()}",
+            status=200,
+            method="GET",
+            path=path,
+        )
 
     def _page_items(self, path: str, page: int, body: Any) -> list[dict[str, Any]]:
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, list):
-            raise ApiError(
-                f"the Anam API answered GET {path} with neither a list nor a page of "
-                "{data, meta}; check --api-url points at the Anam API",
-                status=200,
-                method="GET",
-                path=path,
-            )
-        return data
+            what = "neither a list nor a page of {data, meta}"
+            raise self._bad_page(path, f"page {page} with {what}")
+        return self._items(path, page, data)
+
+    def _items(self, path: str, page: int, items: list[Any]) -> list[dict[str, Any]]:
+        for number, item in enumerate(items, 1):
+            problem = _resource_problem(item)
+            if problem is not None:
+                raise self._bad_page(path, f"page {page} with item {number} that {problem}")
+        return items
+
+    def _merge(self, path: str, pages: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        """The pages' items, each id once; a page repeating an earlier one is an error."""
+        seen_pages: dict[tuple[str, ...], int] = {}
+        seen: set[str] = set()
+        unique = []
+        for number, items in enumerate(pages, 1):
+            ids = tuple(item["id"] for item in items)
+            if ids and ids in seen_pages:
+                raise self._bad_page(
+                    path,
+                    f"page {number} with the same items as page {seen_pages[ids]} "
+                    "(it seems to ignore `page`)",
+                )
+            seen_pages[ids] = number
+            for item in items:
+                if item["id"] not in seen:
+                    seen.add(item["id"])
+                    unique.append(item)
+        return unique
 
     def map_concurrent(self, fn: Callable[[T], R], items: Iterable[T]) -> list[Outcome[R]]:
         """`fn(item)` for every item, at most `parallelism` at once, in the items' order.
@@ -273,9 +366,17 @@ class AnamClient:
         workers = min(self.config.parallelism, len(todo))
         if workers <= 1:
             return [run(item) for item in todo]
+        results: list[Outcome[R]] = []
         # a pool per call: a nested map_concurrent cannot starve its parent of workers
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="personactl-api") as pool:
-            return list(pool.map(run, todo))
+            # a window of futures, not one per item: 10,000 pages need no 10,000 futures
+            window: deque[Future[Outcome[R]]] = deque()
+            for item in todo:
+                if len(window) >= 2 * workers:
+                    results.append(window.popleft().result())
+                window.append(pool.submit(run, item))
+            results.extend(future.result() for future in window)
+        return results
 
     def get_many(self, paths: Sequence[str]) -> list[Outcome[Any]]:
         """GET every path concurrently; one Outcome per path, in order."""
@@ -295,12 +396,12 @@ class AnamClient:
         request = self._http.build_request(
             method, path, params=dict(params) if params else None, json=body
         )
-        response = self._send(request, retry_unknown=retry_unknown)
-        return self._decode(request, response)
+        response, content = self._send(request, retry_unknown=retry_unknown)
+        return self._decode(request, response, content)
 
-    def _send(self, request: httpx.Request, *, retry_unknown: bool) -> httpx.Response:
+    def _send(self, request: httpx.Request, *, retry_unknown: bool) -> tuple[httpx.Response, bytes]:
         method = request.method
-        shown = self._scrub(request.url.raw_path.decode("ascii", "replace"))
+        shown = self._shown(request)
         used = 0.0  # seconds spent on attempts and waits for this request
         attempt = 0
         connect_only = True  # every failure so far was a failure to connect
@@ -308,10 +409,11 @@ class AnamClient:
             attempt += 1
             started = time.monotonic()
             response: httpx.Response | None = None
-            failure: httpx.TransportError | None = None
+            content = b""
+            failure: httpx.TransportError | BodyError | None = None
             try:
-                response = self._http.send(request)  # reads the whole body
-            except httpx.TransportError as exc:
+                response, content = self._attempt(request)
+            except (httpx.TransportError, BodyError) as exc:
                 failure = exc
             ended = time.monotonic()
             used += ended - started
@@ -326,10 +428,13 @@ class AnamClient:
                 ended=ended,
             )
             retry_after: float | None = None
+            if isinstance(failure, BodyError):  # too large or undecodable: retrying cannot help
+                self._note(record, None)
+                raise self._unreadable(request, failure)
             if response is not None:
                 if response.status_code not in RETRY_STATUSES:
                     self._note(record, None)
-                    return response
+                    return response, content
                 connect_only = False
                 if response.status_code in GATEWAY_STATUSES and not retry_unknown:
                     # A gateway error may come after the backend committed the create.
@@ -352,7 +457,7 @@ class AnamClient:
                 self._note(record, None)
                 raise ApiError(
                     f"{method} {request.url.path} to {self._service()} failed "
-                    f"({self._reason(cast(Exception, failure))}); check --api-url / {API_URL_ENV}",
+                    f"({self._reason(cast(Exception, failure))}); {self._check_url()}",
                     method=method,
                     path=request.url.path,
                 ) from failure
@@ -362,7 +467,11 @@ class AnamClient:
             remaining = budget - used
             if remaining <= 0:
                 self._note(record, None)
-                raise self._gave_up(request, response, failure, attempt, used) from failure
+                raise self._gave_up(request, response, content, failure, attempt, used) from failure
+            if response is not None and retry_after is not None and retry_after > remaining:
+                # waiting out the budget could not end in a retry: say so now
+                self._note(record, None)
+                raise self._too_soon(request, response, content, retry_after, remaining)
             wait = (
                 retry_after
                 if retry_after is not None
@@ -372,6 +481,29 @@ class AnamClient:
             self._note(record, wait)
             self.config.sleep(wait)
             used += wait
+
+    def _attempt(self, request: httpx.Request) -> tuple[httpx.Response, bytes]:
+        """One try: the answer and its whole body, within the deadline and the size cap."""
+        at = time.monotonic() + self.config.deadline
+        try:
+            with deadline(at):
+                response = self._http.send(request, stream=True)
+                try:
+                    body = read_body(response, cap=self.config.max_response_bytes, at=at)
+                finally:
+                    response.close()
+        except (httpx.ReadTimeout, httpx.WriteTimeout) as exc:
+            if isinstance(exc, DeadlineExceeded) or time.monotonic() < at:
+                raise
+            raise DeadlineExceeded(str(exc), request=request) from exc
+        return response, body
+
+    def _shown(self, request: httpx.Request) -> str:
+        """The request's path and query for records and logs, without the URL's own query."""
+        url = request.url
+        for name in self._base_params:
+            url = url.copy_remove_param(name)
+        return self._scrub(url.raw_path.decode("ascii", "replace"))
 
     def _note(self, record: RequestRecord, retry_in: float | None) -> None:
         with self._lock:
@@ -391,31 +523,28 @@ class AnamClient:
                 sys.stderr.write(line + "\n")
                 sys.stderr.flush()
 
-    def _decode(self, request: httpx.Request, response: httpx.Response) -> Any:
+    def _decode(self, request: httpx.Request, response: httpx.Response, content: bytes) -> Any:
         status = response.status_code
         if 200 <= status < 300:
-            if status == 204 or not response.content.strip():
+            if status == 204 or not content.strip():
                 return None
             try:
-                return response.json()
-            except ValueError:
+                return json.loads(content)
+            except (ValueError, RecursionError):  # RecursionError: nested beyond reason
                 raise ApiError(
-                    f"the Anam API answered {request.method} {request.url.path} with a body "
-                    "that is not JSON; check --api-url points at the Anam API",
+                    f"{self._service()} answered {request.method} {request.url.path} with a "
+                    f"body that is not JSON; {self._check_url()}",
                     status=status,
                     method=request.method,
                     path=request.url.path,
                 ) from None
-        raise self._status_error(request, response)
+        raise self._status_error(request, response, content)
 
-    def _status_error(self, request: httpx.Request, response: httpx.Response) -> ApiError:
+    def _status_error(
+        self, request: httpx.Request, response: httpx.Response, content: bytes
+    ) -> ApiError:
         method, path, status = request.method, request.url.path, response.status_code
-        try:
-            body: Any = response.json()
-        except ValueError:
-            body = None
-        said = api_message(body)
-        said = self._scrub(said) if said is not None else None
+        said = self._said(content)
         phrase = _phrase(response)
         fields: dict[str, Any] = {
             "status": status,
@@ -428,7 +557,7 @@ class AnamClient:
                 text = f"the sandbox emulator rejected its API key ({status} {phrase})"
             else:
                 text = (
-                    f"the Anam API at {self.config.base_url} rejected the API key from "
+                    f"{self._service()} rejected the API key from "
                     f"{self.config.api_key_env} ({status} {phrase}); check the key"
                 )
             return AuthRejected(text, **fields)
@@ -440,16 +569,26 @@ class AnamClient:
             text += f": {said}"
         return (NotFound if status == 404 else ApiError)(text, **fields)
 
+    def _said(self, content: bytes) -> str | None:
+        """The server's explanation in an error body, scrubbed."""
+        try:
+            body: Any = json.loads(content)
+        except (ValueError, RecursionError):
+            return None
+        said = api_message(body)
+        return self._scrub(said) if said is not None else None
+
     def _gave_up(
         self,
         request: httpx.Request,
         response: httpx.Response | None,
+        content: bytes,
         failure: httpx.TransportError | None,
         attempts: int,
         used: float,
     ) -> ApiError:
         method, path = request.method, request.url.path
-        tries = f"{attempts} attempt{'s' if attempts != 1 else ''} over {used:.1f} s"
+        tries = _tries(attempts, used)
         if response is not None:
             status = response.status_code
             return ApiError(
@@ -458,13 +597,20 @@ class AnamClient:
                 status=status,
                 method=method,
                 path=path,
-                api_message=self._scrub(api_message(_json_or_none(response)) or "") or None,
+                api_message=self._said(content),
+            )
+        if isinstance(failure, DeadlineExceeded):
+            return ApiError(
+                f"{self._service()} did not finish answering {method} {path} within "
+                f"{self.config.deadline:g} s ({tries}); check your network or try again later",
+                method=method,
+                path=path,
             )
         reason = self._reason(cast(Exception, failure))
         if isinstance(failure, NOT_SENT):
             return Unreachable(
                 f"cannot reach {self._service()} ({reason}; {tries}); "
-                f"check --api-url / {API_URL_ENV} and your network",
+                f"check {self.config.api_url_source} and your network",
                 method=method,
                 path=path,
             )
@@ -475,13 +621,48 @@ class AnamClient:
             path=path,
         )
 
+    def _unreadable(self, request: httpx.Request, failure: BodyError) -> ApiError:
+        method, path = request.method, request.url.path
+        return ApiError(
+            f"{self._service()} answered {method} {path} with {failure.what}; {self._check_url()}",
+            method=method,
+            path=path,
+        )
+
+    def _too_soon(
+        self,
+        request: httpx.Request,
+        response: httpx.Response,
+        content: bytes,
+        retry_after: float,
+        remaining: float,
+    ) -> ApiError:
+        method, path = request.method, request.url.path
+        status = response.status_code
+        return ApiError(
+            f"{self._service()} answered {status} {_phrase(response)} to {method} {path} "
+            f"with Retry-After {retry_after:g} s, longer than the {remaining:.1f} s left of "
+            f"the retry budget; try again in {retry_after:g} s or lower --parallelism",
+            status=status,
+            method=method,
+            path=path,
+            api_message=self._said(content),
+        )
+
     def _service(self) -> str:
         if self.config.sandbox:
             return "the sandbox emulator"
-        return f"the Anam API at {self.config.base_url}"
+        return f"the Anam API at {redact_url(self.config.base_url)}"
+
+    def _check_url(self) -> str:
+        if self.config.sandbox:
+            return "please report it"  # the emulator is ours: a wrong answer is a bug
+        return f"check that {self.config.api_url_source} points at the Anam API"
 
     def _reason(self, exc: Exception) -> str:
         timeout = self.config.timeout
+        if isinstance(exc, DeadlineExceeded):
+            return f"no complete answer within {self.config.deadline:g} s"
         if isinstance(exc, httpx.ConnectTimeout):
             return "connection timed out"
         if isinstance(exc, httpx.ReadTimeout):
@@ -498,19 +679,69 @@ class AnamClient:
         return self._scrub(text[0].lower() + text[1:])
 
     def _scrub(self, text: str) -> str:
-        key = self.config.api_key
-        return text.replace(key, REDACTED) if len(key) >= 4 else text
+        for secret in self._secrets:
+            text = text.replace(secret, REDACTED)
+        return text
 
 
 def _phrase(response: httpx.Response) -> str:
     return response.reason_phrase or httpx.codes.get_reason_phrase(response.status_code)
 
 
-def _json_or_none(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
+def _tries(attempts: int, used: float) -> str:
+    return f"{attempts} attempt{'s' if attempts != 1 else ''} over {used:.1f} s"
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "an object"
+
+
+def _resource_problem(value: Any) -> str | None:
+    """What keeps `value` from being a resource (an object with a string `id`), or None."""
+    if not isinstance(value, dict):
+        return f"is {_json_type(value)}, not an object"
+    if "id" not in value:
+        return "has no `id`"
+    ident = value["id"]
+    if not isinstance(ident, str) or not ident:
+        what = "an empty string" if ident == "" else _json_type(ident)
+        return f"has an `id` that is {what}, not an id"
+    return None
+
+
+def _page_meta(body: Any) -> tuple[int | None, Any]:
+    """`meta.lastPage` (when it is a whole number) and `meta.next` of a page."""
+    meta = body.get("meta") if isinstance(body, dict) else None
+    if not isinstance(meta, dict):
+        return None, None
+    last = meta.get("lastPage")
+    whole = isinstance(last, int) and not isinstance(last, bool)
+    return (last if whole else None), meta.get("next")
+
+
+def check_api_key(key: str, source: str) -> None:
+    """Refuse a key no HTTP header can carry, naming where it came from, never the key."""
+    for position, char in enumerate(key, 1):
+        if not char.isascii():
+            what = "a non-ASCII character"
+        elif char.isspace():
+            what = "a white-space character"
+        elif not char.isprintable():
+            what = "a control character"
+        else:
+            continue
+        raise PersonactlError(
+            f"the API key from {source} has {what} (character {position}), which an HTTP "
+            "header cannot carry; copy the key again"
+        )
 
 
 def client_for(
@@ -526,32 +757,20 @@ def client_for(
 ) -> AnamClient:
     """The client for a personactl environment; `options` go to `ClientConfig`.
 
-    Sandbox: the in-process emulator under `.personactl/sandbox` (`api_key` and
-    `api_url` do not apply). Anam: URL from `api_url`, else $ANAM_API_URL, else
-    the environment's `apiUrl`; key from `api_key`, else the variable `apiKeyEnv`.
+    Sandbox: the in-process emulator under `.personactl/sandbox`; `api_key` does
+    not apply, `api_url` is refused, and $ANAM_API_URL ignored with a warning.
+    Anam: URL from `api_url`, else $ANAM_API_URL, else the environment's `apiUrl`;
+    key from `api_key`, else the variable `apiKeyEnv`, white space around it
+    stripped.
     """
     environ = os.environ if environ is None else environ
+    url, url_source = api_url_for(env, api_url, environ)
     if env.backend == "sandbox":
-        from personactl.emulator.inprocess import SANDBOX_BASE_URL, sandbox_transport
-
-        transport = sandbox_transport(project_root / ".personactl" / "sandbox")
-        config = ClientConfig(
-            base_url=SANDBOX_BASE_URL,
-            api_key=transport.api_key,
-            api_key_env="the sandbox emulator",
-            environment=env.name,
-            parallelism=parallelism,
-            transport=transport,
-            debug=debug,
-            sandbox=True,
-            **options,
-        )
-        return AnamClient(config)
-    url = (api_url or environ.get(API_URL_ENV) or env.api_url).rstrip("/")
-    if api_key:
-        key, source = api_key, "--api-key"
+        return _sandbox_client(env, project_root, url_source, parallelism, debug, options)
+    if api_key and api_key.strip():
+        key, source = api_key.strip(), "--api-key"
     else:
-        key, source = environ.get(env.api_key_env, ""), env.api_key_env
+        key, source = environ.get(env.api_key_env, "").strip(), env.api_key_env
     if not key:
         raise PersonactlError(
             f"no API key for environment {env.name!r}: set {env.api_key_env} or pass --api-key"
@@ -561,8 +780,61 @@ def client_for(
         api_key=key,
         api_key_env=source,
         environment=env.name,
+        api_url_source=url_source,
         parallelism=parallelism,
         debug=debug,
+        **options,
+    )
+    return AnamClient(config)
+
+
+def api_url_for(
+    env: Environment, api_url: str | None, environ: Mapping[str, str]
+) -> tuple[str, str]:
+    """The API URL and where it came from, for messages.
+
+    `--api-url` reads $ANAM_API_URL itself, so a flag equal to the variable is
+    taken to be the variable.
+    """
+    flag = (api_url or "").strip()
+    exported = environ.get(API_URL_ENV, "").strip()
+    if flag and flag != exported:
+        url, source = flag, "--api-url"
+    elif exported:
+        url, source = exported, API_URL_ENV
+    else:
+        url, source = env.api_url, f"apiUrl of environment {env.name!r} in personactl.yaml"
+    return url.rstrip("/"), source
+
+
+def _sandbox_client(
+    env: Environment,
+    project_root: Path,
+    url_source: str,
+    parallelism: int,
+    debug: bool,
+    options: dict[str, Any],
+) -> AnamClient:
+    from personactl.emulator.inprocess import SANDBOX_BASE_URL, sandbox_transport
+
+    emulator = f"environment {env.name!r} uses the built-in sandbox emulator"
+    if url_source == "--api-url":
+        raise PersonactlError(
+            f"{emulator}; --api-url does not apply: leave it out, or choose an environment "
+            "with `backend: anam` with -e"
+        )
+    if url_source == API_URL_ENV:  # often exported for every run: a warning, not an error
+        sys.stderr.write(f"warning: {API_URL_ENV} is ignored: {emulator}\n")
+    transport = sandbox_transport(project_root / ".personactl" / "sandbox")
+    config = ClientConfig(
+        base_url=SANDBOX_BASE_URL,
+        api_key=transport.api_key,
+        api_key_env="the sandbox emulator",
+        environment=env.name,
+        parallelism=parallelism,
+        transport=transport,
+        debug=debug,
+        sandbox=True,
         **options,
     )
     return AnamClient(config)

@@ -6,12 +6,14 @@
       Unreachable               connection failures that outlasted the retry budget
       OutcomeUnknown            a POST that may or may not have been applied
 
-The messages never hold the API key: the client scrubs every text it puts here.
+The messages never hold the API key: the client scrubs every text it puts here,
+and shows URLs only through `redact_url`.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from personactl.errors import PersonactlError
 
@@ -79,3 +81,23 @@ def api_message(body: Any) -> str | None:
         elif isinstance(value, str) and value.strip():
             return value.strip()
     return None
+
+
+def redact_url(url: str) -> str:
+    """`url` fit for a message: user info becomes `***@`, every query value (and a
+    fragment) `***`, so credentials written into an API URL never show."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(an invalid URL)"
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rpartition("@")[2]
+    query = "&".join(_redact_param(p) for p in parts.query.split("&")) if parts.query else ""
+    fragment = "***" if parts.fragment else ""
+    return urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
+
+
+def _redact_param(param: str) -> str:
+    name, equals, _ = param.partition("=")
+    return f"{name}=***" if equals else ("***" if param else "")

@@ -151,7 +151,7 @@ def fetch(
 
     gets = [ident for _, ident in to_get] + [e.id for e in orphan_gets]
     outcomes: list[Outcome[dict[str, Any]]] = client.map_concurrent(
-        lambda ident: client.get(f"/v1/personas/{ident}"), gets
+        lambda ident: client.get_resource(f"/v1/personas/{ident}"), gets
     )
     for (key, _), outcome in zip(to_get, outcomes[: len(to_get)], strict=True):
         if isinstance(outcome.error, NotFound):  # deleted between the list and the GET

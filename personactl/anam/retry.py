@@ -3,7 +3,8 @@
 Capped exponential backoff with full jitter (AWS architecture blog, "Exponential
 Backoff And Jitter"): the n-th retry waits uniform(0, min(cap, base * 2**(n-1)))
 unless the server sent `Retry-After`, which is honoured as given. Every wait
-is capped at what is left of the run's retry budget.
+is capped at what is left of the request's retry budget; a `Retry-After` longer
+than that ends the retries at once (waiting could not end in a retry).
 """
 
 from __future__ import annotations

@@ -16,15 +16,18 @@ class AnamWriter:
         self.client = client
 
     def create(self, kind: str, body: dict[str, Any]) -> dict[str, Any]:
+        path = RESOURCE_PATHS[kind]
         try:
-            result: dict[str, Any] = self.client.post(RESOURCE_PATHS[kind], body)
+            answer = self.client.post(path, body)
         except OutcomeUnknown as exc:
             raise UnknownOutcome(exc.message) from None
-        return result
+        # Created or not, this resource fails alone (the Applier goes on with the others).
+        hint = f"the {kind.lower()} may exist all the same: the next plan adopts it by name"
+        return self.client.check_resource("POST", path, answer, hint=hint)
 
     def update(self, kind: str, ident: str, body: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = self.client.put(f"{RESOURCE_PATHS[kind]}/{ident}", body)
-        return result
+        path = f"{RESOURCE_PATHS[kind]}/{ident}"
+        return self.client.check_resource("PUT", path, self.client.put(path, body))
 
     def delete(self, kind: str, ident: str) -> None:
         with contextlib.suppress(NotFound):  # already gone: the goal is reached

@@ -353,7 +353,7 @@ def _stale(plan: Any, client: Any, state: Any) -> list[str]:
 
     def refetch(kind: str, ident: str, desired: dict[str, Any] | None) -> dict[str, Any] | None:
         try:
-            raw = client.get(f"{RESOURCE_PATHS[kind]}/{ident}")
+            raw = client.get_resource(f"{RESOURCE_PATHS[kind]}/{ident}")
         except NotFound:
             return None
         # The same sentinel forms as when the plan was made, so the same hash.

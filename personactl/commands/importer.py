@@ -284,7 +284,7 @@ def _get_all(client: AnamClient, wanted: list[str], env: Environment) -> list[di
     from personactl.anam.errors import NotFound
     from personactl.errors import PersonactlError
 
-    outcomes = client.map_concurrent(lambda i: client.get(f"/v1/personas/{i}"), wanted)
+    outcomes = client.map_concurrent(lambda i: client.get_resource(f"/v1/personas/{i}"), wanted)
     raws = []
     for ident, outcome in zip(wanted, outcomes, strict=True):
         if isinstance(outcome.error, NotFound):
