@@ -26,11 +26,11 @@ def main(root: Path) -> dict[str, Any]:
     os.chdir(root)
     from personactl.anam import fields
     from personactl.anam.fetch import LiveSet
-    from personactl.anam.observe import Live, fingerprint
     from personactl.anam.resolve import Catalog, Resolver
+    from personactl.core.records import Live, StateEntry, fingerprint
     from personactl.emulator import catalog as stock
     from personactl.engine.planner import Desired, build_plan
-    from personactl.engine.state import State, StateEntry
+    from personactl.engine.state import State
     from personactl.manifest.checks import check
     from personactl.manifest.loader import load_all
 

@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("Interrupted.", err=True)
         sys.exit(1)
     except Exception as exc:
-        from personactl.errors import PersonactlError
+        from personactl.core.errors import PersonactlError
 
         if debug:
             import traceback

@@ -32,7 +32,7 @@ must be present (an empty `data` is ignored by the session, so it is refused
 here); unknown field names are rejected; values must be in range for the
 voice's provider and model; a voice generation field the provider does not
 support is rejected. Ranges come from the Anam OpenAPI document (see
-`personactl.anam.voice_families` and `schemas/persona.schema.json`). Every
+`personactl.core.voice_families` and `schemas/persona.schema.json`). Every
 other persona field (prompt, LLM, avatar, voice, tools, ...) cannot change in
 a live session and is refused with a pointer to `personactl apply`.
 """
@@ -44,8 +44,8 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-from personactl.anam import voice_families
-from personactl.anam.voice_families import VoiceFamily
+from personactl.core import voice_families
+from personactl.core.voice_families import VoiceFamily
 
 MESSAGE_TYPE = "persona_config"
 LANGUAGE = "languageCode"

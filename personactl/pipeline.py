@@ -15,12 +15,12 @@ from personactl.anam.client import AnamClient, api_url_for, client_for
 from personactl.anam.errors import redact_url
 from personactl.anam.fetch import LiveSet, fetch
 from personactl.anam.fields import to_body_path
-from personactl.anam.observe import observe
+from personactl.anam.normalize import observe
 from personactl.anam.resolve import Resolver
+from personactl.core.errors import ManifestErrors, PersonactlError
 from personactl.engine.plan import Plan
 from personactl.engine.planner import Desired, build_plan
 from personactl.engine.state import State, load_state, new_lineage
-from personactl.errors import ManifestErrors, PersonactlError
 from personactl.manifest.checks import Select, check
 from personactl.manifest.loader import display_path, load_all, no_manifests_error
 from personactl.manifest.model import Environment, Project, Resource

@@ -34,16 +34,15 @@ from personactl.anam.errors import (
     ApiError,
     AuthRejected,
     NotFound,
-    OutcomeUnknown,
     Unreachable,
     api_message,
 )
 from personactl.anam.retry import Backoff, parse_retry_after
+from personactl.core.errors import OutcomeUnknown, PersonactlError
 from personactl.emulator.app import EmulatorApp
 from personactl.emulator.inprocess import SANDBOX_BASE_URL, sandbox_transport
 from personactl.emulator.server import create_server
 from personactl.emulator.settings import EmulatorSettings
-from personactl.errors import PersonactlError
 from personactl.manifest.model import Environment
 
 LIV_HOME_AVATAR = "071b0286-4cce-4808-bee2-e642f1062de3"

@@ -32,7 +32,8 @@ from e2e_support import KEY, TOKEN, Emulator, emulator
 from test_client import persona_body
 
 from personactl.anam.client import PER_PAGE, AnamClient, ClientConfig
-from personactl.anam.errors import ApiError, OutcomeUnknown
+from personactl.anam.errors import ApiError
+from personactl.core.errors import OutcomeUnknown
 from personactl.emulator.app import Request, Response
 from personactl.emulator.inprocess import SANDBOX_BASE_URL, sandbox_transport
 from personactl.emulator.settings import EmulatorSettings

@@ -18,8 +18,8 @@ from typing import Any
 import jsonschema
 import pytest
 
+from personactl.core.secrets import SENSITIVE, sentinel
 from personactl.engine import plan as p
-from personactl.engine.secrets import SENSITIVE, sentinel
 from personactl.output.plan_json import render_json
 from personactl.output.plan_markdown import render_markdown
 from personactl.output.plan_text import render_text, render_warnings

@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 
-from personactl.engine import secrets as s
+from personactl.core import secrets as s
 
 LINEAGE = "0d9a3c44-1f7e-4c1b-9a55-3b1d2c3e4f50"
 

@@ -16,8 +16,8 @@ import pytest
 from cli_support import run_cli
 from e2e_support import KEY, TOKEN, emulator, make_project, pc
 
+from personactl.core.errors import PersonactlError
 from personactl.emulator.server import create_server
-from personactl.errors import PersonactlError
 
 
 def test_no_secret_or_key_appears_anywhere(tmp_path: Path) -> None:

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from personactl.engine.state import StateEntry, StateStore, load_state
-from personactl.errors import PersonactlError
+from personactl.core.errors import PersonactlError
+from personactl.core.records import StateEntry
+from personactl.engine.state import StateStore, load_state
 
 
 def entry(name: str) -> StateEntry:
@@ -25,7 +26,8 @@ def crash_after_recording(path: Path, names: list[str]) -> None:
     code = textwrap.dedent(f"""
         import os, signal
         from pathlib import Path
-        from personactl.engine.state import StateEntry, StateStore
+        from personactl.core.records import StateEntry
+        from personactl.engine.state import StateStore
         store = StateStore(Path({str(path)!r}), "state.json", "emu")
         store.lock()
         for name in {names!r}:
@@ -163,7 +165,7 @@ def test_a_version_1_state_is_read_and_its_unsalted_sentinels_upgraded(
 ) -> None:
     import hashlib
 
-    from personactl.engine.secrets import matches
+    from personactl.core.secrets import matches
 
     legacy = hashlib.sha256(b"personactl:TOK:pin-123456").hexdigest()[:12]
     doc = {

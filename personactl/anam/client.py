@@ -42,7 +42,6 @@ from personactl.anam.errors import (
     ApiError,
     AuthRejected,
     NotFound,
-    OutcomeUnknown,
     Unreachable,
     api_message,
     redact_url,
@@ -62,7 +61,7 @@ from personactl.anam.transport import (
     pooled_transport,
     read_body,
 )
-from personactl.errors import PersonactlError
+from personactl.core.errors import OutcomeUnknown, PersonactlError
 
 if TYPE_CHECKING:
     from personactl.manifest.model import Environment

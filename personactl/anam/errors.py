@@ -4,7 +4,8 @@
       NotFound                  404: callers handle it (adopt, re-create, skip)
       AuthRejected              401 / 403
       Unreachable               connection failures that outlasted the retry budget
-      OutcomeUnknown            a POST that may or may not have been applied
+    (OutcomeUnknown, a POST that may or may not have been applied, is in core.errors:
+    apply handles it.)
 
 The messages never hold the API key: the client scrubs every text it puts here,
 and shows URLs only through `redact_url`.
@@ -15,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from personactl.errors import PersonactlError
+from personactl.core.errors import PersonactlError
 
 
 class ApiError(PersonactlError):
@@ -50,19 +51,6 @@ class AuthRejected(ApiError):
 
 class Unreachable(ApiError):
     """No connection could be made (refused, DNS, connect timeout) within the retry budget."""
-
-
-class OutcomeUnknown(ApiError):
-    """A POST was perhaps sent and perhaps applied: list by name before creating again."""
-
-    def __init__(self, method: str, path: str, reason: str) -> None:
-        super().__init__(
-            f"the outcome of {method} {path} is unknown ({reason}): it may have been applied; "
-            "list by name before sending it again",
-            method=method,
-            path=path,
-        )
-        self.reason = reason
 
 
 def api_message(body: Any) -> str | None:

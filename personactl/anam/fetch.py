@@ -16,10 +16,11 @@ from typing import Any
 from personactl.anam import fields as api
 from personactl.anam.client import AnamClient, Outcome
 from personactl.anam.errors import NotFound
-from personactl.anam.observe import Live, normalize
+from personactl.anam.normalize import normalize
 from personactl.anam.resolve import Catalog
-from personactl.engine.state import State, StateEntry
-from personactl.errors import Diagnostic
+from personactl.core.errors import Diagnostic
+from personactl.core.records import Live, StateEntry
+from personactl.engine.state import State
 from personactl.manifest.render import Rendered
 
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from personactl.anam.resolve import NO_LLM, Catalog
-from personactl.engine.secrets import SENTINEL, has_secret
-from personactl.errors import Location
+from personactl.core.errors import Location
+from personactl.core.secrets import SENTINEL, has_secret
 from personactl.manifest.render import _VERBATIM as NOT_RENDERED  # sent as written
 from personactl.manifest.schemas import validate_document
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from difflib import get_close_matches
 from typing import Any
 
-from personactl.anam import voice_families
-from personactl.errors import Diagnostic, Location
+from personactl.core import voice_families
+from personactl.core.errors import Diagnostic, Location
 from personactl.manifest.render import Rendered
 
 NO_LLM = "CUSTOMER_CLIENT_V1"

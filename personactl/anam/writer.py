@@ -6,9 +6,8 @@ import contextlib
 from typing import Any
 
 from personactl.anam.client import AnamClient
-from personactl.anam.errors import NotFound, OutcomeUnknown
+from personactl.anam.errors import NotFound
 from personactl.anam.fields import RESOURCE_PATHS
-from personactl.engine.apply import UnknownOutcome
 
 
 class AnamWriter:
@@ -17,10 +16,7 @@ class AnamWriter:
 
     def create(self, kind: str, body: dict[str, Any]) -> dict[str, Any]:
         path = RESOURCE_PATHS[kind]
-        try:
-            answer = self.client.post(path, body)
-        except OutcomeUnknown as exc:
-            raise UnknownOutcome(exc.message) from None
+        answer = self.client.post(path, body)  # OutcomeUnknown when it may have happened
         # Created or not, this resource fails alone (the Applier goes on with the others).
         hint = f"the {kind.lower()} may exist all the same: the next plan adopts it by name"
         return self.client.check_resource("POST", path, answer, hint=hint)

@@ -32,8 +32,8 @@ def _confirm(env: str) -> None:
 
 
 def _load_plan_file(planfile: str) -> Any:
+    from personactl.core.errors import PersonactlError
     from personactl.engine.plan import Plan, content_digest
-    from personactl.errors import PersonactlError
 
     again = "make it again with `personactl plan --out FILE`"
     try:
@@ -66,7 +66,7 @@ def _load_plan_file(planfile: str) -> Any:
 
 def _check_binding(planfile: str, plan: Any, env: Any, state: Any, api_url: str | None) -> None:
     """Refuse a saved plan made for another API or from another state than this one."""
-    from personactl.errors import PersonactlError
+    from personactl.core.errors import PersonactlError
     from personactl.pipeline import api_url_of
 
     again = "make a new one with `personactl plan --out FILE`"
@@ -128,8 +128,8 @@ def apply(
     One failure does not stop the others; the exit status is then 1.
     """
     from personactl.anam.client import client_for
+    from personactl.core.errors import PersonactlError
     from personactl.engine.state import StateStore
-    from personactl.errors import PersonactlError
     from personactl.manifest.loader import display_path, find_project_root, load_project
     from personactl.manifest.render import redact
     from personactl.pipeline import make_plan
@@ -331,7 +331,7 @@ def _report(plan: Any, results: Any, fmt: str, secret_values: set[str]) -> int:
 def _plan_secrets(plan: Any) -> set[str]:
     """The values of the secrets a saved plan's sentinels name, to redact them from output."""
 
-    from personactl.engine.secrets import SENTINEL, matches
+    from personactl.core.secrets import SENTINEL, matches
 
     text = json.dumps([c.request.body for c in plan.changes if c.request], ensure_ascii=False)
     values = set()
@@ -345,7 +345,7 @@ def _plan_secrets(plan: Any) -> set[str]:
 def _stale(plan: Any, client: Any, state: Any) -> list[str]:
     from personactl.anam.errors import NotFound
     from personactl.anam.fields import RESOURCE_PATHS
-    from personactl.anam.observe import observe
+    from personactl.anam.normalize import observe
     from personactl.engine.staleness import stale_resources
     from personactl.pipeline import secret_templates
 

@@ -32,7 +32,7 @@ def _field(name: str) -> Callable[[Item], object]:
 
 
 def _voice_family(item: Item) -> object:
-    from personactl.anam.voice_families import family_for_voice
+    from personactl.core.voice_families import family_for_voice
 
     family = family_for_voice(item.get("provider"), item.get("providerModelId"))
     return family.value if family is not None else None
@@ -168,7 +168,7 @@ def _matches(item: Item, search: str) -> bool:
 
 def _environment(env_name: str | None) -> tuple[Environment, Path]:
     """The environment to ask and the project root, from the personactl.yaml above cwd."""
-    from personactl.errors import PersonactlError
+    from personactl.core.errors import PersonactlError
     from personactl.manifest.loader import find_project_root, load_project
     from personactl.manifest.model import PROJECT_FILE
 

@@ -101,7 +101,7 @@ def export(
     from personactl.anam.client import client_for
     from personactl.anam.resolve import Catalog, Resolver
     from personactl.commands.session_config import find_persona
-    from personactl.errors import ManifestErrors, PersonactlError
+    from personactl.core.errors import ManifestErrors, PersonactlError
     from personactl.manifest.checks import check
     from personactl.manifest.loader import load_all, no_manifests_error
     from personactl.targets import deepgram

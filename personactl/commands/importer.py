@@ -77,8 +77,8 @@ def import_(
     shows no changes for what was imported.
     """
     from personactl.anam.client import client_for
+    from personactl.core.errors import PersonactlError
     from personactl.engine.state import StateStore
-    from personactl.errors import PersonactlError
     from personactl.manifest.loader import display_path, load_all
     from personactl.pipeline import Options
 
@@ -240,7 +240,7 @@ def _read(client: AnamClient, store: StateStore) -> _Live:
 def _explicit_ids(
     personas: list[dict[str, Any]], ids: tuple[str, ...], names: tuple[str, ...], env: Environment
 ) -> list[str]:
-    from personactl.errors import PersonactlError
+    from personactl.core.errors import PersonactlError
 
     wanted = list(ids)
     for n in names:
@@ -282,7 +282,7 @@ def _all_ids(
 
 def _get_all(client: AnamClient, wanted: list[str], env: Environment) -> list[dict[str, Any]]:
     from personactl.anam.errors import NotFound
-    from personactl.errors import PersonactlError
+    from personactl.core.errors import PersonactlError
 
     outcomes = client.map_concurrent(lambda i: client.get_resource(f"/v1/personas/{i}"), wanted)
     raws = []
@@ -303,7 +303,7 @@ def _check_personas(
 ) -> list[tuple[dict[str, Any], str]]:
     """(live persona, manifest name) for each whose name the environment can manage."""
     from personactl.anam.importer import manifest_name
-    from personactl.errors import PersonactlError
+    from personactl.core.errors import PersonactlError
 
     chosen = []
     for raw in raws:
@@ -359,7 +359,7 @@ def _invalid(doc: dict[str, Any]) -> _Problem | None:
 
 def _refuse_or_skip(raw: dict[str, Any], problem: _Problem, explicit: bool, job: _Job) -> None:
     """A persona asked for by --id/--name is refused; one found by --all is skipped."""
-    from personactl.errors import PersonactlError
+    from personactl.core.errors import PersonactlError
 
     what = f"persona {str(raw.get('name'))!r} ({raw.get('id')})"
     if explicit:
@@ -371,7 +371,7 @@ def _refuse_or_skip(raw: dict[str, Any], problem: _Problem, explicit: bool, job:
 
 def _unique_names(kind: str, names: list[str]) -> None:
     """Two imported resources of a kind with one manifest name would be one manifest."""
-    from personactl.errors import PersonactlError
+    from personactl.core.errors import PersonactlError
 
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
@@ -443,7 +443,7 @@ def _files(root: Path, job: _Job) -> dict[Path, str]:
 
 def _add(files: dict[Path, str], folded: set[str], path: Path, text: str) -> None:
     """One file per path, also on file systems that ignore case."""
-    from personactl.errors import PersonactlError
+    from personactl.core.errors import PersonactlError
 
     if str(path).casefold() in folded:
         raise PersonactlError(
@@ -462,7 +462,7 @@ def _paths(root: Path, job: _Job, item: Imported) -> tuple[Path, Path]:
 
 def _check_targets(root: Path, files: dict[Path, str]) -> None:
     """Every path resolves inside `root`, can be created, and is new; else nothing is written."""
-    from personactl.errors import PersonactlError
+    from personactl.core.errors import PersonactlError
 
     base = root.resolve()
     for path in files:
@@ -489,7 +489,7 @@ def _check_targets(root: Path, files: dict[Path, str]) -> None:
 
 def _write(files: dict[Path, str]) -> list[Path]:
     """Write every file, new only; on any failure remove what was written and say so."""
-    from personactl.errors import PersonactlError
+    from personactl.core.errors import PersonactlError
 
     created: list[Path] = []  # folders and files, in the order they were made
     for path, text in files.items():

@@ -117,7 +117,7 @@ def init(project_dir: Path) -> None:
 
 def _check_free(project_dir: Path, targets: list[Path]) -> None:
     """Refuse before writing anything if any file is there already."""
-    from personactl.errors import PersonactlError
+    from personactl.core.errors import PersonactlError
 
     if project_dir.exists() and not project_dir.is_dir():
         raise PersonactlError(f"{project_dir} is a file, not a directory: choose another directory")

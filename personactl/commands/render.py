@@ -28,7 +28,7 @@ def render(names: tuple[str, ...], env_name: str | None, fmt: str) -> None:
     template with the project's and environment's vars, and reads secrets
     from the environment. Secret values print as (sensitive).
     """
-    from personactl.errors import ManifestErrors, PersonactlError
+    from personactl.core.errors import ManifestErrors, PersonactlError
     from personactl.manifest.checks import check
     from personactl.manifest.loader import load_all, no_manifests_error
     from personactl.manifest.render import redact

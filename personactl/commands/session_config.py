@@ -49,7 +49,7 @@ _MISSING = object()
 
 def parse_assignment(data: dict[str, Any], assignment: str) -> None:
     """Apply one `--set PATH=VALUE` to `data` (API names); VALUE is JSON when it parses."""
-    from personactl.errors import PersonactlError
+    from personactl.core.errors import PersonactlError
 
     path, sep, raw = assignment.partition("=")
     path = path.strip()
@@ -103,7 +103,7 @@ def difference(
     name: str, a: dict[str, Any], b: dict[str, Any], env_a: str, env_b: str
 ) -> dict[str, Any]:
     """The data that turns a session configured as `a` (ENV) into `b` (OTHER)."""
-    from personactl.errors import PersonactlError
+    from personactl.core.errors import PersonactlError
 
     not_live = sorted(k for k in set(a) | set(b) if k not in LIVE_SPEC and a.get(k) != b.get(k))
     if not_live:
@@ -140,7 +140,7 @@ def difference(
 
 
 def find_persona(items: list[Rendered], name: str, env: Environment | None) -> Rendered:
-    from personactl.errors import PersonactlError
+    from personactl.core.errors import PersonactlError
 
     for r in items:
         if r.kind == "Persona" and r.name == name:
@@ -188,7 +188,7 @@ def session_config(
     in range for the persona's voice provider and model.
     """
     from personactl import live
-    from personactl.errors import ManifestErrors, PersonactlError
+    from personactl.core.errors import ManifestErrors, PersonactlError
     from personactl.manifest.checks import check
     from personactl.manifest.loader import load_all, no_manifests_error
 
@@ -254,7 +254,7 @@ def _resolve_voice(
     """The persona's voice as the environment's catalog lists it."""
     from personactl.anam.client import client_for
     from personactl.anam.resolve import Catalog, Resolver
-    from personactl.errors import ManifestErrors
+    from personactl.core.errors import ManifestErrors
 
     if env is None:
         click.echo(

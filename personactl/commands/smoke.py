@@ -43,8 +43,8 @@ def smoke(
 
     from personactl.anam.client import client_for
     from personactl.anam.errors import AuthRejected
+    from personactl.core.errors import PersonactlError
     from personactl.engine.state import load_state
-    from personactl.errors import PersonactlError
     from personactl.manifest.loader import display_path, find_project_root, load_project
     from personactl.output.table import format_table
 

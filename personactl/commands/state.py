@@ -29,7 +29,7 @@ def _store(env: Any) -> Any:
 
 def _find(store: Any, ref: str) -> Any:
     """`NAME`, or `KIND/NAME` when a persona and a tool share the name."""
-    from personactl.errors import PersonactlError
+    from personactl.core.errors import PersonactlError
 
     kind, _, name = ref.rpartition("/")
     matches = [
@@ -124,7 +124,7 @@ def mv(old: str, new: str, env_name: str | None) -> None:
     """
     from dataclasses import replace
 
-    from personactl.errors import PersonactlError
+    from personactl.core.errors import PersonactlError
 
     store = _store(_env(env_name))
     with store:

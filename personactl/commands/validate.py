@@ -11,7 +11,7 @@ import click
 from personactl.commands.options import every_env_option
 
 if TYPE_CHECKING:
-    from personactl.errors import Diagnostic
+    from personactl.core.errors import Diagnostic
     from personactl.manifest.loader import Loaded
 
 

@@ -162,7 +162,7 @@ def serve(
 
 def _parse_spike(spec: str) -> dict[str, float]:
     """`RATE:MS` -> spike settings; empty means none."""
-    from personactl.errors import PersonactlError
+    from personactl.core.errors import PersonactlError
 
     if not spec:
         return {}

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from personactl.errors import PersonactlError
+from personactl.core.errors import PersonactlError
 
 WRITE_METHODS = frozenset({"POST", "PUT"})
 

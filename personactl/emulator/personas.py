@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from personactl.anam.voice_families import check_generation_options, family_for_voice
+from personactl.core.voice_families import check_generation_options, family_for_voice
 from personactl.emulator.catalog import CUSTOMER_CLIENT_LLM_ID
 from personactl.emulator.errors import bad_request
 from personactl.emulator.store import Doc, Txn

@@ -19,8 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
+from personactl.core.errors import PersonactlError
 from personactl.emulator.errors import DropConnection
-from personactl.errors import PersonactlError
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 DEFAULT_HOST = "127.0.0.1"

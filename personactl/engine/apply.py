@@ -21,16 +21,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from personactl.anam import fields as api
-from personactl.anam.observe import observe
+from personactl.anam.normalize import observe
 from personactl.anam.resolve import TOOL_REF
+from personactl.core.errors import OutcomeUnknown, PersonactlError
+from personactl.core.secrets import SecretChanged, reveal
 from personactl.engine.plan import Plan, ResourceChange
-from personactl.engine.secrets import SecretChanged, reveal
 from personactl.engine.state import StateStore, entry_for
-from personactl.errors import PersonactlError
-
-
-class UnknownOutcome(Exception):
-    """The write may or may not have happened."""
 
 
 class Api(Protocol):
@@ -153,8 +149,6 @@ class Applier:
             )
         except PersonactlError as exc:
             return Result(change, False, exc.message)
-        except UnknownOutcome as exc:
-            return Result(change, False, str(exc))
 
     # -- each action ------------------------------------------------------------------
 
@@ -233,7 +227,7 @@ class Applier:
             try:
                 response = self.writer.create(change.kind, reveal(body, self.salt))
                 break
-            except UnknownOutcome:
+            except OutcomeUnknown:
                 found = self.writer.find_by_name(change.kind, change.anamName)
                 if len(found) > 1:
                     ids = ", ".join(str(f.get("id")) for f in found)

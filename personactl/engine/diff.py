@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from personactl.anam import fields as api
+from personactl.core.secrets import has_secret
 from personactl.engine import plan as p
-from personactl.engine.secrets import has_secret
 
 MISSING: Any = object()
 

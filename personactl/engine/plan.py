@@ -17,6 +17,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from personactl.core.records import Fingerprint
+
 # 2: lineage, serial, digest and display; salted secret sentinels.
 FORMAT_VERSION = 2
 
@@ -52,15 +54,6 @@ class Request:
     method: str
     path: str
     body: dict[str, Any] | None = None
-
-
-@dataclass
-class Fingerprint:
-    """What the live resource looked like when planned: apply refuses a plan
-    whose fingerprints no longer match (someone changed it since)."""
-
-    updatedAt: str | None  # noqa: N815 - JSON field name
-    hash: str
 
 
 @dataclass
@@ -135,7 +128,7 @@ class Plan:
     def from_dict(cls, data: dict[str, Any]) -> Plan:
         version = data.get("formatVersion")
         if version != FORMAT_VERSION:
-            from personactl.errors import PersonactlError
+            from personactl.core.errors import PersonactlError
 
             raise PersonactlError(
                 f"plan file has formatVersion {version!r}; this personactl reads "

@@ -13,7 +13,7 @@ from typing import Any
 
 from personactl.anam import fields as api
 from personactl.anam.fetch import LiveSet
-from personactl.anam.observe import Live
+from personactl.core.records import Live
 from personactl.engine import plan as p
 from personactl.engine.diff import create_fields, diff_resource
 from personactl.engine.state import State

@@ -16,28 +16,17 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any
 
-from personactl.engine.plan import Fingerprint, ResourceChange
-from personactl.errors import PersonactlError
+from personactl.core.errors import PersonactlError
+from personactl.core.records import Fingerprint, StateEntry
+from personactl.engine.plan import ResourceChange
 
 STATE_VERSION = 2
 READABLE_VERSIONS = (1, 2)  # version 1 had no lineage or serial: both are added on load
-
-
-@dataclass
-class StateEntry:
-    kind: str
-    name: str
-    anamName: str  # noqa: N815 - JSON field name
-    id: str
-    applied: dict[str, Any] = field(default_factory=dict)
-    observed: dict[str, Any] = field(default_factory=dict)
-    fingerprint: dict[str, Any] = field(default_factory=dict)
-    preventDestroy: bool = False  # noqa: N815 - kept from the manifest: prune must honour it
 
 
 class State:
@@ -76,7 +65,7 @@ class State:
     def upgrade_legacy_sentinels(self, salt: str) -> bool:
         """Replace the unsalted sentinels of a version-1 state by salted ones, where the
         environment still holds the value they stand for; True if any changed."""
-        from personactl.engine.secrets import upgrade_legacy
+        from personactl.core.secrets import upgrade_legacy
 
         changed = False
         for entry in self.resources:

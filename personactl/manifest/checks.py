@@ -12,7 +12,7 @@ from difflib import get_close_matches
 from functools import cache
 from typing import Any
 
-from personactl.errors import Diagnostic
+from personactl.core.errors import Diagnostic
 from personactl.manifest import schemas
 from personactl.manifest.compose import compose
 from personactl.manifest.languages import ISO_639_1

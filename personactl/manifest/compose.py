@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from personactl.errors import Diagnostic, Location
+from personactl.core.errors import Diagnostic, Location
 from personactl.manifest.model import Environment, Project, Resource
 from personactl.manifest.yamlsource import KeyPath
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from personactl.errors import Diagnostic, PersonactlError
+from personactl.core.errors import Diagnostic, PersonactlError
 from personactl.manifest import schemas
 from personactl.manifest.model import (
     API_VERSION,
@@ -457,7 +457,7 @@ def load_paths(paths: Iterable[str], pre_commit: bool = False) -> PathsLoaded:
 
 def require_clean(diags: list[Diagnostic]) -> None:
     if diags:
-        from personactl.errors import ManifestErrors
+        from personactl.core.errors import ManifestErrors
 
         raise ManifestErrors(diags)
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from personactl.errors import Location
+from personactl.core.errors import Location
 from personactl.manifest.yamlsource import Document, KeyPath
 
 API_VERSION = "personactl/v1"
@@ -121,7 +121,7 @@ class Project:
         """The named (or default) environment; an error when there are none."""
         env = self.environment(name)
         if env is None:
-            from personactl.errors import PersonactlError
+            from personactl.core.errors import PersonactlError
 
             raise PersonactlError(
                 f"no environments are defined: add spec.environments to {PROJECT_FILE} "
@@ -131,7 +131,7 @@ class Project:
 
     def environment(self, name: str | None) -> Environment | None:
         """The named environment, the default one, or None if there are none."""
-        from personactl.errors import PersonactlError
+        from personactl.core.errors import PersonactlError
 
         if name is None:
             name = self.default_environment

@@ -20,7 +20,7 @@ from typing import Any, Literal
 import jinja2
 from jinja2.exceptions import SecurityError
 
-from personactl.errors import Diagnostic, Location
+from personactl.core.errors import Diagnostic, Location
 from personactl.manifest.model import Environment, Project, Resource
 from personactl.manifest.sandbox import (
     MAX_OUTPUT,
@@ -212,7 +212,7 @@ class Renderer:
             if value:
                 self.secret_values.add(value)
             if self.mode == "sentinel":
-                from personactl.engine.secrets import sentinel
+                from personactl.core.secrets import sentinel
 
                 value = sentinel(name, got, self.salt)
         self._used.append(name)

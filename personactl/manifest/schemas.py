@@ -8,7 +8,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from personactl.errors import Diagnostic, Location
+from personactl.core.errors import Diagnostic, Location
 from personactl.manifest.yamlsource import KeyPath
 
 KINDS = {"project": "Project", "persona": "Persona", "tool": "Tool"}

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from personactl.errors import Diagnostic, Location
+from personactl.core.errors import Diagnostic, Location
 
 try:  # libyaml's composer is ~10x faster; fall back to pure Python.
     from yaml import CSafeLoader as _Loader

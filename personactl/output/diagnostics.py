@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-from personactl.errors import Diagnostic
+from personactl.core.errors import Diagnostic
 
 
 def _plural(n: int, word: str) -> str:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from personactl.core.secrets import SENSITIVE, mask
 from personactl.engine import plan as p
-from personactl.engine.secrets import SENSITIVE, mask
 from personactl.output import values as v
 
 # Stable, readable key order; keys a newer Plan adds go after these.

@@ -11,8 +11,8 @@ import json
 import re
 from typing import Any, Final
 
+from personactl.core.secrets import SENSITIVE, has_secret, mask
 from personactl.engine import plan as p
-from personactl.engine.secrets import SENSITIVE, has_secret, mask
 
 
 class _Masked:

@@ -17,9 +17,9 @@ import httpx
 import pytest
 from emulator_support import AUTH, ServedEmulator, checked_client, make_persona, unique
 
+from personactl.core.errors import PersonactlError
 from personactl.emulator.app import EmulatorApp
 from personactl.emulator.server import create_server, is_loopback
-from personactl.errors import PersonactlError
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])

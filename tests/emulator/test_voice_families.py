@@ -1,4 +1,4 @@
-"""personactl.anam.voice_families: the family of a voice and the checks of its options."""
+"""personactl.core.voice_families: the family of a voice and the checks of its options."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from personactl.anam.voice_families import (
+from personactl.core.voice_families import (
     FAMILY_OPTIONS,
     VoiceFamily,
     allowed_keys,

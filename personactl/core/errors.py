@@ -45,6 +45,20 @@ class PersonactlError(Exception):
         self.diagnostics = diagnostics or []
 
 
+class OutcomeUnknown(PersonactlError):
+    """A write was perhaps sent and perhaps applied (the connection dropped, a gateway
+    answered): a create is looked up by name before it is sent again."""
+
+    def __init__(self, method: str, path: str, reason: str) -> None:
+        super().__init__(
+            f"the outcome of {method} {path} is unknown ({reason}): it may have been applied; "
+            "list by name before sending it again"
+        )
+        self.method = method
+        self.path = path
+        self.reason = reason
+
+
 class ManifestErrors(PersonactlError):
     """One or more problems in the manifests; each diagnostic is printed."""
 
