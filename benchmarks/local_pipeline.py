@@ -24,8 +24,8 @@ from typing import Any
 def main(root: Path) -> dict[str, Any]:
     start = time.perf_counter()
     os.chdir(root)
-    from personactl.anam import fields
     from personactl.anam.fetch import LiveSet
+    from personactl.anam.kinds import KINDS
     from personactl.anam.resolve import Catalog, Resolver
     from personactl.core.records import Live, StateEntry, fingerprint
     from personactl.emulator import catalog as stock
@@ -52,7 +52,7 @@ def main(root: Path) -> dict[str, Any]:
     resolver = Resolver(cat, dict(tool_ids))
     desired = []
     for r in rendered:
-        body, errs = resolver.persona_body(r) if r.kind == "Persona" else resolver.tool_body(r)
+        body, errs = resolver.body(KINDS[r.kind], r)
         assert not errs, errs
         desired.append(Desired(r.kind, r.name, r.anam_name, body, "", []))
     t["resolve"] = time.perf_counter() - mark
@@ -92,7 +92,7 @@ def main(root: Path) -> dict[str, Any]:
     state = State(environment=env.name)
     for d in desired:
         raw = responses[(d.kind, d.name)]
-        norm = fields.normalize(d.kind, raw)
+        norm = KINDS[d.kind].normalize(raw)
         live.matched[(d.kind, d.name)] = Live(d.kind, raw["id"], raw, norm, fingerprint(raw, norm))
         observed = {k: norm[k] for k in d.body if k in norm}
         state.put(StateEntry(d.kind, d.name, d.anam_name, raw["id"], d.body, observed))
@@ -109,6 +109,8 @@ def main(root: Path) -> dict[str, Any]:
         live=live,
         label=lambda k, v: resolver.label(k, v, {}),
         prune=False,
+        lineage="benchmark",
+        kinds=KINDS,
     )
     t["diff+plan"] = time.perf_counter() - mark
     counts = plan.counts()

@@ -44,6 +44,7 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
+from personactl.anam.kinds import PERSONA
 from personactl.core import voice_families
 from personactl.core.voice_families import VoiceFamily
 
@@ -51,32 +52,14 @@ MESSAGE_TYPE = "persona_config"
 LANGUAGE = "languageCode"
 GENERATION = "voiceGenerationOptions"
 DETECTION = "voiceDetectionOptions"
-LIVE_FIELDS: tuple[str, ...] = (LANGUAGE, GENERATION, DETECTION)
+# The persona fields a running session takes (declared once, in anam.kinds).
+LIVE_FIELDS: tuple[str, ...] = tuple(f.body for f in PERSONA.live_fields)
 
 # Persona fields that exist but cannot change in a live session: the manifest's
 # names and the API's (PUT /v1/personas/{id} body) names.
 NOT_LIVE_FIELDS: frozenset[str] = frozenset(
-    {
-        "name",
-        "description",
-        "avatar",
-        "avatarId",
-        "avatarModel",
-        "voice",
-        "voiceId",
-        "llm",
-        "llmId",
-        "prompt",
-        "systemPrompt",
-        "initialMessage",
-        "skipGreeting",
-        "uninterruptibleGreeting",
-        "zeroDataRetention",
-        "tools",
-        "toolIds",
-        "widgetConfig",
-        "personaPreset",
-    }
+    {"name", "personaPreset"}
+    | {name for f in PERSONA.fields if not f.live for name in (f.manifest, f.body)}
 )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from personactl.anam.client import AnamClient, api_url_for, client_for
 from personactl.anam.errors import redact_url
 from personactl.anam.fetch import LiveSet, fetch
-from personactl.anam.fields import to_body_path
+from personactl.anam.kinds import KINDS
 from personactl.anam.normalize import observe
 from personactl.anam.resolve import Resolver
 from personactl.core.errors import ManifestErrors, PersonactlError
@@ -157,10 +157,10 @@ def make_plan(opts: Options, state: State | None = None) -> PlanRun:
         resolver = Resolver(live.catalog, tool_ids)
         desired, errors = [], []
         for r in rendered:
-            body, errs = resolver.persona_body(r) if r.kind == "Persona" else resolver.tool_body(r)
+            body, errs = resolver.body(KINDS[r.kind], r)
             errors.extend(errs)
             ignore = [
-                to_body_path(r.kind, path)
+                KINDS[r.kind].body_path(path)
                 for path in r.resource.lifecycle.get("ignoreChanges") or []
             ]
             at = r.resource.loc(("metadata", "name"))
@@ -204,6 +204,7 @@ def make_plan(opts: Options, state: State | None = None) -> PlanRun:
             label=label,
             prune=prune,
             lineage=lineage,
+            kinds=KINDS,
         )
         plan.warnings[:0] = warnings
     except BaseException:

@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from personactl.anam import fields as api
 from personactl.anam.client import AnamClient, Outcome
 from personactl.anam.errors import NotFound
+from personactl.anam.kinds import KINDS
 from personactl.anam.normalize import normalize
 from personactl.anam.resolve import Catalog
 from personactl.core.errors import Diagnostic
@@ -67,8 +67,8 @@ def fetch(
     live = LiveSet()
     lists = ["personas", "tools", *sorted(catalog_needs(rendered))]
     paths = {
-        "personas": api.RESOURCE_PATHS["Persona"],
-        "tools": api.RESOURCE_PATHS["Tool"],
+        "personas": KINDS["Persona"].path,
+        "tools": KINDS["Tool"].path,
         **CATALOG_PATHS,
     }
     results = client.map_concurrent(lambda name: client.list_all(paths[name]), lists)

@@ -20,7 +20,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from personactl.anam.resolve import NO_LLM, Catalog
+from personactl.anam.kinds import NO_LLM, PERSONA, TOOL
+from personactl.anam.resolve import Catalog
 from personactl.core.errors import Location
 from personactl.core.secrets import SENTINEL, has_secret
 from personactl.manifest.render import _VERBATIM as NOT_RENDERED  # sent as written
@@ -262,14 +263,15 @@ def tool_manifest(
         "description": texts.text(description, ("description",), "description"),
     }
     config = dict(raw.get("config") or {})
-    if "documentFolderIds" in config:
+    names_key, ids_key = TOOL.by_body["config"].folders
+    if ids_key in config:
         folders = []
-        for ident in config.pop("documentFolderIds") or []:
+        for ident in config.pop(ids_key) or []:
             group = catalog.by_id(catalog.knowledge, ident)
             name_of = group.get("name") if group else None
             unique = name_of and sum(1 for i in catalog.knowledge if i.get("name") == name_of) == 1
             folders.append(name_of if unique else {"id": ident})
-        config["documentFolders"] = folders
+        config[names_key] = folders
     config = _config(config, texts, name)
     if config:
         spec["config"] = config
@@ -303,44 +305,32 @@ def persona_manifest(
     """
     out = Imported("Persona", name, {})
     texts = Texts(applied, out)
+    refs: dict[str, Any] = {
+        "avatar": lambda ident: avatar_ref(catalog, ident),
+        "voice": lambda ident: voice_ref(catalog, ident),
+        "llm": lambda ident: llm_ref(catalog, ident),
+        "Tool": lambda ids: sorted(
+            (tool_refs.get(t, {"id": t}) for t in ids), key=lambda r: (isinstance(r, dict), str(r))
+        ),
+    }
     spec: dict[str, Any] = {}
-    if raw.get("description"):
-        spec["description"] = texts.text(raw["description"], ("description",), "description")
-    avatar = raw.get("avatar")
-    ref = avatar_ref(catalog, avatar.get("id") if isinstance(avatar, dict) else None)
-    if ref:
-        spec["avatar"] = ref
-    if raw.get("avatarModel"):
-        spec["avatarModel"] = raw["avatarModel"]
-    voice = raw.get("voice")
-    ref = voice_ref(catalog, voice.get("id") if isinstance(voice, dict) else None)
-    if ref:
-        spec["voice"] = ref
-    llm = llm_ref(catalog, raw.get("llmId"))
-    if llm:
-        spec["llm"] = llm
-    if isinstance(raw.get("languageCode"), str) and len(raw["languageCode"]) == 2:
-        spec["languageCode"] = raw["languageCode"]
-    brain = raw.get("brain") if isinstance(raw.get("brain"), dict) else {}
-    prompt = brain.get("systemPrompt") if brain else None
-    if isinstance(prompt, str):
-        spec["prompt"] = {"file": prompt_file}
-        out.prompt = texts.text(prompt, ("systemPrompt",), "prompt")
-    if isinstance(raw.get("initialMessage"), str):
-        spec["initialMessage"] = texts.text(
-            raw["initialMessage"], ("initialMessage",), "initialMessage"
-        )
-    for key in ("skipGreeting", "uninterruptibleGreeting", "zeroDataRetention"):
-        if isinstance(raw.get(key), bool):
-            spec[key] = raw[key]
-    if isinstance(raw.get("voiceGenerationOptions"), dict) and raw["voiceGenerationOptions"]:
-        spec["voiceGeneration"] = raw["voiceGenerationOptions"]
-    if isinstance(raw.get("voiceDetectionOptions"), dict) and raw["voiceDetectionOptions"]:
-        spec["voiceDetection"] = raw["voiceDetectionOptions"]
-    tools = [str(t.get("id")) for t in raw.get("tools") or [] if isinstance(t, dict)]
-    if tools:
-        refs = [tool_refs.get(t, {"id": t}) for t in tools]
-        spec["tools"] = sorted(refs, key=lambda r: (isinstance(r, dict), str(r)))
+    live = PERSONA.normalize(raw)
+    for f in PERSONA.fields:
+        value = live.get(f.body)
+        if value in (None, "", {}, []):
+            continue  # unset: nothing to declare
+        if f.body == "languageCode" and not (isinstance(value, str) and len(value) == 2):
+            continue  # a region tag (en-US) has no ISO 639-1 equivalent to write
+        if f.ref is not None:
+            value = refs[f.ref](value)
+            if not value:
+                continue
+        elif f.body == "systemPrompt" and isinstance(value, str):
+            out.prompt = texts.text(value, (f.body,), f.manifest)
+            value = {"file": prompt_file}
+        elif f.secret_bearing and isinstance(value, str):
+            value = texts.text(value, (f.body,), f.manifest)
+        spec[f.manifest] = value
     metadata: dict[str, Any] = {"name": name}
     if pin:
         metadata["id"] = str(raw.get("id"))

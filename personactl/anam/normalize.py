@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from personactl.anam import fields as api
+from personactl.anam.kinds import KINDS
 from personactl.core.records import Live
 
 
 def normalize(kind: str, raw: dict[str, Any]) -> Live:
-    return Live.of(kind, raw, api.normalize(kind, raw))
+    return Live.of(kind, raw, KINDS[kind].normalize(raw))
 
 
 def observe(kind: str, raw: dict[str, Any], templates: list[dict[str, Any]], salt: str) -> Live:

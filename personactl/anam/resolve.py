@@ -12,21 +12,17 @@ A tool that will be created by the same apply has no id yet: its place in
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from difflib import get_close_matches
 from typing import Any
 
+from personactl.anam.kinds import NO_LLM
 from personactl.core import voice_families
 from personactl.core.errors import Diagnostic, Location
+from personactl.core.kinds import Field, Kind
+from personactl.core.refs import REF
+from personactl.core.refs import ref as ref_to
 from personactl.manifest.render import Rendered
-
-NO_LLM = "CUSTOMER_CLIENT_V1"
-TOOL_REF = re.compile(r"^⟦ref:Tool:(.+)⟧$")
-
-
-def tool_ref(name: str) -> str:
-    return f"⟦ref:Tool:{name}⟧"
 
 
 @dataclass
@@ -174,7 +170,7 @@ class Resolver:
             return None, Diagnostic.at(
                 at, f"tool {ref!r} is not defined by any Tool manifest", "tool-reference"
             )
-        return self.tool_ids[ref] or tool_ref(ref), None
+        return self.tool_ids[ref] or ref_to("Tool", ref), None
 
     def folder(self, ref: Any, at: Location) -> tuple[str | None, Diagnostic | None]:
         items = self.catalog.knowledge
@@ -186,74 +182,82 @@ class Resolver:
 
     # -- bodies -------------------------------------------------------------------------
 
-    def persona_body(self, r: Rendered) -> tuple[dict[str, Any], list[Diagnostic]]:
-        """The full desired body (every field the manifest sets) in API vocabulary."""
+    def body(self, kind: Kind, r: Rendered) -> tuple[dict[str, Any], list[Diagnostic]]:
+        """The full desired body (every field the manifest sets) in API vocabulary,
+        with every reference resolved to an id."""
         spec = r.desired_spec(mask=False)
-        res = r.resource
         body: dict[str, Any] = {"name": r.anam_name}
         diags: list[Diagnostic] = []
+        for f in kind.fields:
+            if f.manifest not in spec:
+                continue
+            value, errs = self._value(f, spec, r)
+            diags.extend(errs)
+            if value is not None or f.ref is None:
+                body[f.body] = value
+        return body, diags
 
-        def take(err: Diagnostic | None) -> None:
-            if err:
-                diags.append(err)
-
-        plain = (
-            "description",
-            "avatarModel",
-            "languageCode",
-            "initialMessage",
-            "skipGreeting",
-            "uninterruptibleGreeting",
-            "zeroDataRetention",
-            "widgetConfig",
-        )
-        for key in plain:
-            if key in spec:
-                body[key] = spec[key]
-        if "prompt" in spec:
-            body["systemPrompt"] = spec["prompt"]
-        if "avatar" in spec:
-            found, err = self.avatar(spec["avatar"], res.loc(("spec", "avatar")))
-            take(err)
-            if found:
-                body["avatarId"] = found["id"]
-                model = spec.get("avatarModel")
-                versions = found.get("availableVersions")
-                if model and isinstance(versions, list) and model not in versions:
-                    diags.append(
-                        Diagnostic.at(
-                            res.loc(("spec", "avatarModel")),
-                            f"avatar {found.get('displayName')!r} / {found.get('variantName')!r} "
-                            f"does not support avatarModel {model!r} (it supports "
-                            f"{', '.join(versions)})",
-                            "avatar-model",
-                        )
-                    )
-        if "voice" in spec:
-            found, err = self.voice(spec["voice"], res.loc(("spec", "voice")))
-            take(err)
-            if found:
-                body["voiceId"] = found["id"]
-                if "voiceGeneration" in spec:
-                    diags.extend(self._check_options(r, found, spec["voiceGeneration"]))
-        if "voiceGeneration" in spec:
-            body["voiceGenerationOptions"] = spec["voiceGeneration"]
-        if "voiceDetection" in spec:
-            body["voiceDetectionOptions"] = spec["voiceDetection"]
-        if "llm" in spec:
-            ident, err = self.llm(spec["llm"], res.loc(("spec", "llm")))
-            take(err)
-            if ident:
-                body["llmId"] = ident
-        if "tools" in spec:
-            ids = []
-            for i, ref in enumerate(spec["tools"]):
-                ident, err = self.tool(ref, res.loc(("spec", "tools", i)))
-                take(err)
+    def _value(self, f: Field, spec: dict[str, Any], r: Rendered) -> tuple[Any, list[Diagnostic]]:
+        """One field's body value: as written, or the id (ids) its reference names."""
+        value, res = spec[f.manifest], r.resource
+        at = res.loc(("spec", f.manifest))
+        if f.ref == "avatar":
+            found, err = self.avatar(value, at)
+            return (found["id"] if found else None), [
+                *([err] if err else []),
+                *(self._check_model(r, found, spec.get("avatarModel")) if found else []),
+            ]
+        if f.ref == "voice":
+            found, err = self.voice(value, at)
+            checks = (
+                self._check_options(r, found, spec["voiceGeneration"])
+                if found and "voiceGeneration" in spec
+                else []
+            )
+            return (found["id"] if found else None), [*([err] if err else []), *checks]
+        if f.ref == "llm":
+            ident, err = self.llm(value, at)
+            return ident, [err] if err else []
+        if f.ref == "Tool":
+            ids, diags = [], []
+            for i, ref_ in enumerate(value):
+                ident, err = self.tool(ref_, res.loc(("spec", f.manifest, i)))
+                diags += [err] if err else []
                 if ident:
                     ids.append(ident)
-            body["toolIds"] = sorted(set(ids))
-        return body, diags
+            return sorted(set(ids)), diags
+        if f.folders and isinstance(value, dict) and f.folders[0] in value:
+            return self._with_folder_ids(f, value, r)
+        return value, []
+
+    def _with_folder_ids(
+        self, f: Field, value: dict[str, Any], r: Rendered
+    ) -> tuple[dict[str, Any], list[Diagnostic]]:
+        """A tool config naming knowledge folders: the same with their ids."""
+        names_key, ids_key = f.folders
+        config = dict(value)
+        ids, diags = [], []
+        for i, ref_ in enumerate(config.pop(names_key)):
+            ident, err = self.folder(ref_, r.resource.loc(("spec", f.manifest, names_key, i)))
+            if err:
+                diags.append(err)
+            elif ident:
+                ids.append(ident)
+        config[ids_key] = ids
+        return config, diags
+
+    def _check_model(self, r: Rendered, avatar: dict[str, Any], model: Any) -> list[Diagnostic]:
+        versions = avatar.get("availableVersions")
+        if not model or not isinstance(versions, list) or model in versions:
+            return []
+        return [
+            Diagnostic.at(
+                r.resource.loc(("spec", "avatarModel")),
+                f"avatar {avatar.get('displayName')!r} / {avatar.get('variantName')!r} "
+                f"does not support avatarModel {model!r} (it supports {', '.join(versions)})",
+                "avatar-model",
+            )
+        ]
 
     def _check_options(self, r: Rendered, voice: dict[str, Any], options: Any) -> list[Diagnostic]:
         family = voice_families.family_for_voice(
@@ -291,29 +295,6 @@ class Resolver:
             )
         return out
 
-    def tool_body(self, r: Rendered) -> tuple[dict[str, Any], list[Diagnostic]]:
-        spec = r.desired_spec(mask=False)
-        body: dict[str, Any] = {"name": r.anam_name}
-        diags: list[Diagnostic] = []
-        for key in ("type", "description", "disableInterruptions"):
-            if key in spec:
-                body[key] = spec[key]
-        if "config" in spec:
-            config = dict(spec["config"])
-            if "documentFolders" in config:
-                ids = []
-                for i, ref in enumerate(config.pop("documentFolders")):
-                    ident, err = self.folder(
-                        ref, r.resource.loc(("spec", "config", "documentFolders", i))
-                    )
-                    if err:
-                        diags.append(err)
-                    elif ident:
-                        ids.append(ident)
-                config["documentFolderIds"] = ids
-            body["config"] = config
-        return body, diags
-
     # -- labels for people -----------------------------------------------------------------
 
     def label(self, body_key: str, value: Any, tool_names: dict[str, str]) -> Any:
@@ -334,7 +315,7 @@ class Resolver:
         if body_key == "toolIds" and isinstance(value, list):
             out = []
             for ident in value:
-                ref = TOOL_REF.match(ident)
-                out.append(ref.group(1) if ref else tool_names.get(ident, ident))
+                made = REF.match(ident)
+                out.append(made.group(2) if made else tool_names.get(ident, ident))
             return sorted(out)
         return value

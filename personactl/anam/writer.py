@@ -7,7 +7,7 @@ from typing import Any
 
 from personactl.anam.client import AnamClient
 from personactl.anam.errors import NotFound
-from personactl.anam.fields import RESOURCE_PATHS
+from personactl.anam.kinds import KINDS
 
 
 class AnamWriter:
@@ -15,20 +15,20 @@ class AnamWriter:
         self.client = client
 
     def create(self, kind: str, body: dict[str, Any]) -> dict[str, Any]:
-        path = RESOURCE_PATHS[kind]
+        path = KINDS[kind].path
         answer = self.client.post(path, body)  # OutcomeUnknown when it may have happened
         # Created or not, this resource fails alone (the Applier goes on with the others).
         hint = f"the {kind.lower()} may exist all the same: the next plan adopts it by name"
         return self.client.check_resource("POST", path, answer, hint=hint)
 
     def update(self, kind: str, ident: str, body: dict[str, Any]) -> dict[str, Any]:
-        path = f"{RESOURCE_PATHS[kind]}/{ident}"
+        path = f"{KINDS[kind].path}/{ident}"
         return self.client.check_resource("PUT", path, self.client.put(path, body))
 
     def delete(self, kind: str, ident: str) -> None:
         with contextlib.suppress(NotFound):  # already gone: the goal is reached
-            self.client.delete(f"{RESOURCE_PATHS[kind]}/{ident}")
+            self.client.delete(f"{KINDS[kind].path}/{ident}")
 
     def find_by_name(self, kind: str, name: str) -> list[dict[str, Any]]:
-        items = self.client.list_all(RESOURCE_PATHS[kind], {"search": name})
+        items = self.client.list_all(KINDS[kind].path, {"search": name})
         return [i for i in items if i.get("name") == name]

@@ -210,6 +210,7 @@ def apply(
 
 
 def _run(plan: Any, client: Any, store: Any, parallelism: int, secret_values: set[str]) -> Any:
+    from personactl.anam.kinds import KINDS
     from personactl.anam.writer import AnamWriter
     from personactl.engine.apply import Applier
     from personactl.manifest.render import redact
@@ -233,7 +234,13 @@ def _run(plan: Any, client: Any, store: Any, parallelism: int, secret_values: se
 
     cancel = threading.Event()
     applier = Applier(
-        plan, AnamWriter(client), store, parallelism=parallelism, progress=progress, cancel=cancel
+        plan,
+        AnamWriter(client),
+        store,
+        KINDS,
+        parallelism=parallelism,
+        progress=progress,
+        cancel=cancel,
     )
     with _interruptible(cancel):
         return applier.run()
@@ -344,7 +351,7 @@ def _plan_secrets(plan: Any) -> set[str]:
 
 def _stale(plan: Any, client: Any, state: Any) -> list[str]:
     from personactl.anam.errors import NotFound
-    from personactl.anam.fields import RESOURCE_PATHS
+    from personactl.anam.kinds import KINDS
     from personactl.anam.normalize import observe
     from personactl.engine.staleness import stale_resources
     from personactl.pipeline import secret_templates
@@ -353,7 +360,7 @@ def _stale(plan: Any, client: Any, state: Any) -> list[str]:
 
     def refetch(kind: str, ident: str, desired: dict[str, Any] | None) -> dict[str, Any] | None:
         try:
-            raw = client.get_resource(f"{RESOURCE_PATHS[kind]}/{ident}")
+            raw = client.get_resource(f"{KINDS[kind].path}/{ident}")
         except NotFound:
             return None
         # The same sentinel forms as when the plan was made, so the same hash.
@@ -363,7 +370,7 @@ def _stale(plan: Any, client: Any, state: Any) -> list[str]:
         return {"updatedAt": fp.updatedAt, "hash": fp.hash}
 
     def find(kind: str, name: str) -> list[str]:
-        path = RESOURCE_PATHS[kind]
+        path = KINDS[kind].path
         return [
             str(i["id"]) for i in client.list_all(path, {"search": name}) if i.get("name") == name
         ]

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from personactl.anam.kinds import NO_LLM as NO_LLM_ID
 from personactl.commands.options import api_options
 
 if TYPE_CHECKING:
     from personactl.manifest.model import Environment
 
 KINDS = ("avatars", "voices", "llms", "tools", "knowledge")
-CUSTOMER_CLIENT_LLM = "CUSTOMER_CLIENT_V1"
 
 Item = dict[str, Any]
 
@@ -98,7 +98,7 @@ NO_LLM: Item = {
     "displayName": "no LLM (the client brings its own)",
     "modelName": None,
     "llmFormat": None,
-    "id": CUSTOMER_CLIENT_LLM,
+    "id": NO_LLM_ID,
 }
 
 

@@ -99,6 +99,7 @@ def export(
     environment's catalog.
     """
     from personactl.anam.client import client_for
+    from personactl.anam.kinds import NO_LLM
     from personactl.anam.resolve import Catalog, Resolver
     from personactl.commands.session_config import find_persona
     from personactl.core.errors import ManifestErrors, PersonactlError
@@ -149,8 +150,8 @@ def export(
         ident, err = resolver.llm(spec["llm"], resolver_at(("spec", "llm")))
         if err:
             errors.append(err)
-        elif ident == deepgram.NO_LLM:
-            llm = deepgram.NO_LLM
+        elif ident == NO_LLM:
+            llm = NO_LLM
         else:
             llm = resolver.catalog.by_id(llms, ident)
     else:

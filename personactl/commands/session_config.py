@@ -24,26 +24,17 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from personactl.anam.kinds import PERSONA
 from personactl.commands.options import api_options
 
 if TYPE_CHECKING:
     from personactl.manifest.model import Environment
     from personactl.manifest.render import Rendered
 
-# manifest (and API) vocabulary -> API field of the data message
-ALIASES = {
-    "languageCode": "languageCode",
-    "voiceGeneration": "voiceGenerationOptions",
-    "voiceGenerationOptions": "voiceGenerationOptions",
-    "voiceDetection": "voiceDetectionOptions",
-    "voiceDetectionOptions": "voiceDetectionOptions",
-}
 # manifest spec key -> API field, for the live-updatable fields
-LIVE_SPEC = {
-    "languageCode": "languageCode",
-    "voiceGeneration": "voiceGenerationOptions",
-    "voiceDetection": "voiceDetectionOptions",
-}
+LIVE_SPEC = {f.manifest: f.body for f in PERSONA.live_fields}
+# manifest (and API) vocabulary -> API field of the data message
+ALIASES = {**LIVE_SPEC, **{f.body: f.body for f in PERSONA.live_fields}}
 _MISSING = object()
 
 

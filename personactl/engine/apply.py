@@ -13,17 +13,17 @@ and adopted if it exists. No duplicates, ever.
 
 from __future__ import annotations
 
-import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from personactl.anam import fields as api
-from personactl.anam.normalize import observe
-from personactl.anam.resolve import TOOL_REF
+from personactl.core.equality import covers
 from personactl.core.errors import OutcomeUnknown, PersonactlError
+from personactl.core.kinds import Kind
+from personactl.core.records import Live
+from personactl.core.refs import REF
 from personactl.core.secrets import SecretChanged, reveal
 from personactl.engine.plan import Plan, ResourceChange
 from personactl.engine.state import StateStore, entry_for
@@ -50,31 +50,15 @@ class Result:
 Progress = Callable[[Result], None]
 
 
-def _persisted(sent: Any, got: Any) -> bool:
-    if isinstance(sent, bool) or isinstance(got, bool):
-        return sent is got
-    if isinstance(sent, int | float) and isinstance(got, int | float):
-        return math.isclose(sent, got, rel_tol=1e-6, abs_tol=1e-9)
-    if isinstance(sent, str) and isinstance(got, str):
-        return sent.strip() == got.strip()  # a server may trim
-    if isinstance(sent, dict) and isinstance(got, dict):
-        return all(k in got and _persisted(v, got[k]) for k, v in sent.items())
-    if isinstance(sent, list) and isinstance(got, list):
-        return len(sent) == len(got) and all(
-            _persisted(a, b) for a, b in zip(sent, got, strict=True)
-        )
-    return bool(sent == got)
-
-
-def unpersisted(kind: str, sent: dict[str, Any], response: dict[str, Any]) -> list[str]:
+def unpersisted(kind: Kind, sent: dict[str, Any], response: dict[str, Any]) -> list[str]:
     """Body keys the server did not persist as sent (write-only fields excepted)."""
-    got = api.normalize(kind, response)
+    got = kind.normalize(response)
     keys = []
     for key, value in sent.items():
         if key not in got:
             continue  # not returned by the API: nothing to verify
-        expected = sorted(value) if key in api.SETS and isinstance(value, list) else value
-        if not _persisted(expected, got[key]):
+        expected = sorted(value) if key in kind.sets and isinstance(value, list) else value
+        if not covers(expected, got[key]):
             keys.append(key)
     return keys
 
@@ -85,6 +69,7 @@ class Applier:
         plan: Plan,
         writer: Api,
         store: StateStore,
+        kinds: Mapping[str, Kind],
         *,
         parallelism: int = 8,
         progress: Progress | None = None,
@@ -93,24 +78,27 @@ class Applier:
         self.plan = plan
         self.writer = writer
         self.store = store
+        self.kinds = kinds
         self.parallelism = parallelism
         self.progress = progress or (lambda result: None)
         # Set (by Ctrl-C): writes not yet started are skipped, those in flight finish.
         self.cancel = cancel or threading.Event()
         self.salt = plan.lineage or ""
-        self.tool_ids: dict[str, str | None] = {}  # Tool manifest name -> id (None: failed)
+        # (kind, manifest name) -> live id, for references to what this apply creates
+        # (None: its write failed, so its users are not applied).
+        self.ids: dict[tuple[str, str], str | None] = {}
 
     def run(self) -> list[Result]:
         changes = self.plan.changes
-        phases = [
-            [c for c in changes if c.kind == "Tool" and c.action != "delete"],
-            [c for c in changes if c.kind == "Persona" and c.action != "delete"],
-            [c for c in changes if c.kind == "Persona" and c.action == "delete"],
-            [c for c in changes if c.kind == "Tool" and c.action == "delete"],
+        # What is referred to before its users; deletes in reverse, users first.
+        order = list(self.kinds)
+        phases = [[c for c in changes if c.kind == k and c.action != "delete"] for k in order]
+        phases += [
+            [c for c in changes if c.kind == k and c.action == "delete"] for k in reversed(order)
         ]
         for c in changes:
-            if c.kind == "Tool" and c.id:
-                self.tool_ids[c.name] = c.id
+            if c.id:
+                self.ids[(c.kind, c.name)] = c.id
         for gone in self.plan.forget:
             self.store.forget(gone["kind"], gone["name"])
         results: list[Result] = []
@@ -122,8 +110,9 @@ class Applier:
                 for future in as_completed(futures):
                     result = future.result()
                     done[futures[future]] = result
-                    if result.change.kind == "Tool" and result.change.action != "delete":
-                        self.tool_ids[result.change.name] = result.id if result.ok else None
+                    if result.change.action != "delete":
+                        key = (result.change.kind, result.change.name)
+                        self.ids[key] = result.id if result.ok else None
                     self.progress(result)
                 results.extend(r for r in done if r is not None)
         return results
@@ -153,21 +142,24 @@ class Applier:
     # -- each action ------------------------------------------------------------------
 
     def _resolve_refs(self, change: ResourceChange) -> dict[str, Any]:
+        """The planned body with references to resources created in this run as ids."""
         body = dict(change.request.body or {}) if change.request else {}
-        if "toolIds" in body:
-            ids = []
-            for ident in body["toolIds"]:
-                m = TOOL_REF.match(ident)
-                if m:
-                    new = self.tool_ids.get(m.group(1))
-                    if new is None:
-                        raise PersonactlError(
-                            f"not applied: it uses tool {m.group(1)!r}, which failed"
-                        )
-                    ident = new
-                ids.append(ident)
-            body["toolIds"] = sorted(ids)
+        for f in self.kinds[change.kind].fields:
+            if f.ref in self.kinds and isinstance(body.get(f.body), list):
+                ids = [self._id_of(ident) for ident in body[f.body]]
+                body[f.body] = sorted(ids) if f.is_set else ids
         return body
+
+    def _id_of(self, ident: str) -> str:
+        m = REF.match(ident)
+        if m is None:
+            return ident
+        new = self.ids.get((m.group(1), m.group(2)))
+        if new is None:
+            raise PersonactlError(
+                f"not applied: it uses {m.group(1).lower()} {m.group(2)!r}, which failed"
+            )
+        return new
 
     def _record(
         self,
@@ -185,7 +177,10 @@ class Applier:
         same = prev is not None and prev.id == ident
         applied = {**(prev.applied if prev and same else {}), **sent}
         observed = dict(prev.observed if prev and same else {})
-        seen = observe(change.kind, response, [sent], self.salt)
+        kind = self.kinds[change.kind]
+        seen = Live.of(kind.name, response, kind.normalize(response)).with_sentinels(
+            [sent], self.salt
+        )
         for key in sent:
             if key in seen.normalized:
                 observed[key] = seen.normalized[key]
@@ -206,10 +201,11 @@ class Applier:
     ) -> Result:
         """Read the write back, record the state (even when the read-back fails: the
         resource exists and is ours), and say how it went."""
-        lost = unpersisted(change.kind, reveal(body, self.salt), response)
+        kind = self.kinds[change.kind]
+        lost = unpersisted(kind, reveal(body, self.salt), response)
         self._record(change, ident, body, response, lost)
         if lost:
-            paths = [api.to_manifest_path(change.kind, k) if k != "name" else "name" for k in lost]
+            paths = [kind.manifest_path(k) for k in lost]
             return Result(
                 change,
                 False,
@@ -238,11 +234,8 @@ class Applier:
                         f"{len(found)} {change.kind.lower()}s now have its name ({ids})",
                     )
                 if found:  # it was created: adopt it and make sure it is as desired
-                    put = {
-                        k: v
-                        for k, v in body.items()
-                        if change.kind != "Persona" or k in api.PERSONA_PUT_KEYS
-                    }
+                    put_keys = self.kinds[change.kind].put_keys
+                    put = {k: v for k, v in body.items() if k in put_keys}
                     ident = str(found[0]["id"])
                     response = self.writer.update(change.kind, ident, reveal(put, self.salt))
                     body, adopted = put, True
@@ -253,7 +246,7 @@ class Applier:
         done = "created (adopted after a dropped connection)" if adopted else "created"
         # Fields the POST schema does not accept (widgetConfig) follow in one PUT.
         rest = {k: v for k, v in (change.desired or {}).items() if k not in body}
-        if rest and change.kind == "Persona":
+        if rest:
             response = self.writer.update(change.kind, ident, reveal(rest, self.salt))
             body = {**body, **rest}
         return self._finish(change, ident, body, response, done)

@@ -18,35 +18,13 @@ server adds are left alone). Tool sets are compared as sets.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from personactl.anam import fields as api
+from personactl.core.equality import covers, same
+from personactl.core.kinds import MISSING, Kind
 from personactl.core.secrets import has_secret
 from personactl.engine import plan as p
-
-MISSING: Any = object()
-
-
-def same(a: Any, b: Any) -> bool:
-    """Equality for JSON values where 1 == 1.0 but True != 1."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    if isinstance(a, int | float) and isinstance(b, int | float):
-        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
-    return bool(a == b)
-
-
-def covers(desired: Any, live: Any) -> bool:
-    """Every key the manifest sets has that value live (for nested objects)."""
-    if isinstance(desired, dict) and isinstance(live, dict):
-        return all(k in live and same(v, live[k]) for k, v in desired.items())
-    return same(desired, live)
 
 
 def _strip(obj: Any, keys: set[str]) -> Any:
@@ -98,7 +76,7 @@ def _NOTPRESENT() -> Any:  # noqa: N802 - deepdiff's sentinel, imported lazily
 
 
 def diff_resource(
-    kind: str,
+    kind: Kind,
     desired: dict[str, Any],
     live: dict[str, Any] | None,
     applied: dict[str, Any] | None,
@@ -117,27 +95,25 @@ def diff_resource(
     for path in ignore:
         if len(path) > 1:
             nested_ignored.setdefault(path[0], set()).add(path[1])
-    order = [b for _, b in (api.PERSONA_FIELDS if kind == "Persona" else api.TOOL_FIELDS)]
-    keys = ["name", *order] + [k for k in desired if k not in order and k != "name"]
-    resets = api.PERSONA_RESETS if kind == "Persona" else api.TOOL_RESETS
+    keys = kind.order + [k for k in desired if k not in kind.order]
 
     for key in keys:
         if key in whole_ignored:
             continue
-        shown = api.to_manifest_path(kind, key) if key != "name" else "name"
+        shown = kind.manifest_path(key)
         ign = nested_ignored.get(key, set())
         d = _strip(desired.get(key, MISSING), ign)
         a = _strip(applied.get(key, MISSING), ign)
         o = _strip(observed.get(key, MISSING), ign)
         lv = _strip(live.get(key, MISSING), ign)
-        nested = key in api.NESTED
+        nested = key in kind.nested
         eq_live = covers if nested else same
 
         if d is MISSING:
             if a is MISSING or key == "name":
                 continue
-            if key in resets:  # removed from the manifest after being applied
-                target = resets[key]
+            if key in kind.resets:  # removed from the manifest after being applied
+                target = kind.resets[key]
                 current = a if lv is MISSING else lv
                 if not same(current, target):
                     out.fields.append(
@@ -204,11 +180,11 @@ def diff_resource(
             )
 
     # Changing these makes the API reset their companions, so re-send them.
-    for trigger, companion in (("voiceId", "voiceGenerationOptions"), ("avatarId", "avatarModel")):
+    for trigger, companion in kind.companions:
         if trigger in out.body and companion in desired and companion not in out.body:
             out.body[companion] = desired[companion]
-            shown = api.to_manifest_path(kind, companion)
-            reason_of = api.to_manifest_path(kind, trigger)
+            shown = kind.manifest_path(companion)
+            reason_of = kind.manifest_path(trigger)
             out.fields.append(
                 p.FieldChange(
                     shown,
@@ -232,11 +208,9 @@ def _create_lines(path: str, value: Any, label: Any, key: str) -> list[p.FieldCh
     return [p.FieldChange(path, None, shown, p.CREATE, has_secret(value))]
 
 
-def create_fields(kind: str, desired: dict[str, Any], label: Any) -> list[p.FieldChange]:
-    order = [b for _, b in (api.PERSONA_FIELDS if kind == "Persona" else api.TOOL_FIELDS)]
-    keys = ["name", *[k for k in order if k in desired]]
+def create_fields(kind: Kind, desired: dict[str, Any], label: Any) -> list[p.FieldChange]:
     out: list[p.FieldChange] = []
-    for k in keys:
-        path = "name" if k == "name" else api.to_manifest_path(kind, k)
+    for k in (k for k in kind.order if k in desired):
+        path = kind.manifest_path(k)
         out.extend(_create_lines(path, desired[k], label, k))
     return out

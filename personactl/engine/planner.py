@@ -7,13 +7,12 @@ reverse (personas before the tools they use).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from personactl.anam import fields as api
-from personactl.anam.fetch import LiveSet
-from personactl.core.records import Live
+from personactl.core.kinds import Kind
+from personactl.core.records import Live, StateEntry
 from personactl.engine import plan as p
 from personactl.engine.diff import create_fields, diff_resource
 from personactl.engine.state import State
@@ -34,28 +33,35 @@ class Desired:
     prevent_destroy: bool = False
 
 
-def _path(kind: str, ident: str | None = None) -> str:
-    base = api.RESOURCE_PATHS[kind]
-    return f"{base}/{ident}" if ident else base
+class LiveView(Protocol):
+    """What the fetch stage found, as the planner reads it."""
+
+    # (kind, manifest name) -> the live resource it is matched to, None: to be created.
+    matched: dict[tuple[str, str], Live | None]
+    notes: dict[tuple[str, str], list[str]]  # how each was matched
+    # State entries with no manifest: (entry, live or None if already gone).
+    orphans: list[tuple[StateEntry, Live | None]]
 
 
-def _create(d: Desired, label: Label, notes: list[str]) -> p.ResourceChange:
-    body = dict(d.body)
-    if d.kind == "Persona":
-        dropped = sorted(set(body) - api.PERSONA_POST_KEYS)
-        body = {k: v for k, v in body.items() if k in api.PERSONA_POST_KEYS}
-        if dropped:
-            notes.append(
-                f"{', '.join(dropped)} is not accepted on create: apply sets it with a PUT "
-                "right after"
-            )
+def _path(kind: Kind, ident: str | None = None) -> str:
+    return f"{kind.path}/{ident}" if ident else kind.path
+
+
+def _create(kind: Kind, d: Desired, label: Label, notes: list[str]) -> p.ResourceChange:
+    dropped = sorted(set(d.body) - kind.post_keys)
+    body = {k: v for k, v in d.body.items() if k in kind.post_keys}
+    if dropped:
+        notes.append(
+            f"{', '.join(dropped)} is not accepted on create: apply sets it with a PUT "
+            "right after"
+        )
     return p.ResourceChange(
         kind=d.kind,
         name=d.name,
         anamName=d.anam_name,
         action="create",
-        fields=create_fields(d.kind, d.body, label),
-        request=p.Request("POST", _path(d.kind), body),
+        fields=create_fields(kind, d.body, label),
+        request=p.Request("POST", _path(kind), body),
         source=d.source,
         notes=notes,
         # Everything the manifest sets; apply PUTs what the POST could not carry.
@@ -65,13 +71,13 @@ def _create(d: Desired, label: Label, notes: list[str]) -> p.ResourceChange:
 
 
 def _update(
-    d: Desired, live: Live, state: State | None, label: Label, notes: list[str]
+    kind: Kind, d: Desired, live: Live, state: State | None, label: Label, notes: list[str]
 ) -> p.ResourceChange:
     entry = state.find(d.kind, d.name) if state else None
     # Applied/observed are only comparable if they describe this very resource.
     same_resource = entry is not None and entry.id == live.id
     fp = diff_resource(
-        d.kind,
+        kind,
         d.body,
         live.normalized,
         entry.applied if same_resource and entry else None,
@@ -88,7 +94,7 @@ def _update(
         id=live.id,
         fields=fp.fields,
         drift=fp.drift,
-        request=p.Request("PUT", _path(d.kind, live.id), fp.body) if fp.body else None,
+        request=p.Request("PUT", _path(kind, live.id), fp.body) if fp.body else None,
         fingerprint=live.fingerprint,
         source=d.source,
         notes=notes + fp.notes,
@@ -105,7 +111,8 @@ def build_plan(
     state_path: str,
     state: State | None,
     desired: list[Desired],
-    live: LiveSet,
+    live: LiveView,
+    kinds: Mapping[str, Kind],
     label: Label,
     prune: bool,
     lineage: str,
@@ -122,22 +129,22 @@ def build_plan(
         lineage=lineage,
         serial=state.serial if state else 0,
     )
-    for kind in ("Tool", "Persona"):
+    for kind in kinds:  # in dependency order: what is referred to before its users
         for d in (x for x in desired if x.kind == kind):
             found = live.matched.get((d.kind, d.name))
             notes = list(live.notes.get((d.kind, d.name), []))
             if found is None:
-                plan.changes.append(_create(d, label, notes))
+                plan.changes.append(_create(kinds[kind], d, label, notes))
             else:
-                plan.changes.append(_update(d, found, state, label, notes))
+                plan.changes.append(_update(kinds[kind], d, found, state, label, notes))
 
     # Prune: only what this environment's state recorded and the manifests dropped.
-    referenced = {tid for d in desired if d.kind == "Persona" for tid in d.body.get("toolIds", [])}
-    deleted_personas: list[Live] = []
+    # Users go first (a persona before the tools it uses); a resource still used is kept.
+    deleting: list[Live] = []
     for entry, found in live.orphans:
         if found is None:
             plan.forget.append({"kind": entry.kind, "name": entry.name})
-    for kind in ("Persona", "Tool"):
+    for kind in reversed(list(kinds)):
         for entry, found in live.orphans:
             if entry.kind != kind or found is None:
                 continue
@@ -153,26 +160,10 @@ def build_plan(
             if entry.preventDestroy:
                 plan.warnings.append(f"{what} has lifecycle.preventDestroy: not deleted")
                 continue
-            if kind == "Tool":
-                # usageCount counts every persona, managed or not; this apply's deletes,
-                # and its updates that drop the tool (they run first), stop using it.
-                usage = found.raw.get("usageCount")
-                leaving = sum(
-                    1 for lv in deleted_personas if found.id in lv.normalized.get("toolIds", [])
-                ) + sum(
-                    1
-                    for d in desired
-                    if d.kind == "Persona"
-                    and (m := live.matched.get(("Persona", d.name))) is not None
-                    and found.id in m.normalized.get("toolIds", [])
-                    and "toolIds" in d.body
-                    and found.id not in d.body["toolIds"]
-                )
-                if found.id in referenced or (isinstance(usage, int) and usage - leaving > 0):
-                    plan.warnings.append(f"{what} is still used by a persona: not deleted")
-                    continue
-            else:
-                deleted_personas.append(found)
+            if _still_used(kinds, kinds[kind], found, desired, live, deleting):
+                plan.warnings.append(f"{what} is still used by a persona: not deleted")
+                continue
+            deleting.append(found)
             plan.changes.append(
                 p.ResourceChange(
                     kind=kind,
@@ -180,7 +171,7 @@ def build_plan(
                     anamName=shown,
                     action="delete",
                     id=found.id,
-                    request=p.Request("DELETE", _path(kind, found.id)),
+                    request=p.Request("DELETE", _path(kinds[kind], found.id)),
                     fingerprint=found.fingerprint,
                     # The name it has now: a reviewer sees what will really be deleted.
                     fields=[p.FieldChange("name", shown, None, p.DELETE)],
@@ -190,3 +181,39 @@ def build_plan(
                 )
             )
     return plan
+
+
+def _still_used(
+    kinds: Mapping[str, Kind],
+    kind: Kind,
+    found: Live,
+    desired: list[Desired],
+    live: LiveView,
+    deleting: list[Live],
+) -> bool:
+    """Whether a resource others refer to (a tool) is used once this apply is done: by
+    a manifest, or by any live resource (the API's usage count counts unmanaged ones
+    too), less the users this apply deletes or stops using (they run first)."""
+    users = [(k.name, f.body) for k in kinds.values() for f in k.fields if f.ref == kind.name]
+    if not users:
+        return False
+    if any(found.id in d.body.get(key, []) for d in desired for name, key in users
+           if d.kind == name):
+        return True
+    usage = found.raw.get(kind.usage) if kind.usage else None
+    if not isinstance(usage, int):
+        return False
+    leaving = sum(
+        1 for lv in deleting for name, key in users
+        if lv.kind == name and found.id in lv.normalized.get(key, [])
+    ) + sum(
+        1
+        for d in desired
+        for name, key in users
+        if d.kind == name
+        and (m := live.matched.get((name, d.name))) is not None
+        and found.id in m.normalized.get(key, [])
+        and key in d.body
+        and found.id not in d.body[key]
+    )
+    return usage - leaving > 0

@@ -58,7 +58,6 @@ DEFAULT_AUDIO: dict[str, Any] = {
 DEFAULT_LISTEN: dict[str, Any] = {"type": "deepgram", "version": "v1", "model": "nova-3"}
 DEFAULT_THINK: dict[str, Any] = {"type": "open_ai", "model": "gpt-4o-mini"}
 DEFAULT_AURA = "aura-2-thalia-en"
-NO_LLM = "CUSTOMER_CLIENT_V1"
 ELEVENLABS_URL = "wss://api.elevenlabs.io/v1/text-to-speech/{voice_id}/multi-stream-input"
 ELEVENLABS_KEY_PLACEHOLDER = "<ELEVENLABS_API_KEY>"
 

@@ -1,0 +1,72 @@
+"""The Anam resource kinds, each declared once (see `core.kinds` for what a field says).
+
+| manifest        | PUT/POST body          | GET response            |
+|-----------------|------------------------|-------------------------|
+| avatar          | avatarId               | avatar.id               |
+| voice           | voiceId                | voice.id                |
+| llm             | llmId                  | llmId                   |
+| prompt          | systemPrompt           | brain.systemPrompt      |
+| tools           | toolIds (the whole set)| tools[].id (any order)  |
+| voiceGeneration | voiceGenerationOptions | voiceGenerationOptions  |
+| voiceDetection  | voiceDetectionOptions  | voiceDetectionOptions   |
+
+Facts from the official OpenAPI document (`tests/test_kinds.py` compares them):
+the POST and PUT body properties, which fields the GET response documents,
+the defaults fields are reset to. From the API's documentation: a changed
+voice resets the voice options, a changed avatar may reset the avatar model.
+"""
+
+from __future__ import annotations
+
+from personactl.core.kinds import EACH, Field, Kind
+
+# A persona with no LLM (the client brings its own).
+NO_LLM = "CUSTOMER_CLIENT_V1"
+
+PERSONA = Kind(
+    "Persona",
+    "/v1/personas",
+    (
+        Field("description", "description", secret_bearing=True, reset=""),
+        Field("avatar", "avatarId", read=("avatar", "id"), ref="avatar", resets=("avatarModel",)),
+        Field("avatarModel", "avatarModel"),
+        Field(
+            "voice",
+            "voiceId",
+            read=("voice", "id"),
+            ref="voice",
+            resets=("voiceGenerationOptions",),
+        ),
+        Field("llm", "llmId", ref="llm"),
+        Field("languageCode", "languageCode", write_only=True, live=True),
+        Field("prompt", "systemPrompt", read=("brain", "systemPrompt"), secret_bearing=True),
+        Field("initialMessage", "initialMessage", write_only=True, secret_bearing=True, reset=None),
+        Field("skipGreeting", "skipGreeting", reset=False),
+        Field("uninterruptibleGreeting", "uninterruptibleGreeting", write_only=True, reset=False),
+        Field("zeroDataRetention", "zeroDataRetention", reset=False),
+        Field("voiceGeneration", "voiceGenerationOptions", nested=True, live=True),
+        Field("voiceDetection", "voiceDetectionOptions", nested=True, live=True),
+        Field("tools", "toolIds", read=("tools", EACH, "id"), ref="Tool", is_set=True, reset=[]),
+        Field("widgetConfig", "widgetConfig", nested=True, on_create=False),
+    ),
+)
+
+TOOL = Kind(
+    "Tool",
+    "/v1/tools",
+    (
+        Field("type", "type"),
+        Field("description", "description", secret_bearing=True),
+        Field(
+            "config",
+            "config",
+            nested=True,
+            secret_bearing=True,
+            folders=("documentFolders", "documentFolderIds"),
+        ),
+        Field("disableInterruptions", "disableInterruptions", reset=False),
+    ),
+    usage="usageCount",
+)
+
+KINDS: dict[str, Kind] = {k.name: k for k in (TOOL, PERSONA)}
