@@ -11,7 +11,7 @@ items are already full), run concurrently.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from personactl.anam.client import AnamClient, Outcome
 from personactl.anam.errors import NotFound
@@ -20,8 +20,16 @@ from personactl.anam.normalize import normalize
 from personactl.anam.resolve import Catalog
 from personactl.core.errors import Diagnostic
 from personactl.core.records import Live, StateEntry
-from personactl.engine.state import State
 from personactl.manifest.render import Rendered
+
+
+class StateView(Protocol):
+    """What fetch reads of the state: who each manifest was, and every entry."""
+
+    @property
+    def resources(self) -> list[StateEntry]: ...
+
+    def find(self, kind: str, name: str) -> StateEntry | None: ...
 
 
 @dataclass
@@ -62,7 +70,7 @@ CATALOG_PATHS = {
 
 
 def fetch(
-    client: AnamClient, rendered: list[Rendered], state: State | None, managed_kinds: set[str]
+    client: AnamClient, rendered: list[Rendered], state: StateView | None, managed_kinds: set[str]
 ) -> LiveSet:
     live = LiveSet()
     lists = ["personas", "tools", *sorted(catalog_needs(rendered))]

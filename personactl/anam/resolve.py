@@ -42,11 +42,6 @@ class Catalog:
         return None
 
 
-def _short(ident: str) -> str:
-    return ident[:8] + "…" if len(ident) > 12 else ident
-
-
-# The `personactl catalog KIND` that lists what a reference can name, by what it names.
 _CATALOG = {"avatar": "avatars", "voice": "voices", "LLM": "llms", "knowledge folder": "knowledge"}
 
 

@@ -24,7 +24,7 @@ import functools
 import hashlib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 SENSITIVE = "(sensitive)"
@@ -84,15 +84,20 @@ def has_secret(value: Any) -> bool:
     return False
 
 
+def map_strings(value: Any, fn: Callable[[str], str]) -> Any:
+    """`value` (JSON) with `fn` applied to every string in it."""
+    if isinstance(value, str):
+        return fn(value)
+    if isinstance(value, dict):
+        return {k: map_strings(v, fn) for k, v in value.items()}
+    if isinstance(value, list):
+        return [map_strings(v, fn) for v in value]
+    return value
+
+
 def mask(value: Any) -> Any:
     """The value with every string that holds a sentinel replaced by (sensitive)."""
-    if isinstance(value, str):
-        return SENSITIVE if has_secret(value) else value
-    if isinstance(value, dict):
-        return {k: mask(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [mask(v) for v in value]
-    return value
+    return map_strings(value, lambda text: SENSITIVE if has_secret(text) else text)
 
 
 class SecretChanged(Exception):
@@ -106,23 +111,15 @@ class SecretChanged(Exception):
 def reveal(value: Any, salt: str, environ: Mapping[str, str] | None = None) -> Any:
     """Substitute real secret values for sentinels (only for sending a request)."""
     env = os.environ if environ is None else environ
-    if isinstance(value, str):
-        if "⟦secret:" not in value:
-            return value
 
-        def sub(m: re.Match[str]) -> str:
-            name = m.group(1)
-            real = env.get(name)
-            if real is None or not matches(m.group(0), real, salt):
-                raise SecretChanged(name)
-            return real
+    def sub(m: re.Match[str]) -> str:
+        name = m.group(1)
+        real = env.get(name)
+        if real is None or not matches(m.group(0), real, salt):
+            raise SecretChanged(name)
+        return real
 
-        return SENTINEL.sub(sub, value)
-    if isinstance(value, dict):
-        return {k: reveal(v, salt, env) for k, v in value.items()}
-    if isinstance(value, list):
-        return [reveal(v, salt, env) for v in value]
-    return value
+    return map_strings(value, lambda text: SENTINEL.sub(sub, text) if "⟦secret:" in text else text)
 
 
 def matches_template(template: str, live: str, salt: str) -> bool:
@@ -185,20 +182,12 @@ def upgrade_legacy(value: Any, salt: str, environ: Mapping[str, str] | None = No
     """`value` with each unsalted sentinel of an older state replaced by the salted one,
     where the environment's value of that secret still matches it (else left as it is)."""
     env = os.environ if environ is None else environ
-    if isinstance(value, str):
-        if "⟦secret:" not in value:
-            return value
 
-        def sub(m: re.Match[str]) -> str:
-            name, digest = m.group(1), m.group(2)
-            real = env.get(name)
-            if len(digest) == 12 and real is not None and matches(m.group(0), real, salt):
-                return sentinel(name, real, salt)
-            return m.group(0)
+    def sub(m: re.Match[str]) -> str:
+        name, digest = m.group(1), m.group(2)
+        real = env.get(name)
+        if len(digest) == 12 and real is not None and matches(m.group(0), real, salt):
+            return sentinel(name, real, salt)
+        return m.group(0)
 
-        return SENTINEL.sub(sub, value)
-    if isinstance(value, dict):
-        return {k: upgrade_legacy(v, salt, env) for k, v in value.items()}
-    if isinstance(value, list):
-        return [upgrade_legacy(v, salt, env) for v in value]
-    return value
+    return map_strings(value, lambda text: SENTINEL.sub(sub, text) if "⟦secret:" in text else text)

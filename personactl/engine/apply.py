@@ -173,10 +173,8 @@ class Applier:
         over what the state held before: a live value personactl never sent is never
         taken as its own. The `lost` keys (not persisted) are dropped from both, so the
         next plan compares them with the live values and sends them again."""
-        prev = self.store.state.find(change.kind, change.name)
-        same = prev is not None and prev.id == ident
-        applied = {**(prev.applied if prev and same else {}), **sent}
-        observed = dict(prev.observed if prev and same else {})
+        before, observed = self._previous(change, ident)
+        applied = {**before, **sent}
         kind = self.kinds[change.kind]
         seen = Live.of(kind.name, response, kind.normalize(response)).with_sentinels(
             [sent], self.salt
@@ -256,14 +254,20 @@ class Applier:
         response = self.writer.update(change.kind, change.id, reveal(body, self.salt))
         return self._finish(change, change.id, body, response, "updated")
 
+    def _previous(
+        self, change: ResourceChange, ident: str
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """What the state says was applied and observed for this very resource."""
+        prev = self.store.state.find(change.kind, change.name)
+        if prev is None or prev.id != ident:
+            return {}, {}
+        return dict(prev.applied), dict(prev.observed)
+
     def _noop(self, change: ResourceChange) -> Result:
         """Nothing is sent, so nothing new is applied or observed: only the identity and
         the fingerprint are recorded (a resource adopted by name gets an empty record)."""
         if change.id:
-            prev = self.store.state.find(change.kind, change.name)
-            same = prev is not None and prev.id == change.id
-            applied = prev.applied if prev and same else {}
-            observed = prev.observed if prev and same else {}
+            applied, observed = self._previous(change, change.id)
             self.store.record(entry_for(change, change.id, applied, observed, change.fingerprint))
         return Result(change, True, "unchanged", change.id)
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from personactl.core.errors import PersonactlError
+from personactl.core.files import atomic_write
 from personactl.core.records import Fingerprint, StateEntry
 from personactl.engine.plan import ResourceChange
 
@@ -342,22 +343,7 @@ class StateStore:
             journal_path(self.path).unlink()
 
     def _write(self) -> None:
-        import os
-        import tempfile
-
         self.state.serial += 1
         self._dirty = False
         text = json.dumps(self.state.to_dict(), indent=2, ensure_ascii=False, sort_keys=False)
-        fd, tmp = tempfile.mkstemp(
-            dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
-        )
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text + "\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        atomic_write(self.path, text + "\n")

@@ -455,13 +455,6 @@ def load_paths(paths: Iterable[str], pre_commit: bool = False) -> PathsLoaded:
     return PathsLoaded(loaded, diags, outside)
 
 
-def require_clean(diags: list[Diagnostic]) -> None:
-    if diags:
-        from personactl.core.errors import ManifestErrors
-
-        raise ManifestErrors(diags)
-
-
 def no_manifests_error(project: Project, takes_paths: bool = False) -> PersonactlError:
     """Nothing to work on; what to do depends on the command (only validate takes paths)."""
     globs = ", ".join(project.manifest_globs)

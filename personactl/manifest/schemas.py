@@ -32,14 +32,6 @@ def schema_text(kind: str) -> str:
 
 
 @cache
-def _validator(kind: str) -> Any:
-    # jsonschema is imported here, not at module level: `validate` of a file
-    # with a YAML error never pays for it.
-    from jsonschema import Draft202012Validator
-
-    return Draft202012Validator(json.loads(schema_text(kind)))
-
-
 def fmt_path(path: KeyPath) -> str:
     out = ""
     for part in path:
