@@ -13,7 +13,6 @@ A tool that will be created by the same apply has no id yet: its place in
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from difflib import get_close_matches
 from typing import Any
 
 from personactl.anam.kinds import NO_LLM
@@ -22,6 +21,7 @@ from personactl.core.errors import Diagnostic, Location
 from personactl.core.kinds import Field, Kind
 from personactl.core.refs import REF
 from personactl.core.refs import ref as ref_to
+from personactl.core.suggest import closest
 from personactl.manifest.render import Rendered
 
 
@@ -52,13 +52,8 @@ def _see(what: str) -> str:
 
 
 def _suggest(name: str, candidates: list[str]) -> str:
-    lowered = name.casefold()
-    found = [c for c in candidates if lowered in c.casefold()]
-    found += [c for c in get_close_matches(name, candidates, n=3, cutoff=0.5) if c not in found]
-    unique = list(dict.fromkeys(found))[:3]
-    if not unique:
-        return ""
-    return f"; closest: {', '.join(repr(u) for u in unique)}"
+    unique = closest(name, candidates, substrings=True)
+    return f"; closest: {', '.join(repr(u) for u in unique)}" if unique else ""
 
 
 class Resolver:

@@ -6,13 +6,13 @@ environment and returns every problem once, sorted.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from difflib import get_close_matches
 from functools import cache
 from typing import Any
 
 from personactl.core.errors import Diagnostic
+from personactl.core.suggest import did_you_mean
 from personactl.manifest import schemas
 from personactl.manifest.compose import compose
 from personactl.manifest.languages import ISO_639_1
@@ -22,11 +22,6 @@ from personactl.manifest.render import Rendered, Renderer, SecretMode
 from personactl.manifest.urls import link_local_reason
 
 TOOL_NAME_MAX = 64
-
-
-def _closest(name: str, names: Iterable[str]) -> str:
-    close = get_close_matches(name, list(names), n=3, cutoff=0.6)
-    return f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
 
 
 @cache
@@ -76,11 +71,11 @@ def _ignore_path_problem(kind: str, path: str) -> str | None:
             return None
         if seg not in names:
             if i == 0:
-                return f"names no spec field of a {kind}{_closest(seg, names)}"
+                return f"names no spec field of a {kind}{did_you_mean(seg, names)}"
             parent = ".".join(segments[:i])
             if not names:
                 return f"{parent} has no fields"
-            return f"{parent} has no field {seg!r}{_closest(seg, names)}"
+            return f"{parent} has no field {seg!r}{did_you_mean(seg, names)}"
         nodes = [
             b["properties"][seg]
             for node in nodes
@@ -110,7 +105,7 @@ def semantic(
                     Diagnostic.at(
                         res.loc(("spec", "tools", i)),
                         f"tool {ref!r} is not defined by any Tool manifest"
-                        f"{_closest(ref, tool_names)}; name a Tool manifest or use "
+                        f"{did_you_mean(ref, tool_names)}; name a Tool manifest or use "
                         "{id: <tool id>}",
                         "tool-reference",
                     )

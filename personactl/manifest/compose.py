@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 from personactl.core.errors import Diagnostic, Location
+from personactl.core.suggest import did_you_mean
 from personactl.manifest.model import Environment, Project, Resource
 from personactl.manifest.yamlsource import KeyPath
 
@@ -65,10 +66,7 @@ def compose(
             continue
         if index is None:
             names = sorted(r.name for r in resources if r.kind == patch.kind)
-            from difflib import get_close_matches
-
-            close = get_close_matches(patch.name, names, n=3)
-            hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+            hint = did_you_mean(patch.name, names)
             diags.append(
                 Diagnostic.at(
                     project.doc.loc(name_path),
