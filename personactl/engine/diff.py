@@ -33,6 +33,18 @@ def _strip(obj: Any, keys: set[str]) -> Any:
     return obj
 
 
+def _as_set(obj: Any) -> Any:
+    """A set field in a canonical order, so that order never counts as a change."""
+    return sorted(obj, key=str) if isinstance(obj, list) else obj
+
+
+def _keeping_ignored(value: Any, live: Any, ignored: set[str]) -> Any:
+    """An object sent whole, with the ignored keys' live values in it."""
+    if ignored and isinstance(value, dict) and isinstance(live, dict):
+        return {**value, **{k: live[k] for k in ignored if k in live}}
+    return value
+
+
 @dataclass
 class FieldPlan:
     """The diff of one resource: what to show and what to send."""
@@ -102,10 +114,11 @@ def diff_resource(
             continue
         shown = kind.manifest_path(key)
         ign = nested_ignored.get(key, set())
-        d = _strip(desired.get(key, MISSING), ign)
-        a = _strip(applied.get(key, MISSING), ign)
-        o = _strip(observed.get(key, MISSING), ign)
-        lv = _strip(live.get(key, MISSING), ign)
+        d, a, o, lv = (
+            _strip(side.get(key, MISSING), ign) for side in (desired, applied, observed, live)
+        )
+        if key in kind.sets:
+            d, a, o, lv = (_as_set(x) for x in (d, a, o, lv))
         nested = key in kind.nested
         eq_live = covers if nested else same
 
@@ -117,7 +130,13 @@ def diff_resource(
                 current = a if lv is MISSING else lv
                 if not same(current, target):
                     out.fields.append(
-                        p.FieldChange(shown, label(key, current), label(key, target), p.RESET)
+                        p.FieldChange(
+                            shown,
+                            label(key, current),
+                            label(key, target),
+                            p.RESET,
+                            has_secret(current),
+                        )
                     )
                     out.body[key] = target
             else:
@@ -161,11 +180,7 @@ def diff_resource(
 
         if change_reason is None:
             continue
-        value = desired[key]
-        if ign and isinstance(value, dict) and isinstance(live.get(key), dict):
-            # Ignored keys keep their live value in the object sent whole.
-            value = {**value, **{k: live[key][k] for k in ign if k in live[key]}}
-        out.body[key] = value
+        out.body[key] = _keeping_ignored(desired[key], live.get(key), ign)
         if nested and isinstance(before, dict):
             out.fields.extend(_nested_changes(shown, before, d, change_reason))
         else:
@@ -182,14 +197,17 @@ def diff_resource(
     # Changing these makes the API reset their companions, so re-send them.
     for trigger, companion in kind.companions:
         if trigger in out.body and companion in desired and companion not in out.body:
-            out.body[companion] = desired[companion]
+            ignored = nested_ignored.get(companion, set())
+            out.body[companion] = _keeping_ignored(
+                desired[companion], live.get(companion), ignored
+            )
             shown = kind.manifest_path(companion)
             reason_of = kind.manifest_path(trigger)
             out.fields.append(
                 p.FieldChange(
                     shown,
                     label(companion, live.get(companion)),
-                    label(companion, desired[companion]),
+                    label(companion, out.body[companion]),
                     p.REPLACED_BY_API,
                 )
             )
