@@ -20,8 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-# Where each kind lives in the API.
-RESOURCE_PATHS = {"Persona": "/v1/personas", "Tool": "/v1/tools"}
+from personactl.anam.api import RESOURCE_PATHS as RESOURCE_PATHS  # engine.planner reads it
 
 # (manifest spec key, body key), in the order fields are shown.
 PERSONA_FIELDS: tuple[tuple[str, str], ...] = (
