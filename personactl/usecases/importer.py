@@ -503,5 +503,4 @@ def plural(n: int, noun: str) -> str:
 
 
 def _display(path: Path) -> str:
-
-    return _display(path)
+    return display_path(path)
