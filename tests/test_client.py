@@ -44,6 +44,7 @@ from personactl.emulator.inprocess import SANDBOX_BASE_URL, sandbox_transport
 from personactl.emulator.server import create_server
 from personactl.emulator.settings import EmulatorSettings
 from personactl.manifest.model import Environment
+from personactl.usecases.connect import connect
 
 LIV_HOME_AVATAR = "071b0286-4cce-4808-bee2-e642f1062de3"
 LUCY_VOICE = "de23e340-1416-4dd8-977d-065a7ca11697"
@@ -474,7 +475,7 @@ def test_401_names_the_url_and_variable_never_the_key(
     served = serve()
     env = env_named("staging", api_url=served.url)
     environ = {"ANAM_API_KEY_STAGING": SECRET}
-    with client_for(env, Path("."), environ=environ, debug=True) as client:
+    with client_for(env, environ=environ, debug=True) as client:
         with pytest.raises(AuthRejected) as caught:
             client.get("/v1/personas")
         records = repr(client.requests)
@@ -497,7 +498,7 @@ def test_401_from_the_api_key_option_and_from_the_sandbox(
 ) -> None:
     served = serve()
     env = env_named("staging", api_url=served.url)
-    client = client_for(env, tmp_path, api_key=SECRET, environ={})
+    client = client_for(env, api_key=SECRET, environ={})
     harness.clients.append(client)
     with pytest.raises(AuthRejected, match=r"rejected the API key from --api-key \(401 "):
         client.get("/v1/llms")
@@ -586,7 +587,7 @@ def test_debug_lines_show_method_path_status_and_retries(
 
 def test_client_for_without_a_key_names_the_variable() -> None:
     with pytest.raises(PersonactlError) as caught:
-        client_for(env_named("staging"), Path("."), environ={})
+        client_for(env_named("staging"), environ={})
     assert str(caught.value) == (
         "no API key for environment 'staging': set ANAM_API_KEY_STAGING or pass --api-key"
     )
@@ -601,14 +602,14 @@ def test_client_for_url_precedence(tmp_path: Path) -> None:
         ({"ANAM_API_URL": "https://from-env.example"}, "https://flag.example", "https://flag.example"),
     ]  # fmt: skip
     for extra, flag, expected in cases:
-        with client_for(env, tmp_path, api_url=flag, environ={**keyed, **extra}) as client:
+        with client_for(env, api_url=flag, environ={**keyed, **extra}) as client:
             assert client.config.base_url == expected
             assert client.config.api_key_env == "ANAM_API_KEY_STAGING"
 
 
-def test_client_for_sandbox_ignores_the_key(tmp_path: Path) -> None:
+def test_connect_sandbox_ignores_the_key(tmp_path: Path) -> None:
     env = env_named("sandbox", backend="sandbox")
-    with client_for(env, tmp_path, api_key=SECRET, environ={}) as client:
+    with connect(env, tmp_path, api_key=SECRET, environ={}) as client:
         assert [g["name"] for g in client.list_all("/v1/knowledge/groups")] == ["Product docs"]
         assert client.config.base_url == SANDBOX_BASE_URL
     assert (tmp_path / ".personactl" / "sandbox").is_dir()

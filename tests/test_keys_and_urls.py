@@ -3,7 +3,7 @@ where they came from (--api-key, the key's variable, --api-url, ANAM_API_URL or
 apiUrl in personactl.yaml).
 
 The CLI runs in-process (`run_inprocess`) against the emulator over real HTTP;
-retry budgets are made small through `client_for(**options)` where a test
+retry budgets are made small through `connect(**options)` where a test
 would otherwise wait for them.
 """
 
@@ -21,8 +21,8 @@ from cli_support import Result, run_inprocess
 from e2e_support import KEY, TOKEN, Emulator, emulator
 from test_client import closed_port, env_named
 
-from personactl.anam.client import client_for
 from personactl.anam.errors import ApiError, Unreachable, redact_url
+from personactl.usecases.connect import connect
 
 USER, PASSWORD, QUERY_VALUE = "alice-user", "hunter2-password", "query-secret-42"
 SECRETS = (USER, PASSWORD, QUERY_VALUE)
@@ -138,7 +138,7 @@ def test_an_unreachable_url_never_shows_its_credentials(tmp_path: Path) -> None:
     url = with_credentials(f"http://127.0.0.1:{closed_port()}")
     lines: list[str] = []
     environ = {"ANAM_API_KEY_STAGING": KEY}
-    client = client_for(
+    client = connect(
         env_named("staging"), tmp_path, api_url=url, environ=environ, debug=True,
         log=lines.append, rng=random.Random(1), **FAST,
     )  # fmt: skip
@@ -160,7 +160,7 @@ def test_a_5xx_that_outlasts_the_budget_never_shows_the_url_credentials(
     with emulator(tmp_path / "failing", fail_rates={503: 1.0}) as failing:
         url = with_credentials(failing.url)
         environ = {"ANAM_API_KEY_STAGING": KEY}
-        client = client_for(
+        client = connect(
             env_named("staging"), tmp_path, api_url=url, environ=environ, debug=True,
             log=lines.append, **FAST,
         )  # fmt: skip
@@ -209,7 +209,7 @@ def test_an_unreachable_api_names_where_its_url_came_from(
     url = f"http://127.0.0.1:{closed_port()}"
     environ = {"ANAM_API_KEY_STAGING": KEY, **({"ANAM_API_URL": url} if variable else {})}
     env = env_named("staging", api_url=url if in_manifest else "https://api.anam.ai")
-    client = client_for(env, tmp_path, api_url=url if flag else None, environ=environ, **FAST)
+    client = connect(env, tmp_path, api_url=url if flag else None, environ=environ, **FAST)
     with client, pytest.raises(Unreachable) as caught:
         client.get("/v1/personas")
     assert str(caught.value).endswith(f"; check {source} and your network")

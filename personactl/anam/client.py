@@ -1,9 +1,14 @@
 """The one HTTP client personactl uses to talk to the Anam API (or its emulator).
 
-    with client_for(env, project.root, api_key=..., parallelism=8) as client:
-        personas = client.list_all("/v1/personas")                 # every page, perPage=100
-        details = client.get_many([f"/v1/personas/{p['id']}" for p in personas])
-        created = client.post("/v1/personas", body)                 # OutcomeUnknown if dropped
+    with client_for(env, api_key=..., parallelism=8) as client:
+        items = client.list_all(path)                # every page, perPage=100
+        details = client.get_many(paths)
+        created = client.post(path, body)            # OutcomeUnknown if dropped
+
+The paths are `personactl.anam.api`'s business: this module knows HTTP, not
+the API's endpoints. It never imports the emulator either: for the sandbox
+backend the caller (`personactl.usecases.connect`) hands it the in-process
+transport.
 
 One pooled `httpx.Client` per run, sized to the parallelism, with keep-alive.
 Retries: 429/502/503/504 and connection failures, capped exponential backoff
@@ -31,7 +36,6 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
@@ -75,6 +79,7 @@ __all__ = [
     "Outcome",
     "OutcomeUnknown",
     "RequestRecord",
+    "Sandbox",
     "client_for",
 ]
 
@@ -743,21 +748,32 @@ def check_api_key(key: str, source: str) -> None:
         )
 
 
+@dataclass(frozen=True, repr=False)
+class Sandbox:
+    """An API in this process (the built-in emulator) that a client talks to instead of
+    the network: its transport, the key it expects, and the base URL it answers on."""
+
+    transport: httpx.BaseTransport
+    api_key: str
+    base_url: str
+
+
 def client_for(
     env: Environment,
-    project_root: Path,
     *,
     api_key: str | None = None,
     api_url: str | None = None,
     parallelism: int = 8,
     debug: bool = False,
     environ: Mapping[str, str] | None = None,
+    sandbox: Callable[[], Sandbox] | None = None,
     **options: Any,
 ) -> AnamClient:
     """The client for a personactl environment; `options` go to `ClientConfig`.
 
-    Sandbox: the in-process emulator under `.personactl/sandbox`; `api_key` does
-    not apply, `api_url` is refused, and $ANAM_API_URL ignored with a warning.
+    Sandbox: `sandbox()` gives the in-process API, made only once the flags are
+    known to fit; `api_key` does not apply, `api_url` is refused, and
+    $ANAM_API_URL ignored with a warning.
     Anam: URL from `api_url`, else $ANAM_API_URL, else the environment's `apiUrl`;
     key from `api_key`, else the variable `apiKeyEnv`, white space around it
     stripped.
@@ -765,7 +781,9 @@ def client_for(
     environ = os.environ if environ is None else environ
     url, url_source = api_url_for(env, api_url, environ)
     if env.backend == "sandbox":
-        return _sandbox_client(env, project_root, url_source, parallelism, debug, options)
+        if sandbox is None:
+            raise ValueError("a sandbox environment needs the in-process API (`sandbox`)")
+        return _sandbox_client(env, sandbox, url_source, parallelism, debug, options)
     if api_key and api_key.strip():
         key, source = api_key.strip(), "--api-key"
     else:
@@ -808,14 +826,12 @@ def api_url_for(
 
 def _sandbox_client(
     env: Environment,
-    project_root: Path,
+    sandbox: Callable[[], Sandbox],
     url_source: str,
     parallelism: int,
     debug: bool,
     options: dict[str, Any],
 ) -> AnamClient:
-    from personactl.emulator.inprocess import SANDBOX_BASE_URL, sandbox_transport
-
     emulator = f"environment {env.name!r} uses the built-in sandbox emulator"
     if url_source == "--api-url":
         raise PersonactlError(
@@ -824,16 +840,20 @@ def _sandbox_client(
         )
     if url_source == API_URL_ENV:  # often exported for every run: a warning, not an error
         sys.stderr.write(f"warning: {API_URL_ENV} is ignored: {emulator}\n")
-    transport = sandbox_transport(project_root / ".personactl" / "sandbox")
+    inprocess = sandbox()
     config = ClientConfig(
-        base_url=SANDBOX_BASE_URL,
-        api_key=transport.api_key,
+        base_url=inprocess.base_url,
+        api_key=inprocess.api_key,
         api_key_env="the sandbox emulator",
         environment=env.name,
         parallelism=parallelism,
-        transport=transport,
+        transport=inprocess.transport,
         debug=debug,
         sandbox=True,
         **options,
     )
-    return AnamClient(config)
+    try:
+        return AnamClient(config)
+    except BaseException:
+        inprocess.transport.close()  # the emulator's database, opened for nothing
+        raise

@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from personactl.anam.api import AnamApi
 from personactl.anam.client import AnamClient, Outcome
 from personactl.anam.errors import NotFound
-from personactl.anam.kinds import KINDS
 from personactl.anam.normalize import normalize
 from personactl.anam.resolve import Catalog
 from personactl.core.errors import Diagnostic
@@ -61,25 +61,13 @@ def catalog_needs(rendered: list[Rendered]) -> set[str]:
     return need
 
 
-CATALOG_PATHS = {
-    "avatars": "/v1/avatars",
-    "voices": "/v1/voices",
-    "llms": "/v1/llms",
-    "knowledge": "/v1/knowledge/groups",
-}
-
-
 def fetch(
     client: AnamClient, rendered: list[Rendered], state: StateView | None, managed_kinds: set[str]
 ) -> LiveSet:
     live = LiveSet()
     lists = ["personas", "tools", *sorted(catalog_needs(rendered))]
-    paths = {
-        "personas": KINDS["Persona"].path,
-        "tools": KINDS["Tool"].path,
-        **CATALOG_PATHS,
-    }
-    results = client.map_concurrent(lambda name: client.list_all(paths[name]), lists)
+    reads = AnamApi(client)
+    results = client.map_concurrent(reads.listing, lists)
     fetched: dict[str, list[dict[str, Any]]] = {}
     for name, listed in zip(lists, results, strict=True):
         fetched[name] = listed.unwrap()
@@ -159,9 +147,7 @@ def fetch(
             orphan_gets.append(entry)
 
     gets = [ident for _, ident in to_get] + [e.id for e in orphan_gets]
-    outcomes: list[Outcome[dict[str, Any]]] = client.map_concurrent(
-        lambda ident: client.get_resource(f"/v1/personas/{ident}"), gets
-    )
+    outcomes: list[Outcome[dict[str, Any]]] = client.map_concurrent(reads.persona, gets)
     for (key, _), outcome in zip(to_get, outcomes[: len(to_get)], strict=True):
         if isinstance(outcome.error, NotFound):  # deleted between the list and the GET
             live.matched[key] = None

@@ -10,14 +10,17 @@
 | voiceGeneration | voiceGenerationOptions | voiceGenerationOptions  |
 | voiceDetection  | voiceDetectionOptions  | voiceDetectionOptions   |
 
-Facts from the official OpenAPI document (`tests/test_kinds.py` compares them):
-the POST and PUT body properties, which fields the GET response documents,
-the defaults fields are reset to. From the API's documentation: a changed
-voice resets the voice options, a changed avatar may reset the avatar model.
+Where each kind lives comes from the API module (`anam.api`, the one place
+that knows the paths). Facts from the official OpenAPI document
+(`tests/test_kinds.py` compares them): the POST and PUT body properties, which
+fields the GET response documents, the defaults fields are reset to. From
+the API's documentation: a changed voice resets the voice options, a changed
+avatar may reset the avatar model.
 """
 
 from __future__ import annotations
 
+from personactl.anam.api import RESOURCE_PATHS
 from personactl.core.kinds import EACH, Field, Kind
 
 # A persona with no LLM (the client brings its own).
@@ -25,7 +28,7 @@ NO_LLM = "CUSTOMER_CLIENT_V1"
 
 PERSONA = Kind(
     "Persona",
-    "/v1/personas",
+    RESOURCE_PATHS["Persona"],
     (
         Field("description", "description", secret_bearing=True, reset=""),
         Field("avatar", "avatarId", read=("avatar", "id"), ref="avatar", resets=("avatarModel",)),
@@ -53,7 +56,7 @@ PERSONA = Kind(
 
 TOOL = Kind(
     "Tool",
-    "/v1/tools",
+    RESOURCE_PATHS["Tool"],
     (
         Field("type", "type"),
         Field("description", "description", secret_bearing=True),

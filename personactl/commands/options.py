@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+if TYPE_CHECKING:
+    from personactl.usecases.plan import Options
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -82,6 +85,31 @@ def selection_options(f: F) -> F:
         metavar="NAME",
         help="Only this resource (repeatable); the tools it uses come along.",
     )(f)
+
+
+def plan_options(
+    ctx: click.Context,
+    env_name: str | None,
+    targets: tuple[str, ...],
+    selectors: tuple[str, ...],
+    prune: bool,
+    api_key: str | None,
+    api_url: str | None,
+    parallelism: int,
+) -> Options:
+    """The plan use case's Options from the flags plan, diff and apply share."""
+    from personactl.usecases.plan import Options
+
+    return Options(
+        env_name=env_name,
+        targets=targets,
+        selectors=selectors,
+        prune=prune,
+        api_key=api_key,
+        api_url=api_url,
+        parallelism=parallelism,
+        debug=bool(ctx.obj.get("debug")),
+    )
 
 
 # -- -C, --debug, --no-color: before or after the subcommand -----------------------------

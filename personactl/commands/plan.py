@@ -2,77 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import os
 import sys
-from pathlib import Path
-from typing import Any
 
 import click
 
-from personactl.commands.options import connection_options, selection_options
+from personactl.commands.options import connection_options, plan_options, selection_options
+from personactl.commands.views import render_plan, show_warnings, use_color
 
 FORMATS = ("text", "json", "markdown")
-
-
-def use_color(ctx: click.Context, stream: Any) -> bool:
-    return bool(ctx.obj.get("color")) and hasattr(stream, "isatty") and stream.isatty()
-
-
-def render_plan(plan: Any, fmt: str, *, color: bool, show_requests: bool) -> str:
-    if fmt == "json":
-        from personactl.output.plan_json import render_json
-
-        return render_json(plan)
-    if fmt == "markdown":
-        from personactl.output.plan_markdown import render_markdown
-
-        return render_markdown(plan, show_requests=show_requests)
-    from personactl.output.plan_text import render_text
-
-    return render_text(plan, color=color, show_requests=show_requests)
-
-
-def show_warnings(ctx: click.Context, plan: Any, secret_values: set[str]) -> None:
-    """The text plan's warnings, on stderr."""
-    from personactl.manifest.render import redact
-    from personactl.output.plan_text import render_warnings
-
-    text = render_warnings(plan, color=use_color(ctx, sys.stderr))
-    click.echo(redact(text, secret_values), nl=False, err=True)
-
-
-def save_plan(plan: Any, out: str) -> None:
-    """The plan file keeps sentinels (never secret values) so apply can use it."""
-    path = Path(out)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(plan.sealed(), indent=2, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
-
-
-def plan_options(
-    ctx: click.Context,
-    env_name: str | None,
-    targets: tuple[str, ...],
-    selectors: tuple[str, ...],
-    prune: bool,
-    api_key: str | None,
-    api_url: str | None,
-    parallelism: int,
-) -> Any:
-    """The pipeline's Options from the flags plan, diff and apply share."""
-    from personactl.pipeline import Options
-
-    return Options(
-        env_name=env_name,
-        targets=targets,
-        selectors=selectors,
-        prune=prune,
-        api_key=api_key,
-        api_url=api_url,
-        parallelism=parallelism,
-        debug=bool(ctx.obj.get("debug")),
-    )
 
 
 def run_plan(
@@ -91,25 +28,18 @@ def run_plan(
     parallelism: int,
 ) -> int:
     from personactl.manifest.render import redact
-    from personactl.pipeline import make_plan
+    from personactl.usecases.plan import plan_only, save_plan
 
-    run = make_plan(
+    run = plan_only(
         plan_options(ctx, env_name, targets, selectors, prune, api_key, api_url, parallelism)
     )
-    try:
-        text = render_plan(
-            run.plan, fmt, color=use_color(ctx, sys.stdout), show_requests=show_requests
-        )
-        click.echo(redact(text, run.secret_values), nl=False)
-        if fmt == "text":  # Markdown and JSON carry the warnings in their payload
-            show_warnings(ctx, run.plan, run.secret_values)
-        if out:
-            save_plan(run.plan, out)
-            click.echo(
-                f"Saved the plan to {out}: apply it with `personactl apply {out}`.", err=True
-            )
-    finally:
-        run.client.close()
+    text = render_plan(run.plan, fmt, color=use_color(ctx, sys.stdout), show_requests=show_requests)
+    click.echo(redact(text, run.secret_values), nl=False)
+    if fmt == "text":  # Markdown and JSON carry the warnings in their payload
+        show_warnings(ctx, run.plan, run.secret_values)
+    if out:
+        save_plan(run.plan, out)
+        click.echo(f"Saved the plan to {out}: apply it with `personactl apply {out}`.", err=True)
     return 2 if detailed and run.plan.has_changes else 0
 
 

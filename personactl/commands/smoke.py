@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import click
 
@@ -39,75 +38,20 @@ def smoke(
     The tokens are credentials and are never printed. Exit status 1 if any
     persona cannot start; a rejected API key stops the run at once.
     """
-    from pathlib import Path
+    from dataclasses import asdict
 
-    from personactl.anam.client import client_for
-    from personactl.anam.errors import AuthRejected
-    from personactl.core.errors import PersonactlError
-    from personactl.engine.state import load_state
-    from personactl.manifest.loader import display_path, find_project_root, load_project
     from personactl.output.table import format_table
+    from personactl.usecases.smoke import smoke as check
 
-    project, _ = load_project(find_project_root(Path.cwd()))
-    env = project.require_environment(env_name)
-    state = load_state(env.state_path, display_path(env.state_path))
-    personas = [e for e in (state.resources if state else []) if e.kind == "Persona"]
-    if names:
-        known = {e.name for e in personas}
-        unknown = [n for n in names if n not in known]
-        if unknown:
-            raise PersonactlError(
-                f"{', '.join(repr(u) for u in unknown)} not applied in environment "
-                f"{env.name!r} (applied: {', '.join(sorted(known)) or 'none'})"
-            )
-        personas = [e for e in personas if e.name in names]
-    if not personas:
-        raise PersonactlError(
-            f"no applied personas in environment {env.name!r}: run `personactl apply` first"
-        )
-    client = client_for(
-        env,
-        project.root,
+    checked = check(
+        names,
+        env_name,
         api_key=api_key,
         api_url=api_url,
         parallelism=parallelism,
         debug=bool(ctx.obj.get("debug")),
     )
-    rejected: list[AuthRejected] = []
-
-    def session_token(entry: Any) -> Any:
-        # A rejected key fails every persona alike: stop asking after the first 401.
-        if rejected:
-            raise rejected[0]
-        try:
-            return client.post(
-                "/v1/auth/session-token",
-                {"personaConfig": {"personaId": entry.id}},
-                idempotent=True,
-            )
-        except AuthRejected as exc:
-            rejected.append(exc)
-            raise
-
-    try:
-        outcomes = client.map_concurrent(session_token, personas)
-    finally:
-        client.close()
-    if rejected:
-        raise rejected[0]
-    rows = []
-    for entry, outcome in zip(personas, outcomes, strict=True):
-        ok = (
-            outcome.ok
-            and isinstance(outcome.value, dict)
-            and bool(outcome.value.get("sessionToken"))
-        )
-        detail = (
-            "session token issued"
-            if ok
-            else (getattr(outcome.error, "message", None) or "no session token in the answer")
-        )
-        rows.append({"name": entry.name, "id": entry.id, "ok": ok, "detail": detail})
+    rows = [asdict(c) for c in checked]
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
     else:

@@ -30,7 +30,7 @@ from personactl.engine.state import StateStore, entry_for
 
 
 class Api(Protocol):
-    """The writes apply needs; `anam.writer.AnamWriter` implements it over HTTP."""
+    """The writes apply needs; `anam.api.AnamApi` implements it over HTTP."""
 
     def create(self, kind: str, body: dict[str, Any]) -> dict[str, Any]: ...
     def update(self, kind: str, ident: str, body: dict[str, Any]) -> dict[str, Any]: ...

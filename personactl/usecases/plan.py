@@ -1,4 +1,4 @@
-"""The plan pipeline, start to end, for the commands that need a plan.
+"""The plan use case: the pipeline, start to end, for the commands that need a plan.
 
 load -> validate -> compose -> render -> (fetch) -> resolve -> diff -> plan.
 Everything before fetch is the pure `manifest` package; fetch and resolve know
@@ -7,11 +7,13 @@ the Anam API (`anam`); diff and plan are the pure `engine`.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from personactl.anam.client import AnamClient, api_url_for, client_for
+from personactl.anam.client import AnamClient, api_url_for
 from personactl.anam.errors import redact_url
 from personactl.anam.fetch import LiveSet, fetch
 from personactl.anam.kinds import KINDS
@@ -22,9 +24,11 @@ from personactl.engine.plan import Plan
 from personactl.engine.planner import Desired, build_plan
 from personactl.engine.state import State, load_state, new_lineage
 from personactl.manifest.checks import Select, check
-from personactl.manifest.loader import display_path, load_all, no_manifests_error
+from personactl.manifest.loader import display_path
 from personactl.manifest.model import Environment, Project, Resource
 from personactl.manifest.render import Rendered
+from personactl.usecases.connect import Connect, connect
+from personactl.usecases.project import manifests
 
 
 @dataclass
@@ -108,13 +112,12 @@ def selection(targets: tuple[str, ...], selectors: tuple[str, ...]) -> Select | 
     return choose
 
 
-def make_plan(opts: Options, state: State | None = None) -> PlanRun:
+def make_plan(opts: Options, state: State | None = None, *, connect: Connect = connect) -> PlanRun:
     """Plan one environment. `state`: the state apply holds locked (else it is read
-    from disk, refusing a state file recorded for another environment)."""
-    loaded = load_all()
+    from disk, refusing a state file recorded for another environment). The caller
+    closes `PlanRun.client`."""
+    loaded = manifests()
     project = loaded.project
-    if not loaded.resources and not loaded.diagnostics:
-        raise no_manifests_error(project)
     env = project.require_environment(opts.env_name)
     state_display = display_path(env.state_path)
     if state is None:
@@ -134,7 +137,7 @@ def make_plan(opts: Options, state: State | None = None) -> PlanRun:
         prune = False
         warnings.append("--prune is ignored with --target or -l: nothing will be deleted")
 
-    client = client_for(
+    client = connect(
         env,
         project.root,
         api_key=opts.api_key,
@@ -213,6 +216,13 @@ def make_plan(opts: Options, state: State | None = None) -> PlanRun:
     return PlanRun(plan, project, env, client, state, live, rendered, result.secret_values)
 
 
+def plan_only(opts: Options, *, connect: Connect = connect) -> PlanRun:
+    """`make_plan` for a plan that is only shown or saved: its client is closed."""
+    run = make_plan(opts, connect=connect)
+    run.client.close()
+    return run
+
+
 def api_url_of(env: Environment, api_url: str | None) -> str:
     """The API a plan is made against (recorded in it; a saved plan is only applied there),
     as the client chose it, and redacted: a plan file never holds URL credentials."""
@@ -232,3 +242,12 @@ def secret_templates(
     if entry is not None and entry.id == ident:
         forms += [entry.applied, entry.observed]
     return forms
+
+
+def save_plan(plan: Plan, out: str) -> None:
+    """Write the plan for `apply FILE`, whole or not at all; it keeps sentinels (never
+    secret values) so apply can use it."""
+    path = Path(out)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(plan.sealed(), indent=2, ensure_ascii=False) + "\n")
+    os.replace(tmp, path)

@@ -1,0 +1,130 @@
+"""The Anam API's endpoints, typed: the one module that knows the `/v1/...` paths.
+
+    api = AnamApi(client)
+    personas = api.personas()                   # every page
+    persona = api.persona(ident)                 # one resource (an object with an id)
+    created = api.create("Tool", body)           # OutcomeUnknown if the answer was lost
+    voices = api.listing("voices")               # a catalog list by name
+
+Everything else speaks of kinds ("Persona", "Tool") and list names
+("personas", "tools", "avatars", "voices", "llms", "knowledge"). `AnamApi`
+also implements the writes `engine.apply.Api` needs. Importing this module
+costs nothing: the HTTP client comes in as an argument.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from personactl.anam.errors import NotFound
+
+if TYPE_CHECKING:
+    from personactl.anam.client import AnamClient, Outcome
+
+# Where each kind lives.
+RESOURCE_PATHS = {"Persona": "/v1/personas", "Tool": "/v1/tools"}
+
+# Every list by the name commands and manifests use for it.
+LIST_PATHS = {
+    "personas": RESOURCE_PATHS["Persona"],
+    "tools": RESOURCE_PATHS["Tool"],
+    "avatars": "/v1/avatars",
+    "voices": "/v1/voices",
+    "llms": "/v1/llms",
+    "knowledge": "/v1/knowledge/groups",
+}
+# Lists whose endpoint takes no `search` (it answers a bare array).
+UNSEARCHABLE = frozenset({"knowledge"})
+
+SESSION_TOKEN_PATH = "/v1/auth/session-token"
+
+Resource = dict[str, Any]
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def resource_path(kind: str, ident: str | None = None) -> str:
+    """The collection of a kind, or one resource of it."""
+    base = RESOURCE_PATHS[kind]
+    return f"{base}/{ident}" if ident else base
+
+
+class AnamApi:
+    """Typed calls over an `AnamClient`; the client's owner closes it."""
+
+    def __init__(self, client: AnamClient) -> None:
+        self.client = client
+
+    def map_concurrent(self, fn: Callable[[T], R], items: Iterable[T]) -> list[Outcome[R]]:
+        """`fn(item)` for every item, as many at once as the client's parallelism allows."""
+        return self.client.map_concurrent(fn, items)
+
+    # -- lists ------------------------------------------------------------------------
+
+    def listing(self, name: str, search: str | None = None) -> list[Resource]:
+        """Every item of the list `name` (see LIST_PATHS); `search` where the API takes one."""
+        params = {"search": search} if search and name not in UNSEARCHABLE else None
+        return self.client.list_all(LIST_PATHS[name], params)
+
+    def personas(self) -> list[Resource]:
+        return self.listing("personas")
+
+    def tools(self) -> list[Resource]:
+        return self.listing("tools")
+
+    def avatars(self) -> list[Resource]:
+        return self.listing("avatars")
+
+    def voices(self) -> list[Resource]:
+        return self.listing("voices")
+
+    def llms(self) -> list[Resource]:
+        return self.listing("llms")
+
+    def knowledge_groups(self) -> list[Resource]:
+        return self.listing("knowledge")
+
+    # -- one resource -----------------------------------------------------------------
+
+    def get(self, kind: str, ident: str) -> Resource:
+        """A persona or tool by id; `NotFound` when there is none."""
+        return self.client.get_resource(resource_path(kind, ident))
+
+    def persona(self, ident: str) -> Resource:
+        return self.get("Persona", ident)
+
+    def tool(self, ident: str) -> Resource:
+        return self.get("Tool", ident)
+
+    def find_by_name(self, kind: str, name: str) -> list[Resource]:
+        """The live resources of a kind named exactly `name` (the API's search is broader)."""
+        items = self.client.list_all(resource_path(kind), {"search": name})
+        return [i for i in items if i.get("name") == name]
+
+    # -- writes (engine.apply.Api) ----------------------------------------------------
+
+    def create(self, kind: str, body: dict[str, Any]) -> Resource:
+        path = resource_path(kind)
+        answer = self.client.post(path, body)  # OutcomeUnknown when it may have happened
+        # Created or not, this resource fails alone (the Applier goes on with the others).
+        hint = f"the {kind.lower()} may exist all the same: the next plan adopts it by name"
+        return self.client.check_resource("POST", path, answer, hint=hint)
+
+    def update(self, kind: str, ident: str, body: dict[str, Any]) -> Resource:
+        path = resource_path(kind, ident)
+        return self.client.check_resource("PUT", path, self.client.put(path, body))
+
+    def delete(self, kind: str, ident: str) -> None:
+        with contextlib.suppress(NotFound):  # already gone: the goal is reached
+            self.client.delete(resource_path(kind, ident))
+
+    # -- sessions ---------------------------------------------------------------------
+
+    def session_token(self, persona_id: str) -> Any:
+        """Ask for a session token for a persona (the answer as the API gives it).
+
+        Nothing is created that a retry could duplicate, so a lost answer is asked again."""
+        body = {"personaConfig": {"personaId": persona_id}}
+        return self.client.post(SESSION_TOKEN_PATH, body, idempotent=True)

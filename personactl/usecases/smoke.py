@@ -1,0 +1,109 @@
+"""The smoke use case: can each applied persona start a session?
+
+A persona that gets a session token (`AnamApi.session_token`) can start one.
+The tokens are credentials: they are checked for, never kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from personactl.anam.api import AnamApi
+from personactl.anam.errors import AuthRejected
+from personactl.core.errors import PersonactlError
+from personactl.core.records import StateEntry
+from personactl.engine.state import load_state
+from personactl.manifest.loader import display_path
+from personactl.manifest.model import Environment
+from personactl.usecases.connect import Connect, connect
+from personactl.usecases.project import project_here
+
+
+@dataclass(frozen=True)
+class Checked:
+    """One persona's answer; `detail` says why it cannot start."""
+
+    name: str
+    id: str
+    ok: bool
+    detail: str
+
+
+def smoke(
+    names: tuple[str, ...],
+    env_name: str | None,
+    *,
+    api_key: str | None = None,
+    api_url: str | None = None,
+    parallelism: int = 8,
+    debug: bool = False,
+    connect: Connect = connect,
+) -> list[Checked]:
+    """Ask a session token for every persona the state records (or only `names`).
+
+    A rejected API key fails every persona alike: it is raised after the first 401."""
+    project = project_here()
+    env = project.require_environment(env_name)
+    personas = _applied(env, names)
+    client = connect(
+        env,
+        project.root,
+        api_key=api_key,
+        api_url=api_url,
+        parallelism=parallelism,
+        debug=debug,
+    )
+    api = AnamApi(client)
+    rejected: list[AuthRejected] = []
+
+    def session_token(entry: StateEntry) -> Any:
+        # A rejected key fails every persona alike: stop asking after the first 401.
+        if rejected:
+            raise rejected[0]
+        try:
+            return api.session_token(entry.id)
+        except AuthRejected as exc:
+            rejected.append(exc)
+            raise
+
+    try:
+        outcomes = api.map_concurrent(session_token, personas)
+    finally:
+        client.close()
+    if rejected:
+        raise rejected[0]
+    rows = []
+    for entry, outcome in zip(personas, outcomes, strict=True):
+        ok = (
+            outcome.ok
+            and isinstance(outcome.value, dict)
+            and bool(outcome.value.get("sessionToken"))
+        )
+        detail = (
+            "session token issued"
+            if ok
+            else (getattr(outcome.error, "message", None) or "no session token in the answer")
+        )
+        rows.append(Checked(entry.name, entry.id, ok, detail))
+    return rows
+
+
+def _applied(env: Environment, names: tuple[str, ...]) -> list[StateEntry]:
+    """The personas the environment's state records, or those of them named."""
+    state = load_state(env.state_path, display_path(env.state_path))
+    personas = [e for e in (state.resources if state else []) if e.kind == "Persona"]
+    if names:
+        known = {e.name for e in personas}
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise PersonactlError(
+                f"{', '.join(repr(u) for u in unknown)} not applied in environment "
+                f"{env.name!r} (applied: {', '.join(sorted(known)) or 'none'})"
+            )
+        personas = [e for e in personas if e.name in names]
+    if not personas:
+        raise PersonactlError(
+            f"no applied personas in environment {env.name!r}: run `personactl apply` first"
+        )
+    return personas
