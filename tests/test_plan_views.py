@@ -111,7 +111,7 @@ def plan_update() -> p.Plan:
     orders = p.ResourceChange(
         kind="Tool",
         name="order-lookup",
-        anamName="dev-order-lookup",
+        anam_name="dev-order-lookup",
         action="update",
         id=ORDERS_ID,
         fields=[
@@ -119,7 +119,7 @@ def plan_update() -> p.Plan:
                 "config.headers.Authorization",
                 f"Bearer {token_old}",
                 f"Bearer {token_new}",
-                p.CHANGED,
+                p.Reason.CHANGED,
                 sensitive=True,
             ),
         ],
@@ -141,29 +141,29 @@ def plan_update() -> p.Plan:
     cara = p.ResourceChange(
         kind="Persona",
         name="support-cara",
-        anamName="dev-support-cara",
+        anam_name="dev-support-cara",
         action="update",
         id=CARA_ID,
         fields=[
-            fc("voice", LUCY, CARA_WARM, p.CHANGED),
-            fc("voiceGeneration", VOICE_GEN, VOICE_GEN, p.REPLACED_BY_API),
-            fc("voiceDetection.endOfSpeechSensitivity", 0.8, 0.6, p.DRIFT),
-            fc("skipGreeting", True, False, p.RESET),
+            fc("voice", LUCY, CARA_WARM, p.Reason.CHANGED),
+            fc("voiceGeneration", VOICE_GEN, VOICE_GEN, p.Reason.RESENT),
+            fc("voiceDetection.endOfSpeechSensitivity", 0.8, 0.6, p.Reason.DRIFT),
+            fc("skipGreeting", True, False, p.Reason.RESET),
             fc(
                 "initialMessage",
                 "Hi, I'm Cara from Acme.",
                 "Hi, I'm Cara from Acme. How can I help with your router today?",
-                p.WRITE_ONLY,
+                p.Reason.WRITE_ONLY,
             ),
-            fc("prompt", PROMPT_BEFORE, PROMPT_AFTER, p.CHANGED),
+            fc("prompt", PROMPT_BEFORE, PROMPT_AFTER, p.Reason.CHANGED),
             fc(
                 "tools",
                 ["order-lookup", "show-product"],
                 ["order-lookup", "show-product", "end-call"],
-                p.CHANGED,
+                p.Reason.CHANGED,
             ),
         ],
-        drift=[fc("voiceDetection.endOfSpeechSensitivity", 0.6, 0.8, p.DRIFT)],
+        drift=[fc("voiceDetection.endOfSpeechSensitivity", 0.6, 0.8, p.Reason.DRIFT)],
         request=p.Request(
             "PUT",
             f"/v1/personas/{CARA_ID}",
@@ -183,16 +183,16 @@ def plan_update() -> p.Plan:
         fingerprint=p.Fingerprint("2025-05-03T14:01:09Z", "a41c9e2f7b30"),
         source="personas/support.yaml:4:9",
         notes=["voiceDetection.speechEnhancementLevel is ignored (lifecycle.ignoreChanges)"],
-        preventDestroy=True,
+        prevent_destroy=True,
     )
     concierge = p.ResourceChange(
         kind="Persona",
         name="concierge-fr",
-        anamName="dev-concierge-fr",
+        anam_name="dev-concierge-fr",
         action="update",
         id=CONCIERGE_ID,
-        fields=[fc("prompt", CONCIERGE_PROMPT_LIVE, CONCIERGE_PROMPT, p.DRIFT)],
-        drift=[fc("prompt", CONCIERGE_PROMPT, CONCIERGE_PROMPT_LIVE, p.DRIFT)],
+        fields=[fc("prompt", CONCIERGE_PROMPT_LIVE, CONCIERGE_PROMPT, p.Reason.DRIFT)],
+        drift=[fc("prompt", CONCIERGE_PROMPT, CONCIERGE_PROMPT_LIVE, p.Reason.DRIFT)],
         request=p.Request(
             "PUT", f"/v1/personas/{CONCIERGE_ID}", {"systemPrompt": CONCIERGE_PROMPT}
         ),
@@ -202,17 +202,17 @@ def plan_update() -> p.Plan:
     onboarding = p.ResourceChange(
         kind="Persona",
         name="onboarding-max",
-        anamName="dev-onboarding-max",
+        anam_name="dev-onboarding-max",
         action="create",
         fields=[
-            fc("avatar", None, MIA_DESK, p.CREATE),
-            fc("avatarModel", None, "cara-3", p.CREATE),
-            fc("voice", None, LUCY, p.CREATE),
-            fc("llm", None, GPT4O_MINI, p.CREATE),
-            fc("languageCode", None, "en", p.CREATE),
-            fc("prompt", None, ONBOARDING_PROMPT, p.CREATE),
-            fc("voiceGeneration", None, {"stability": 0.6, "speed": 1.0}, p.CREATE),
-            fc("tools", None, ["end-call"], p.CREATE),
+            fc("avatar", None, MIA_DESK, p.Reason.CREATE),
+            fc("avatarModel", None, "cara-3", p.Reason.CREATE),
+            fc("voice", None, LUCY, p.Reason.CREATE),
+            fc("llm", None, GPT4O_MINI, p.Reason.CREATE),
+            fc("languageCode", None, "en", p.Reason.CREATE),
+            fc("prompt", None, ONBOARDING_PROMPT, p.Reason.CREATE),
+            fc("voiceGeneration", None, {"stability": 0.6, "speed": 1.0}, p.Reason.CREATE),
+            fc("tools", None, ["end-call"], p.Reason.CREATE),
         ],
         request=p.Request(
             "POST",
@@ -234,12 +234,12 @@ def plan_update() -> p.Plan:
     legacy = p.ResourceChange(
         kind="Tool",
         name="legacy-faq",
-        anamName="dev-legacy-faq",
+        anam_name="dev-legacy-faq",
         action="delete",
         id=LEGACY_ID,
         fields=[
-            fc("type", "CLIENT", None, p.DELETE),
-            fc("description", "Open the FAQ page in the widget.", None, p.DELETE),
+            fc("type", "CLIENT", None, p.Reason.DELETE),
+            fc("description", "Open the FAQ page in the widget.", None, p.Reason.DELETE),
         ],
         request=p.Request("DELETE", f"/v1/tools/{LEGACY_ID}"),
         fingerprint=p.Fingerprint("2025-04-01T10:00:00Z", "0d0e0a0d0b0e"),
@@ -248,10 +248,10 @@ def plan_update() -> p.Plan:
     leo = p.ResourceChange(
         kind="Persona",
         name="onboarding-leo",
-        anamName="dev-onboarding-leo",
+        anam_name="dev-onboarding-leo",
         action="no-op",
         id=LEO_ID,
-        drift=[fc("voiceDetection.speechEnhancementLevel", 0.5, 0.9, p.DRIFT)],
+        drift=[fc("voiceDetection.speechEnhancementLevel", 0.5, 0.9, p.Reason.DRIFT)],
         fingerprint=p.Fingerprint("2025-05-01T12:00:00Z", "5e5e5e5e5e5e"),
         source="personas/onboarding.yaml:30:9",
         notes=["voiceDetection.speechEnhancementLevel is ignored (lifecycle.ignoreChanges)"],
@@ -259,7 +259,7 @@ def plan_update() -> p.Plan:
     endcall = p.ResourceChange(
         kind="Tool",
         name="end-call",
-        anamName="dev-end-call",
+        anam_name="dev-end-call",
         action="no-op",
         id=ENDCALL_ID,
         fingerprint=p.Fingerprint("2025-04-20T07:45:00Z", "1a1a1a1a1a1a"),
@@ -268,9 +268,9 @@ def plan_update() -> p.Plan:
     return p.Plan(
         environment="sandbox",
         backend="sandbox",
-        apiUrl="sandbox://",
-        threeWay=True,
-        statePath=".personactl/sandbox.json",
+        api_url="sandbox://",
+        three_way=True,
+        state_path=".personactl/sandbox.json",
         changes=[orders, cara, concierge, onboarding, legacy, leo, endcall],
         prune=True,
         forget=[{"kind": "Tool", "name": "old-faq"}],
@@ -287,15 +287,15 @@ def plan_create_twoway() -> p.Plan:
     orders = p.ResourceChange(
         kind="Tool",
         name="order-lookup",
-        anamName="order-lookup",
+        anam_name="order-lookup",
         action="create",
         fields=[
-            fc("type", None, "SERVER_WEBHOOK", p.CREATE),
+            fc("type", None, "SERVER_WEBHOOK", p.Reason.CREATE),
             fc(
                 "description",
                 None,
                 "Look up the status of a customer's order by its order number.",
-                p.CREATE,
+                p.Reason.CREATE,
             ),
             fc(
                 "config",
@@ -305,9 +305,9 @@ def plan_create_twoway() -> p.Plan:
                     "method": "POST",
                     "headers": {"Authorization": f"Bearer {token}", "X-Source": "personactl"},
                 },
-                p.CREATE,
+                p.Reason.CREATE,
             ),
-            fc("disableInterruptions", None, True, p.CREATE),
+            fc("disableInterruptions", None, True, p.Reason.CREATE),
         ],
         request=p.Request(
             "POST",
@@ -324,7 +324,7 @@ def plan_create_twoway() -> p.Plan:
     crm = p.ResourceChange(
         kind="Tool",
         name="crm-sync",
-        anamName="crm-sync",
+        anam_name="crm-sync",
         action="update",
         id=CRM_ID,
         fields=[
@@ -332,13 +332,13 @@ def plan_create_twoway() -> p.Plan:
                 "config.headers.Authorization",
                 f"Bearer {SECRET_LIVE}",
                 f"Bearer {token}",
-                p.CHANGED,
+                p.Reason.CHANGED,
             ),
             fc(
                 "config.url",
                 "https://crm.acme.example/hook",
                 "https://crm.acme.example/v2/hook",
-                p.CHANGED,
+                p.Reason.CHANGED,
             ),
         ],
         request=p.Request(
@@ -357,14 +357,14 @@ def plan_create_twoway() -> p.Plan:
     cara = p.ResourceChange(
         kind="Persona",
         name="support-cara",
-        anamName="support-cara",
+        anam_name="support-cara",
         action="create",
         fields=[
-            fc("avatar", None, LIV_HOME, p.CREATE),
-            fc("voice", None, LUCY, p.CREATE),
-            fc("llm", None, {"id": "CUSTOMER_CLIENT_V1"}, p.CREATE),
-            fc("prompt", None, PROMPT_AFTER, p.CREATE),
-            fc("tools", None, [{"name": "order-lookup"}, {"id": ENDCALL_ID}], p.CREATE),
+            fc("avatar", None, LIV_HOME, p.Reason.CREATE),
+            fc("voice", None, LUCY, p.Reason.CREATE),
+            fc("llm", None, {"id": "CUSTOMER_CLIENT_V1"}, p.Reason.CREATE),
+            fc("prompt", None, PROMPT_AFTER, p.Reason.CREATE),
+            fc("tools", None, [{"name": "order-lookup"}, {"id": ENDCALL_ID}], p.Reason.CREATE),
         ],
         request=p.Request("POST", "/v1/personas", {"name": "support-cara"}),
         source="personas/support.yaml:4:9",
@@ -372,12 +372,12 @@ def plan_create_twoway() -> p.Plan:
     concierge = p.ResourceChange(
         kind="Persona",
         name="concierge-fr",
-        anamName="concierge-fr",
+        anam_name="concierge-fr",
         action="update",
         id=CONCIERGE_ID,
         fields=[
-            fc("voiceGeneration.speed", 1.05, 0.95, p.CHANGED),
-            fc("languageCode", None, "fr", p.WRITE_ONLY),
+            fc("voiceGeneration.speed", 1.05, 0.95, p.Reason.CHANGED),
+            fc("languageCode", None, "fr", p.Reason.WRITE_ONLY),
         ],
         request=p.Request(
             "PUT",
@@ -394,9 +394,9 @@ def plan_create_twoway() -> p.Plan:
     return p.Plan(
         environment="production",
         backend="anam",
-        apiUrl="https://api.anam.ai",
-        threeWay=False,
-        statePath=".personactl/production.json",
+        api_url="https://api.anam.ai",
+        three_way=False,
+        state_path=".personactl/production.json",
         changes=[orders, crm, cara, concierge],
         warnings=[
             "Without a state file, fields removed from the manifests are not reset "
@@ -410,7 +410,7 @@ def plan_nochange() -> p.Plan:
         return p.ResourceChange(
             kind=kind,
             name=name,
-            anamName=f"dev-{name}",
+            anam_name=f"dev-{name}",
             action="no-op",
             id=ident,
             fingerprint=p.Fingerprint("2025-05-01T12:00:00Z", "5e5e5e5e5e5e"),
@@ -419,9 +419,9 @@ def plan_nochange() -> p.Plan:
     return p.Plan(
         environment="sandbox",
         backend="sandbox",
-        apiUrl="sandbox://",
-        threeWay=True,
-        statePath=".personactl/sandbox.json",
+        api_url="sandbox://",
+        three_way=True,
+        state_path=".personactl/sandbox.json",
         changes=[
             noop("Tool", "order-lookup", ORDERS_ID),
             noop("Tool", "end-call", ENDCALL_ID),
@@ -534,7 +534,7 @@ def test_json_validates_against_the_schema(case: str) -> None:
     "breakage",
     [
         lambda d: d.pop("summary"),
-        lambda d: d.update(formatVersion=3),
+        lambda d: d.update(format_version=3),
         lambda d: d.update(extra=1),
         lambda d: d["changes"][0].update(action="modify"),
         lambda d: d["changes"][0]["fields"][0].update(reason="because"),
@@ -723,9 +723,8 @@ def test_every_json_key_is_documented() -> None:
     for make in CASES.values():
         for key in keys(json.loads(render_json(make()))):
             assert f"`{key}`" in doc, f"docs/plan-format.md does not describe `{key}`"
-    for reason in (p.CHANGED, p.DRIFT, p.RESET, p.CREATE, p.DELETE, p.WRITE_ONLY):
+    for reason in p.Reason:  # every reason the format can hold
         assert f"| `{reason}` |" in doc
-    assert f"| `{p.REPLACED_BY_API}` |" in doc
 
 
 def test_a_prompt_with_code_fences_keeps_the_markdown_intact() -> None:
@@ -735,10 +734,10 @@ def test_a_prompt_with_code_fences_keeps_the_markdown_intact() -> None:
     plan.changes[2] = p.ResourceChange(
         kind="Persona",
         name="support-cara",
-        anamName="dev-support-cara",
+        anam_name="dev-support-cara",
         action="update",
         id=CARA_ID,
-        fields=[fc("prompt", before, after, p.CHANGED)],
+        fields=[fc("prompt", before, after, p.Reason.CHANGED)],
         request=p.Request("PUT", f"/v1/personas/{CARA_ID}", {"systemPrompt": after}),
     )
     md = render_markdown(plan, show_requests=True)
@@ -753,10 +752,10 @@ def test_a_change_only_in_line_endings_is_not_an_empty_diff() -> None:
     plan.changes[2] = p.ResourceChange(
         kind="Persona",
         name="support-cara",
-        anamName="dev-support-cara",
+        anam_name="dev-support-cara",
         action="update",
         id=CARA_ID,
-        fields=[fc("prompt", "One.\nTwo.\n", "One.\nTwo.", p.CHANGED)],
+        fields=[fc("prompt", "One.\nTwo.\n", "One.\nTwo.", p.Reason.CHANGED)],
         request=p.Request("PUT", f"/v1/personas/{CARA_ID}", {"systemPrompt": "One.\nTwo."}),
     )
     assert "(only line endings differ)" in render_text(plan)

@@ -68,7 +68,7 @@ def list_(env_name: str | None) -> None:
 
     store = _store(_env(env_name))
     rows = [
-        [e.kind, e.name, e.anamName, e.id]
+        [e.kind, e.name, e.anam_name, e.id]
         for e in sorted(store.state.resources, key=lambda e: (e.kind, e.name))
     ]
     if not rows:

@@ -20,14 +20,14 @@ class Fingerprint:
     """What the live resource looked like when planned: apply refuses a plan
     whose fingerprints no longer match (someone changed it since)."""
 
-    updatedAt: str | None  # noqa: N815 - JSON field name
+    updated_at: str | None
     hash: str
 
 
 def fingerprint(raw: dict[str, Any], normalized: dict[str, Any]) -> Fingerprint:
     canonical = json.dumps(normalized, sort_keys=True, ensure_ascii=False, default=str)
     return Fingerprint(
-        updatedAt=raw.get("updatedAt"),
+        updated_at=raw.get("updatedAt"),
         hash="sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:32],
     )
 
@@ -66,9 +66,9 @@ class StateEntry:
 
     kind: str
     name: str
-    anamName: str  # noqa: N815 - JSON field name
+    anam_name: str
     id: str
     applied: dict[str, Any] = field(default_factory=dict)
     observed: dict[str, Any] = field(default_factory=dict)
     fingerprint: dict[str, Any] = field(default_factory=dict)
-    preventDestroy: bool = False  # noqa: N815 - kept from the manifest: prune must honour it
+    prevent_destroy: bool = False  # kept from the manifest: prune must honour it

@@ -222,7 +222,7 @@ class Applier:
                 response = self.writer.create(change.kind, reveal(body, self.salt))
                 break
             except OutcomeUnknown:
-                found = self.writer.find_by_name(change.kind, change.anamName)
+                found = self.writer.find_by_name(change.kind, change.anam_name)
                 if len(found) > 1:
                     ids = ", ".join(str(f.get("id")) for f in found)
                     return Result(

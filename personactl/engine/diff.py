@@ -55,7 +55,9 @@ class FieldPlan:
     notes: list[str] = field(default_factory=list)
 
 
-def _nested_changes(path: str, before: Any, after: Any, reason: str) -> list[p.FieldChange]:
+def _nested_changes(
+    path: str, before: Any, after: Any, reason: p.Reason
+) -> list[p.FieldChange]:
     """Key-level changes of a nested object, found with deepdiff."""
     if not isinstance(before, dict) or not isinstance(after, dict):
         return [p.FieldChange(path, before, after, reason, has_secret(after))]
@@ -134,7 +136,7 @@ def diff_resource(
                             shown,
                             label(key, current),
                             label(key, target),
-                            p.RESET,
+                            p.Reason.RESET,
                             has_secret(current),
                         )
                     )
@@ -146,37 +148,37 @@ def diff_resource(
                 )
             continue
 
-        change_reason: str | None = None
+        change_reason: p.Reason | None = None
         before: Any = lv
         if lv is MISSING:  # write-only: the API does not return it
             before = a if a is not MISSING else None
             if a is MISSING:
-                change_reason = p.WRITE_ONLY
+                change_reason = p.Reason.WRITE_ONLY
             elif not same(d, a):
-                change_reason = p.CHANGED
+                change_reason = p.Reason.CHANGED
         else:
             drifted = three_way and o is not MISSING and not same(lv, o)
             if drifted:
                 out.drift.extend(
-                    _nested_changes(shown, o, lv, p.DRIFT)
+                    _nested_changes(shown, o, lv, p.Reason.DRIFT)
                     if nested
                     else [
                         p.FieldChange(
                             shown,
                             label(key, o),
                             label(key, lv),
-                            p.DRIFT,
+                            p.Reason.DRIFT,
                             has_secret(lv) or has_secret(o),
                         )
                     ]
                 )
                 if not eq_live(d, lv):
-                    change_reason = p.DRIFT
+                    change_reason = p.Reason.DRIFT
             elif three_way and a is not MISSING:
                 if not same(d, a):
-                    change_reason = p.CHANGED
+                    change_reason = p.Reason.CHANGED
             elif not eq_live(d, lv):
-                change_reason = p.CHANGED
+                change_reason = p.Reason.CHANGED
 
         if change_reason is None:
             continue
@@ -208,7 +210,7 @@ def diff_resource(
                     shown,
                     label(companion, live.get(companion)),
                     label(companion, out.body[companion]),
-                    p.REPLACED_BY_API,
+                    p.Reason.RESENT,
                 )
             )
             out.notes.append(f"{shown} is re-sent because a {reason_of} change resets it")
@@ -223,7 +225,7 @@ def _create_lines(path: str, value: Any, label: Any, key: str) -> list[p.FieldCh
             out.extend(_create_lines(f"{path}.{k}", v, label, key))
         return out
     shown = label(key, value) if "." not in path else value
-    return [p.FieldChange(path, None, shown, p.CREATE, has_secret(value))]
+    return [p.FieldChange(path, None, shown, p.Reason.CREATE, has_secret(value))]
 
 
 def create_fields(kind: Kind, desired: dict[str, Any], label: Any) -> list[p.FieldChange]:

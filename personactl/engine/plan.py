@@ -14,25 +14,37 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from personactl.core.records import Fingerprint
+from personactl.core.serialize import from_json, to_json
 
 # 2: lineage, serial, digest and display; salted secret sentinels.
 FORMAT_VERSION = 2
 
-# Field change reasons.
-CHANGED = "changed"  # the manifest differs from what personactl last applied (or from live)
-DRIFT = "drift"  # changed outside personactl; the plan restores the manifest's value
-RESET = "reset"  # removed from the manifest after being applied: back to the default
-CREATE = "create"  # a field of a resource being created
-DELETE = "delete"  # a resource being deleted
-WRITE_ONLY = "write-only"  # the API does not return it and no state says what was sent
-REPLACED_BY_API = "resent"  # re-sent because another change resets it (voice, avatar)
 
-# Resource actions.
-ACTIONS = ("create", "update", "delete", "no-op")
+
+class Reason(StrEnum):
+    """Why a field is in the plan."""
+
+    CHANGED = "changed"  # the manifest differs from what was last applied (or from live)
+    DRIFT = "drift"  # changed outside personactl; the plan restores the manifest's value
+    RESET = "reset"  # removed from the manifest after being applied: back to the default
+    CREATE = "create"  # a field of a resource being created
+    DELETE = "delete"  # a resource being deleted
+    WRITE_ONLY = "write-only"  # the API does not return it and no state says what was sent
+    RESENT = "resent"  # re-sent because another change resets it (voice, avatar)
+
+
+class Action(StrEnum):
+    """What apply does to a resource."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    NO_OP = "no-op"
 
 
 @dataclass
@@ -43,7 +55,7 @@ class FieldChange:
     path: str
     before: Any
     after: Any
-    reason: str
+    reason: Reason
     sensitive: bool = False
 
 
@@ -60,8 +72,8 @@ class Request:
 class ResourceChange:
     kind: str  # "Persona" | "Tool"
     name: str  # metadata.name
-    anamName: str  # noqa: N815 - the name in Anam (with the environment's prefix/suffix)
-    action: str  # one of ACTIONS
+    anam_name: str  # the name in Anam (with the environment's prefix/suffix)
+    action: Action
     id: str | None = None  # live id; None when it will be created
     fields: list[FieldChange] = field(default_factory=list)
     drift: list[FieldChange] = field(default_factory=list)  # changed outside personactl
@@ -71,22 +83,22 @@ class ResourceChange:
     notes: list[str] = field(default_factory=list)
     # Every field the manifest sets (a create PUTs what its POST could not carry).
     desired: dict[str, Any] | None = None
-    preventDestroy: bool = False  # noqa: N815 - lifecycle.preventDestroy, kept in the state
+    prevent_destroy: bool = False  # lifecycle.preventDestroy, kept in the state
 
 
 @dataclass
 class Plan:
     environment: str
     backend: str  # "sandbox" | "anam"
-    apiUrl: str  # noqa: N815
-    threeWay: bool  # noqa: N815 - a state file was read
-    statePath: str  # noqa: N815
+    api_url: str
+    three_way: bool  # a state file was read
+    state_path: str
     changes: list[ResourceChange] = field(default_factory=list)
     prune: bool = False
     warnings: list[str] = field(default_factory=list)
     # State entries whose resource no longer exists anywhere: apply drops them.
     forget: list[dict[str, str]] = field(default_factory=list)
-    formatVersion: int = FORMAT_VERSION  # noqa: N815
+    format_version: int = FORMAT_VERSION
     # The state the plan was made from: its lineage (which also salts the plan's
     # secret sentinels) and serial. apply refuses a plan of another lineage or an
     # older serial.
@@ -97,23 +109,25 @@ class Plan:
     digest: str | None = None
     display: bool = False
 
-    def counts(self) -> dict[str, int]:
-        out = {action: 0 for action in ACTIONS}
+    def counts(self) -> dict[Action, int]:
+        out = {action: 0 for action in Action}
         for change in self.changes:
             out[change.action] += 1
         return out
 
     @property
     def has_changes(self) -> bool:
-        return any(c.action != "no-op" for c in self.changes)
+        return any(c.action != Action.NO_OP for c in self.changes)
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        """The JSON form (camelCase keys, docs/plan-format.md), with its summary."""
+        data: dict[str, Any] = to_json(self)
+        counts = self.counts()
         data["summary"] = {
-            "create": self.counts()["create"],
-            "update": self.counts()["update"],
-            "delete": self.counts()["delete"],
-            "unchanged": self.counts()["no-op"],
+            "create": counts[Action.CREATE],
+            "update": counts[Action.UPDATE],
+            "delete": counts[Action.DELETE],
+            "unchanged": counts[Action.NO_OP],
         }
         return data
 
@@ -134,42 +148,7 @@ class Plan:
                 f"plan file has formatVersion {version!r}; this personactl reads "
                 f"formatVersion {FORMAT_VERSION}: run `personactl plan --out FILE` again"
             )
-        changes = []
-        for c in data.get("changes", []):
-            req = c.get("request")
-            fp = c.get("fingerprint")
-            changes.append(
-                ResourceChange(
-                    kind=c["kind"],
-                    name=c["name"],
-                    anamName=c["anamName"],
-                    action=c["action"],
-                    id=c.get("id"),
-                    fields=[FieldChange(**f) for f in c.get("fields", [])],
-                    drift=[FieldChange(**f) for f in c.get("drift", [])],
-                    request=Request(**req) if req else None,
-                    fingerprint=Fingerprint(**fp) if fp else None,
-                    source=c.get("source"),
-                    notes=list(c.get("notes", [])),
-                    desired=c.get("desired"),
-                    preventDestroy=bool(c.get("preventDestroy", False)),
-                )
-            )
-        return cls(
-            environment=data["environment"],
-            backend=data["backend"],
-            apiUrl=data["apiUrl"],
-            threeWay=data["threeWay"],
-            statePath=data["statePath"],
-            changes=changes,
-            prune=data.get("prune", False),
-            warnings=list(data.get("warnings", [])),
-            forget=list(data.get("forget", [])),
-            lineage=data.get("lineage"),
-            serial=int(data.get("serial", 0)),
-            digest=data.get("digest"),
-            display=bool(data.get("display", False)),
-        )
+        return from_json(cls, data)
 
 
 def content_digest(data: dict[str, Any]) -> str:

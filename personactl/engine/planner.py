@@ -58,15 +58,15 @@ def _create(kind: Kind, d: Desired, label: Label, notes: list[str]) -> p.Resourc
     return p.ResourceChange(
         kind=d.kind,
         name=d.name,
-        anamName=d.anam_name,
-        action="create",
+        anam_name=d.anam_name,
+        action=p.Action.CREATE,
         fields=create_fields(kind, d.body, label),
         request=p.Request("POST", _path(kind), body),
         source=d.source,
         notes=notes,
         # Everything the manifest sets; apply PUTs what the POST could not carry.
         desired=d.body,
-        preventDestroy=d.prevent_destroy,
+        prevent_destroy=d.prevent_destroy,
     )
 
 
@@ -85,11 +85,11 @@ def _update(
         d.ignore,
         label,
     )
-    action = "update" if fp.body else "no-op"
+    action = p.Action.UPDATE if fp.body else p.Action.NO_OP
     return p.ResourceChange(
         kind=d.kind,
         name=d.name,
-        anamName=d.anam_name,
+        anam_name=d.anam_name,
         action=action,
         id=live.id,
         fields=fp.fields,
@@ -99,7 +99,7 @@ def _update(
         source=d.source,
         notes=notes + fp.notes,
         desired=d.body,
-        preventDestroy=d.prevent_destroy,
+        prevent_destroy=d.prevent_destroy,
     )
 
 
@@ -122,9 +122,9 @@ def build_plan(
     plan = p.Plan(
         environment=environment,
         backend=backend,
-        apiUrl=api_url,
-        threeWay=state is not None,
-        statePath=state_path,
+        api_url=api_url,
+        three_way=state is not None,
+        state_path=state_path,
         prune=prune,
         lineage=lineage,
         serial=state.serial if state else 0,
@@ -149,7 +149,7 @@ def build_plan(
             if entry.kind != kind or found is None:
                 continue
             live_name = found.normalized.get("name")
-            shown = live_name if isinstance(live_name, str) else entry.anamName
+            shown = live_name if isinstance(live_name, str) else entry.anam_name
             what = f"{kind} {entry.name!r} ({shown})"
             if not prune:
                 plan.warnings.append(
@@ -157,8 +157,8 @@ def build_plan(
                     "run with --prune to delete it"
                 )
                 continue
-            if entry.preventDestroy:
-                plan.warnings.append(f"{what} has lifecycle.preventDestroy: not deleted")
+            if entry.prevent_destroy:
+                plan.warnings.append(f"{what} has lifecycle.prevent_destroy: not deleted")
                 continue
             if _still_used(kinds, kinds[kind], found, desired, live, deleting):
                 plan.warnings.append(f"{what} is still used by a persona: not deleted")
@@ -168,15 +168,15 @@ def build_plan(
                 p.ResourceChange(
                     kind=kind,
                     name=entry.name,
-                    anamName=shown,
-                    action="delete",
+                    anam_name=shown,
+                    action=p.Action.DELETE,
                     id=found.id,
                     request=p.Request("DELETE", _path(kinds[kind], found.id)),
                     fingerprint=found.fingerprint,
                     # The name it has now: a reviewer sees what will really be deleted.
-                    fields=[p.FieldChange("name", shown, None, p.DELETE)],
-                    drift=[p.FieldChange("name", entry.anamName, shown, p.DRIFT)]
-                    if shown != entry.anamName
+                    fields=[p.FieldChange("name", shown, None, p.Reason.DELETE)],
+                    drift=[p.FieldChange("name", entry.anam_name, shown, p.Reason.DRIFT)]
+                    if shown != entry.anam_name
                     else [],
                 )
             )

@@ -19,10 +19,10 @@ def stale_resources(plan: Plan, refetch: Refetch, find: FindByName) -> list[str]
     for change in plan.changes:
         what = f"{change.kind} {change.name!r}"
         if change.action == "create":
-            ids = find(change.kind, change.anamName)
+            ids = find(change.kind, change.anam_name)
             if ids:
                 problems.append(
-                    f"{what}: a {change.kind.lower()} named {change.anamName!r} "
+                    f"{what}: a {change.kind.lower()} named {change.anam_name!r} "
                     f"now exists ({', '.join(ids)})"
                 )
             continue
@@ -32,10 +32,10 @@ def stale_resources(plan: Plan, refetch: Refetch, find: FindByName) -> list[str]
         if now is None:
             problems.append(f"{what}: {change.id} no longer exists")
         elif (
-            now.get("updatedAt") != change.fingerprint.updatedAt
+            now.get("updatedAt") != change.fingerprint.updated_at
             or now.get("hash") != change.fingerprint.hash
         ):
-            then, later = change.fingerprint.updatedAt, now.get("updatedAt")
+            then, later = change.fingerprint.updated_at, now.get("updatedAt")
             how = f"updatedAt {then} -> {later}" if then != later else "its content differs"
             problems.append(f"{what}: changed since the plan was made ({how})")
     return problems

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
-from dataclasses import asdict
 from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 from personactl.core.errors import PersonactlError
 from personactl.core.files import atomic_write
 from personactl.core.records import Fingerprint, StateEntry
+from personactl.core.serialize import camel, from_json, to_json
 from personactl.engine.plan import ResourceChange
 
 STATE_VERSION = 2
@@ -84,7 +84,7 @@ class State:
             "lineage": self.lineage,
             "serial": self.serial,
             "resources": [
-                asdict(r) for r in sorted(self.resources, key=lambda r: (r.kind, r.name))
+                to_json(r) for r in sorted(self.resources, key=lambda r: (r.kind, r.name))
             ],
         }
 
@@ -108,12 +108,12 @@ def _entry(data: Any, where: str) -> StateEntry:
                 if not isinstance(data.get(key, {}), dict):
                     problem = f"the {key} of {data['kind']} {data['name']!r} is not an object"
                     break
-            unknown = set(data) - set(StateEntry.__dataclass_fields__)
+            unknown = set(data) - {camel(name) for name in StateEntry.__dataclass_fields__}
             if problem is None and unknown:
                 problem = f"an entry has unknown keys ({', '.join(sorted(unknown))})"
     if problem is not None:
         raise PersonactlError(f"{where} is malformed: {problem}; restore it from version control")
-    return StateEntry(**data)
+    return from_json(StateEntry, data)
 
 
 def load_state(path: Path, display: str, environment: str | None = None) -> State | None:
@@ -217,14 +217,14 @@ def entry_for(
     return StateEntry(
         kind=change.kind,
         name=change.name,
-        anamName=change.anamName,
+        anam_name=change.anam_name,
         id=ident,
         applied=applied,
         observed=observed,
-        fingerprint={"updatedAt": fingerprint.updatedAt, "hash": fingerprint.hash}
+        fingerprint={"updatedAt": fingerprint.updated_at, "hash": fingerprint.hash}
         if fingerprint
         else {},
-        preventDestroy=change.preventDestroy,
+        prevent_destroy=change.prevent_destroy,
     )
 
 
@@ -317,7 +317,7 @@ class StateStore:
             if self.state.find(entry.kind, entry.name) == entry:
                 return  # already recorded as it is: nothing to write
             self.state.put(entry)
-            self._append({"op": "record", "entry": asdict(entry)})
+            self._append({"op": "record", "entry": to_json(entry)})
 
     def forget(self, kind: str, name: str) -> None:
         with self._mutex:

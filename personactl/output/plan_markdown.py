@@ -46,7 +46,7 @@ def render_markdown(plan: p.Plan, *, color: bool = False, show_requests: bool = 
         f"### personactl plan: {_code(plan.environment)} ({v.backend_label(plan)})",
         "",
     ]
-    if not plan.threeWay:
+    if not plan.three_way:
         out += [f"> {v.two_way_line(plan)}", ""]
 
     # Warnings go first: a reviewer may not scroll to the end of a long comment.
@@ -106,11 +106,11 @@ def _resource_section(rc: p.ResourceChange, show_requests: bool) -> list[str]:
                 out.append(f"- {_code(fc.path)}: {count}, below{tail}")
                 title = f"{fc.path} of {rc.name} ({count})"
                 details += ["", *_details(title, "text", text.splitlines())]
-        elif rc.action == "create" or (before is None and fc.reason != p.RESET):
+        elif rc.action == "create" or (before is None and fc.reason != p.Reason.RESET):
             out.append(f"- {_code(fc.path)} = {_code(v.fmt(after))}{tail}")
         elif rc.action == "delete":
             out.append(f"- {_code(fc.path)} = {_code(v.fmt(before))} (deleted){tail}")
-        elif before == after and fc.reason == p.REPLACED_BY_API:
+        elif before == after and fc.reason == p.Reason.RESENT:
             out.append(f"- {_code(fc.path)} = {_code(v.fmt(after))}{tail}")
         else:
             out.append(f"- {_code(fc.path)}: {_code(v.fmt(before))} → {_code(v.fmt(after))}{tail}")

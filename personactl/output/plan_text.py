@@ -30,7 +30,7 @@ def _painter(color: bool) -> _Paint:
 def render_text(plan: p.Plan, *, color: bool = False, show_requests: bool = False) -> str:
     paint = _painter(color)
     out = [f'Environment "{plan.environment}" ({v.backend_label(plan)})']
-    if not plan.threeWay:
+    if not plan.three_way:
         out.append(v.two_way_line(plan))
 
     changing = [rc for rc in plan.changes if rc.action != "no-op"]
@@ -115,10 +115,10 @@ def _field_lines(action: str, fc: p.FieldChange, paint: _Paint, *, indent: int) 
     if action == "delete":
         shown = "" if before is None else f" = {v.fmt(before)}"
         return [f"{pad}{_sym('-', paint)} {fc.path}{shown}{tail}"]
-    if fc.reason != p.RESET and before is None:
+    if fc.reason != p.Reason.RESET and before is None:
         # Newly set (or never seen, for a write-only field): nothing to show as before.
         return [f"{pad}{_sym('+', paint)} {fc.path} = {v.fmt(after)}{tail}"]
-    if before == after and fc.reason == p.REPLACED_BY_API:
+    if before == after and fc.reason == p.Reason.RESENT:
         return [f"{pad}{_sym('~', paint)} {fc.path} = {v.fmt(after)}{tail}"]
     return [f"{pad}{_sym('~', paint)} {fc.path}: {v.fmt(before)} → {v.fmt(after)}{tail}"]
 

@@ -132,13 +132,13 @@ def unified_diff(before: Any, after: Any, fromfile: str, tofile: str) -> list[st
 
 def reason_note(fc: p.FieldChange) -> str | None:
     """The comment a view adds when a change is not a plain edit of the manifest."""
-    if fc.reason == p.DRIFT:
+    if fc.reason == p.Reason.DRIFT:
         return "drift: changed outside personactl"
-    if fc.reason == p.RESET:
+    if fc.reason == p.Reason.RESET:
         return "reset: removed from the manifest"
-    if fc.reason == p.WRITE_ONLY:
+    if fc.reason == p.Reason.WRITE_ONLY:
         return "write-only: not returned by the API"
-    if fc.reason == p.REPLACED_BY_API:
+    if fc.reason == p.Reason.RESENT:
         top = fc.path.split(".", 1)[0]
         return f"resent: {_RESENT_BECAUSE.get(top, 'another change resets it')}"
     return None
@@ -147,8 +147,8 @@ def reason_note(fc: p.FieldChange) -> str | None:
 def resource_label(rc: p.ResourceChange) -> str:
     """What the name alone does not say: the Anam name and the (short) id."""
     parts = []
-    if rc.anamName and rc.anamName != rc.name:
-        parts.append(rc.anamName)
+    if rc.anam_name and rc.anam_name != rc.name:
+        parts.append(rc.anam_name)
     if rc.id:
         parts.append(f"id {short_id(rc.id)}")
     return f" ({', '.join(parts)})" if parts else ""
@@ -163,9 +163,10 @@ ACTION_WORDS = {
 
 def summary_line(plan: p.Plan) -> str:
     c = plan.counts()
+    a = p.Action
     return (
-        f"Plan: {c['create']} to create, {c['update']} to update, "
-        f"{c['delete']} to delete, {c['no-op']} unchanged."
+        f"Plan: {c[a.CREATE]} to create, {c[a.UPDATE]} to update, "
+        f"{c[a.DELETE]} to delete, {c[a.NO_OP]} unchanged."
     )
 
 
@@ -173,12 +174,12 @@ NO_CHANGES = "No changes. The live personas and tools match the manifests."
 
 
 def backend_label(plan: p.Plan) -> str:
-    return "sandbox backend" if plan.backend == "sandbox" else plan.apiUrl
+    return "sandbox backend" if plan.backend == "sandbox" else plan.api_url
 
 
 def two_way_line(plan: p.Plan) -> str:
     return (
-        f"No state file at {plan.statePath}: comparing the manifests with the live "
+        f"No state file at {plan.state_path}: comparing the manifests with the live "
         "resources (two-way)."
     )
 

@@ -198,9 +198,9 @@ def check_binding(
     """Refuse a saved plan made for another API or from another state than this one."""
     again = "make a new one with `personactl plan --out FILE`"
     now = api_url_of(env, api_url)
-    if now != plan.apiUrl:
+    if now != plan.api_url:
         raise PersonactlError(
-            f"plan file {planfile} was made against {plan.apiUrl}, but environment "
+            f"plan file {planfile} was made against {plan.api_url}, but environment "
             f"{env.name!r} now points at {now}; {again}"
         )
     if state.lineage != plan.lineage:
@@ -239,7 +239,7 @@ def stale_changes(plan: Plan, api: AnamApi, state: State) -> list[str]:
         name = names[(kind, ident)]
         templates = secret_templates(desired, state, kind, name, ident)
         fp = observe(kind, raw, templates, plan.lineage or "").fingerprint
-        return {"updatedAt": fp.updatedAt, "hash": fp.hash}
+        return {"updatedAt": fp.updated_at, "hash": fp.hash}
 
     def find(kind: str, name: str) -> list[str]:
         return [str(i["id"]) for i in api.find_by_name(kind, name)]
