@@ -169,3 +169,20 @@ def test_a_secret_changed_in_the_lab_is_drift_and_stays_masked(
     r = pc(applied, "apply", "--auto-approve")
     assert r.code == 0, r.err
     assert pc(applied, "plan", "--detailed-exitcode").code == 0
+
+
+def test_drift_to_the_manifests_value_is_reported_once_not_after_every_apply(
+    applied: Path, emu: Emulator
+) -> None:
+    cara = _persona(emu, "t-support-cara")
+    edit(applied / SUPPORT, "Tier-1 support", "Tier-2 support")
+    wanted = cara["description"].replace("Tier-1", "Tier-2")
+    _behind_the_back(emu, "PUT", f"/v1/personas/{cara['id']}", {"description": wanted})
+    r = pc(applied, "plan")
+    assert "Changed outside personactl since the last apply:" in r.lines, r.out
+    assert r.lines[-1] == "Plan: 0 to create, 0 to update, 0 to delete, 7 unchanged."
+    emu.reset_log()
+    assert pc(applied, "apply", "--auto-approve").code == 0
+    assert emu.writes() == []  # nothing to send: live is already what the manifest wants
+    r = pc(applied, "plan", "--detailed-exitcode")
+    assert (r.code, "Changed outside" in r.out) == (0, False), r.out

@@ -174,7 +174,8 @@ class Applier:
         taken as its own. The `lost` keys (not persisted) are dropped from both, so the
         next plan compares them with the live values and sends them again."""
         before, observed = self._previous(change, ident)
-        applied = {**before, **sent}
+        applied = {**before, **self._settled(change), **sent}
+        observed.update(change.settled)
         kind = self.kinds[change.kind]
         seen = Live.of(kind.name, response, kind.normalize(response)).with_sentinels(
             [sent], self.salt
@@ -263,11 +264,19 @@ class Applier:
             return {}, {}
         return dict(prev.applied), dict(prev.observed)
 
+    @staticmethod
+    def _settled(change: ResourceChange) -> dict[str, Any]:
+        """What the manifest wants of the fields that drifted to it (see Plan.settled)."""
+        desired = change.desired or {}
+        return {k: desired[k] for k in change.settled if k in desired}
+
     def _noop(self, change: ResourceChange) -> Result:
         """Nothing is sent, so nothing new is applied or observed: only the identity and
         the fingerprint are recorded (a resource adopted by name gets an empty record)."""
         if change.id:
             applied, observed = self._previous(change, change.id)
+            applied.update(self._settled(change))
+            observed.update(change.settled)
             self.store.record(entry_for(change, change.id, applied, observed, change.fingerprint))
         return Result(change, True, "unchanged", change.id)
 

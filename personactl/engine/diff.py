@@ -53,6 +53,10 @@ class FieldPlan:
     drift: list[p.FieldChange] = field(default_factory=list)
     body: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # Fields that drifted to what the manifest wants: body key -> live value. Nothing is
+    # sent for them; apply records them as applied and observed, so the drift is
+    # reported once, not after every apply.
+    settled: dict[str, Any] = field(default_factory=dict)
 
 
 def _nested_changes(
@@ -174,6 +178,8 @@ def diff_resource(
                 )
                 if not eq_live(d, lv):
                     change_reason = p.Reason.DRIFT
+                else:  # changed outside to what the manifest wants: acknowledged by apply
+                    out.settled[key] = live[key]
             elif three_way and a is not MISSING:
                 if not same(d, a):
                     change_reason = p.Reason.CHANGED

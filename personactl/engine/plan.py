@@ -83,6 +83,9 @@ class ResourceChange:
     notes: list[str] = field(default_factory=list)
     # Every field the manifest sets (a create PUTs what its POST could not carry).
     desired: dict[str, Any] | None = None
+    # Fields changed outside personactl to what the manifest wants (body key -> live
+    # value): nothing is sent for them, and apply records them as in the state.
+    settled: dict[str, Any] = field(default_factory=dict)
     prevent_destroy: bool = False  # lifecycle.preventDestroy, kept in the state
 
 

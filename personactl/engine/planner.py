@@ -99,6 +99,7 @@ def _update(
         source=d.source,
         notes=notes + fp.notes,
         desired=d.body,
+        settled=fp.settled,
         prevent_destroy=d.prevent_destroy,
     )
 
