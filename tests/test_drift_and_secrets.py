@@ -186,3 +186,21 @@ def test_drift_to_the_manifests_value_is_reported_once_not_after_every_apply(
     assert emu.writes() == []  # nothing to send: live is already what the manifest wants
     r = pc(applied, "plan", "--detailed-exitcode")
     assert (r.code, "Changed outside" in r.out) == (0, False), r.out
+
+
+def test_white_space_around_a_text_is_not_a_change_a_trimming_server_would_undo(
+    tmp_path: Path,
+) -> None:
+    with emulator(tmp_path / "emu-data", normalize_text=True) as emu:
+        project = make_project(tmp_path / "proj", emu.url)
+        assert pc(project, "apply", "--auto-approve").code == 0
+        edit(
+            project / SUPPORT,
+            "  description: Tier-1 support for {{ company }} routers\n",
+            '  description: "Tier-1 support for {{ company }} routers   "\n',
+        )
+        emu.reset_log()
+        r = pc(project, "apply", "--auto-approve")
+        assert r.code == 0, r.err
+        assert emu.writes() == []  # the server would trim it back: nothing to send
+        assert pc(project, "plan", "--detailed-exitcode").code == 0

@@ -53,9 +53,10 @@ class FieldPlan:
     drift: list[p.FieldChange] = field(default_factory=list)
     body: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-    # Fields that drifted to what the manifest wants: body key -> live value. Nothing is
-    # sent for them; apply records them as applied and observed, so the drift is
-    # reported once, not after every apply.
+    # Fields live already holds as the manifest wants, though the state says otherwise
+    # (they drifted to it, or the manifest was edited to the value live has): body key
+    # -> live value. Nothing is sent for them; apply records them as applied and
+    # observed, so a drift is reported once, not after every apply.
     settled: dict[str, Any] = field(default_factory=dict)
 
 
@@ -182,7 +183,10 @@ def diff_resource(
                     out.settled[key] = live[key]
             elif three_way and a is not MISSING:
                 if not same(d, a):
-                    change_reason = p.Reason.CHANGED
+                    if eq_live(d, lv):  # edited to the value live already has: no request
+                        out.settled[key] = live[key]
+                    else:
+                        change_reason = p.Reason.CHANGED
             elif not eq_live(d, lv):
                 change_reason = p.Reason.CHANGED
 
