@@ -47,6 +47,7 @@ __all__ = [
     "read_state",
     "ref",
     "secret",
+    "seed_sandbox",
     "to_response",
 ]
 
@@ -168,9 +169,7 @@ def plan(
     found = LiveSet()
     for d in desired:
         key = f"{d['kind']}/{d['name']}"
-        found.matched[(d["kind"], d["name"])] = (
-            _live(d["kind"], live[key]) if key in live else None
-        )
+        found.matched[(d["kind"], d["name"])] = _live(d["kind"], live[key]) if key in live else None
     for key, item in (orphans or {}).items():
         kind = key.split("/", 1)[0]
         found.orphans.append((by_key[key], _live(kind, item) if item is not None else None))
@@ -232,3 +231,13 @@ def read_state(state_path: Path) -> dict[str, Any]:
     """The state file as JSON; its entries keyed "Kind/name"."""
     data: dict[str, Any] = json.loads(state_path.read_text(encoding="utf-8"))
     return {f"{r['kind']}/{r['name']}": r for r in data["resources"]}
+
+
+def seed_sandbox(project: Path, kind: str, body: dict[str, Any]) -> str:
+    """Create a resource in a project's sandbox emulator behind personactl's back; its id."""
+    from personactl.emulator.inprocess import sandbox_client
+
+    with sandbox_client(project / ".personactl" / "sandbox") as client:
+        answer = client.post(api.RESOURCE_PATHS[kind], json=body)
+        assert answer.status_code == 201, answer.text
+        return str(answer.json()["id"])

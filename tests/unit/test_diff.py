@@ -297,7 +297,10 @@ ROWS: list[dict[str, Any]] = [
         live=CARA,
         applied=CARA,
         observed=CARA,
-        fields=[["avatar", "av-1", "av-2", "changed"], ["avatarModel", "cara-3", "cara-3", "resent"]],
+        fields=[
+            ["avatar", "av-1", "av-2", "changed"],
+            ["avatarModel", "cara-3", "cara-3", "resent"],
+        ],
         body={"avatarId": "av-2", "avatarModel": "cara-3"},
         notes=["avatarModel is re-sent because a avatar change resets it"],
     ),
