@@ -13,6 +13,7 @@ tables in the test modules stay plain data too.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from pathlib import Path
@@ -75,12 +76,13 @@ def secret(name: str, value: str) -> str:
     return sentinel(name, value, LINEAGE)
 
 
-def put_keys(kind: str) -> set[str]:
+@functools.cache
+def put_keys(kind: str) -> frozenset[str]:
     """The keys the official PUT schema of `kind` accepts (from the OpenAPI document)."""
     doc = json.loads(OPENAPI.read_text(encoding="utf-8"))
     path = f"{api.RESOURCE_PATHS[kind]}/{{id}}"
     schema = doc["paths"][path]["put"]["requestBody"]["content"]["application/json"]["schema"]
-    return set(schema["properties"])
+    return frozenset(schema["properties"])
 
 
 def normalize(kind: str, response: dict[str, Any]) -> dict[str, Any]:
