@@ -298,16 +298,25 @@ def test_the_state_records_what_was_sent_and_the_answer_to_it(state_path: Path) 
     assert fake.log[1].body == {"widgetConfig": {"x": 1}}
 
 
-def test_an_update_accumulates_field_by_field(state_path: Path) -> None:
+def test_an_update_records_only_what_it_sent_accumulated_field_by_field(
+    state_path: Path,
+) -> None:
     fake = FakeApi()
-    eng.apply(plan_for(fake, [persona("cara", skipGreeting=False)], state_path), fake, state_path)
-    fake.items["Persona"]["persona-1"]["zeroDataRetention"] = True  # set in the Lab, never sent
-    desired = [persona("cara", skipGreeting=True)]
+    fake.seed("Persona", {"name": "t-cara", "description": "old", "zeroDataRetention": True})
+    desired = [persona("cara", description="v2", skipGreeting=False)]
+    eng.apply(plan_for(fake, desired, state_path), fake, state_path)  # adopted by name
+    # skipGreeting is false live already: not sent, so not recorded
+    assert fake.log[-1] == Call("PUT", "/v1/personas/persona-1", {"description": "v2"})
+    entry = eng.read_state(state_path)["Persona/cara"]
+    sent: dict[str, Any] = {"description": "v2"}
+    assert entry["applied"] == sent and entry["observed"] == sent
+    desired = [persona("cara", description="v2", skipGreeting=True)]
     eng.apply(plan_for(fake, desired, state_path), fake, state_path)
     assert fake.log[-1] == Call("PUT", "/v1/personas/persona-1", {"skipGreeting": True})
     entry = eng.read_state(state_path)["Persona/cara"]
-    expected = {"name": "t-cara", "description": "cara persona", "skipGreeting": True}
-    assert entry["applied"] == expected and entry["observed"] == expected
+    sent = {"description": "v2", "skipGreeting": True}
+    # never `name` (not sent) nor zeroDataRetention (set in the Lab, never sent)
+    assert entry["applied"] == sent and entry["observed"] == sent
 
 
 def test_a_noop_records_identity_and_adopts_by_name_with_an_empty_record(

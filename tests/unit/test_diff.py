@@ -37,7 +37,7 @@ CARA: dict[str, Any] = {
     "toolIds": ["tl-a", "tl-b"],
 }
 WRITE_ONLY = {"languageCode": "en", "initialMessage": "Hi!", "uninterruptibleGreeting": False}
-HOOK = {
+HOOK: dict[str, Any] = {
     "name": "t-orders",
     "type": "SERVER_WEBHOOK",
     "description": "Look up an order.",
