@@ -616,11 +616,11 @@ class PlanApplyMachine(RuleBasedStateMachine):
         return same(at(live), at(self.baseline)) and not same(at(live), at(self.written))
 
 
-# Bounded for CI (about 15 s): no shrinking there, since replaying sequences to shrink
-# one takes minutes; the failing sequence is printed as found (8 steps at most).
+# Bounded for CI (10-15 s): no shrinking there, since replaying sequences to shrink
+# one takes minutes; the failing sequence is printed as found (10 steps at most).
 SETTINGS = settings(
-    max_examples=4,
-    stateful_step_count=8,
+    max_examples=6,
+    stateful_step_count=10,
     deadline=None,
     suppress_health_check=list(HealthCheck),
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
