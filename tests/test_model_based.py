@@ -251,7 +251,9 @@ def fast_tls() -> dict[str, str]:
     if not path.exists():
         bundle = Path(certifi.where()).read_text(encoding="ascii")
         end = "-----END CERTIFICATE-----\n"
-        path.write_text(bundle[: bundle.index(end) + len(end)], encoding="ascii")
+        part = path.with_name(f"{path.name}.{os.getpid()}")
+        part.write_text(bundle[: bundle.index(end) + len(end)], encoding="ascii")
+        part.replace(path)  # whole or absent, for a run that reads it at the same time
     return {"SSL_CERT_FILE": str(path)}
 
 
