@@ -91,6 +91,11 @@ COMPANIONS = {"voiceId": "voiceGenerationOptions", "avatarId": "avatarModel"}
 # that signature (live == the value after the last apply, != the last value personactl
 # wrote) so it can keep looking for other bugs; the regression tests hold it strictly.
 TOLERATE_STALE_DRIFT = True
+# Known engine bug (test_regression_a_value_live_already_has_is_sent_again): against a
+# server that trims text, a manifest edited to the trimmed value live has is sent
+# again, since three-way compares desired with what was applied only. Tolerated with
+# its exact signature (the value live has, different from the last one sent).
+TOLERATE_RESEND = True
 
 
 def _put_keys() -> dict[str, frozenset[str]]:
@@ -328,6 +333,7 @@ class PlanApplyMachine(RuleBasedStateMachine):
         # and the last value personactl wrote and read back, per body key.
         self.baseline: dict[str, Any] = {}
         self.written: dict[str, Any] = {}
+        self.sent: dict[str, Any] = {}  # the last value personactl sent, per body key
         self.env = environment({"EMU_KEY": KEY, "NO_COLOR": "1", **fast_tls()})
         self.env.__enter__()
 
@@ -380,8 +386,9 @@ class PlanApplyMachine(RuleBasedStateMachine):
             if answer.get("name") != CARA:
                 continue
             if x.method == "POST":
-                self.written = {}
+                self.written, self.sent = {}, {}
             got = view(answer)
+            self.sent.update(x.body)
             for key in x.body:
                 if key in got:
                     self.written[key] = got[key]
@@ -400,9 +407,19 @@ class PlanApplyMachine(RuleBasedStateMachine):
                 continue
             for key, value in x.body.items():
                 companion_of = [t for t, c in COMPANIONS.items() if c == key and t in x.body]
-                if key in before and not companion_of:
+                if key in before and not companion_of and not self.known_resend(key, value):
                     assert not same(before[key], value), f"unchanged {key} sent: {value!r}"
                 self.check_ignored_kept(key, value, before)
+
+    def known_resend(self, key: str, value: Any) -> bool:
+        """The second known bug's signature (see TOLERATE_RESEND)."""
+        return (
+            TOLERATE_RESEND
+            and self.trimmed
+            and key in TRIMMED
+            and key in self.sent
+            and not same(self.sent[key], value)
+        )
 
     def check_ignored_kept(self, key: str, value: Any, before: dict[str, Any]) -> None:
         """An apply never overwrites a value lifecycle.ignoreChanges names."""
@@ -525,7 +542,7 @@ class PlanApplyMachine(RuleBasedStateMachine):
         cara = self.emu.persona(CARA)
         if cara is not None:
             assert self.emu.lab.delete(f"/v1/personas/{cara['id']}").status_code == 200
-            self.baseline, self.written = {}, {}
+            self.baseline, self.written, self.sent = {}, {}, {}
         self.after_apply = False
 
     @rule()
@@ -680,6 +697,12 @@ def test_regression_drift_equal_to_the_manifest_is_reported_after_every_apply() 
     )
 
 
+@pytest.fixture
+def strict_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(f"{__name__}.TOLERATE_RESEND", False)
+
+
+@pytest.mark.usefixtures("strict_requests")
 @pytest.mark.xfail(
     strict=True,
     reason=(
