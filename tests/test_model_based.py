@@ -84,18 +84,12 @@ MANAGED = {
 TRIMMED = {"description", "systemPrompt", "initialMessage"}  # what normalize_text trims
 COMPANIONS = {"voiceId": "voiceGenerationOptions", "avatarId": "avatarModel"}
 
-# Known engine bug (see test_regression_* below, strict xfails): a field changed out of
-# band to the value the manifest has is reported as "changed outside personactl since
-# the last apply" after every later apply, because an apply that does not send the
-# field never refreshes what the state observed of it. The machine tolerates exactly
-# that signature (live == the value after the last apply, != the last value personactl
-# wrote) so it can keep looking for other bugs; the regression tests hold it strictly.
-TOLERATE_STALE_DRIFT = True
-# Known engine bug (test_regression_a_value_live_already_has_is_sent_again): against a
-# server that trims text, a manifest edited to the trimmed value live has is sent
-# again, since three-way compares desired with what was applied only. Tolerated with
-# its exact signature (the value live has, different from the last one sent).
-TOLERATE_RESEND = True
+# Two engine bugs this machine found are fixed (the regression tests below hold them):
+# a field changed out of band to the manifest's value was reported as drift after
+# every later apply, and a manifest edited to the value a normalising server keeps was
+# sent again. The switches stay so the long run can relax them to hunt for others.
+TOLERATE_STALE_DRIFT = False
+TOLERATE_RESEND = False
 
 
 def _put_keys() -> dict[str, frozenset[str]]:
@@ -677,14 +671,6 @@ def strict_drift(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(f"{__name__}.TOLERATE_STALE_DRIFT", False)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "engine bug: a field changed out of band to the manifest's value is reported as "
-        "drift after every later apply (an apply that does not send a field never refreshes "
-        "its observed value in the state)"
-    ),
-)
 @pytest.mark.usefixtures("strict_drift")
 def test_regression_drift_equal_to_the_manifest_is_reported_after_every_apply() -> None:
     _replay(
@@ -703,14 +689,6 @@ def strict_requests(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.usefixtures("strict_requests")
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "engine bug: against a server that trims text, a manifest edited to the value live "
-        "already has (but not to what was applied) is sent again: the three-way rule "
-        "compares desired with applied only, so the PUT holds an unchanged field"
-    ),
-)
 def test_regression_a_value_live_already_has_is_sent_again() -> None:
     _replay(
         [

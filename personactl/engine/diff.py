@@ -183,7 +183,9 @@ def diff_resource(
                     out.settled[key] = live[key]
             elif three_way and a is not MISSING:
                 if not same(d, a):
-                    if eq_live(d, lv):  # edited to the value live already has: no request
+                    # Edited to exactly the value live already has: no request. (Not
+                    # `covers`: a key dropped from an options object is sent, whole.)
+                    if same(d, lv):
                         out.settled[key] = live[key]
                     else:
                         change_reason = p.Reason.CHANGED

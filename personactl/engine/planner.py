@@ -159,7 +159,7 @@ def build_plan(
                 )
                 continue
             if entry.prevent_destroy:
-                plan.warnings.append(f"{what} has lifecycle.prevent_destroy: not deleted")
+                plan.warnings.append(f"{what} has lifecycle.preventDestroy: not deleted")
                 continue
             if _still_used(kinds, kinds[kind], found, desired, live, deleting):
                 plan.warnings.append(f"{what} is still used by a persona: not deleted")

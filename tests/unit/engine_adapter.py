@@ -19,11 +19,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from personactl.anam import fields as api
+from personactl.anam.api import RESOURCE_PATHS
 from personactl.anam.fetch import LiveSet
-from personactl.anam.resolve import tool_ref
+from personactl.anam.kinds import KINDS
 from personactl.core.errors import OutcomeUnknown, PersonactlError
 from personactl.core.records import Live, StateEntry
+from personactl.core.refs import ref as made_ref
 from personactl.core.secrets import has_secret, sentinel
 from personactl.engine.apply import Applier
 from personactl.engine.diff import diff_resource
@@ -68,7 +69,7 @@ def _sensitive(changes: list[Any]) -> list[str]:
 
 def ref(tool: str) -> str:
     """What a persona's toolIds hold for a tool the same apply creates."""
-    return tool_ref(tool)
+    return made_ref("Tool", tool)
 
 
 def secret(name: str, value: str) -> str:
@@ -80,14 +81,14 @@ def secret(name: str, value: str) -> str:
 def put_keys(kind: str) -> frozenset[str]:
     """The keys the official PUT schema of `kind` accepts (from the OpenAPI document)."""
     doc = json.loads(OPENAPI.read_text(encoding="utf-8"))
-    path = f"{api.RESOURCE_PATHS[kind]}/{{id}}"
+    path = f"{RESOURCE_PATHS[kind]}/{{id}}"
     schema = doc["paths"][path]["put"]["requestBody"]["content"]["application/json"]["schema"]
     return frozenset(schema["properties"])
 
 
 def normalize(kind: str, response: dict[str, Any]) -> dict[str, Any]:
     """A GET response in request-body vocabulary, as the diff sees it."""
-    return api.normalize(kind, response)
+    return KINDS[kind].normalize(response)
 
 
 def to_response(kind: str, body: dict[str, Any], ident: str) -> dict[str, Any]:
@@ -117,12 +118,12 @@ def diff(
 ) -> dict[str, Any]:
     """The diff of one existing resource; `ignore` in manifest paths (lifecycle.ignoreChanges)."""
     fp = diff_resource(
-        kind,
+        KINDS[kind],
         desired,
         live,
         applied,
         observed,
-        [api.to_body_path(kind, path) for path in ignore],
+        [KINDS[kind].body_path(path) for path in ignore],
         _label,
     )
     return {
@@ -131,6 +132,7 @@ def diff(
         "body": fp.body,
         "notes": fp.notes,
         "sensitive": _sensitive(fp.fields) + _sensitive(fp.drift),
+        "settled": fp.settled,
     }
 
 
@@ -138,11 +140,11 @@ def _entry(data: dict[str, Any]) -> StateEntry:
     return StateEntry(
         kind=data["kind"],
         name=data["name"],
-        anamName=data.get("anamName", data["name"]),
+        anam_name=data.get("anamName", data["name"]),
         id=data["id"],
         applied=data.get("applied", {}),
         observed=data.get("observed", {}),
-        preventDestroy=data.get("preventDestroy", False),
+        prevent_destroy=data.get("preventDestroy", False),
     )
 
 
@@ -188,7 +190,7 @@ def plan(
                 anam_name=d["body"].get("name", d["name"]),
                 body=d["body"],
                 source=f"{d['kind'].lower()}s/{d['name']}.yaml:4:9",
-                ignore=[api.to_body_path(d["kind"], p) for p in d.get("ignore", [])],
+                ignore=[KINDS[d["kind"]].body_path(p) for p in d.get("ignore", [])],
                 prevent_destroy=d.get("preventDestroy", False),
             )
             for d in desired
@@ -197,6 +199,7 @@ def plan(
         label=_label,
         prune=prune,
         lineage=LINEAGE,
+        kinds=KINDS,
     )
     return result.to_dict()
 
@@ -214,7 +217,7 @@ def apply(
     store = StateStore(state_path, state_path.name, "unit", lineage=LINEAGE)
     with store:
         results = Applier(
-            Plan.from_dict(plan_data), writer, store, parallelism=parallelism, cancel=cancel
+            Plan.from_dict(plan_data), writer, store, KINDS, parallelism=parallelism, cancel=cancel
         ).run()
     return [
         {
@@ -240,6 +243,6 @@ def seed_sandbox(project: Path, kind: str, body: dict[str, Any]) -> str:
     from personactl.emulator.inprocess import sandbox_client
 
     with sandbox_client(project / ".personactl" / "sandbox") as client:
-        answer = client.post(api.RESOURCE_PATHS[kind], json=body)
+        answer = client.post(RESOURCE_PATHS[kind], json=body)
         assert answer.status_code == 201, answer.text
         return str(answer.json()["id"])
