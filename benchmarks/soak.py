@@ -87,7 +87,10 @@ def scaled_example(dest: Path, url: str, personas: int) -> Path:
 def emulator(data: Path, settings: dict[str, Any]) -> Iterator[tuple[str, EmulatorApp]]:
     app = EmulatorApp(data, EmulatorSettings(api_key=KEY, **settings))
     server = create_server(app, "127.0.0.1", 0)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # shutdown() waits for the loop to poll: 0.5 s by default
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    ).start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}", app
     finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,7 +19,7 @@ from typing import Any
 
 import httpx
 import yaml
-from cli_support import EXAMPLE, Result, run_cli
+from cli_support import EXAMPLE, Result, run_cli, spawn
 
 from personactl.emulator.app import EmulatorApp
 from personactl.emulator.server import create_server
@@ -39,6 +40,7 @@ class Recorded:
 class Emulator:
     url: str
     app: EmulatorApp
+    data_dir: Path
     log: list[Recorded] = field(default_factory=list)
 
     def client(self) -> httpx.Client:
@@ -50,6 +52,15 @@ class Emulator:
 
     def reset_log(self) -> None:
         self.log.clear()
+
+    def serve(self, data_dir: Path) -> None:
+        """Serve `data_dir` from now on: the same URL, settings and request log.
+
+        For a copy of a template's data, made while no request is in flight.
+        """
+        previous = self.app
+        self.app = EmulatorApp(data_dir, previous.settings)
+        previous.close()
 
     def personas(self) -> list[dict[str, Any]]:
         with self.client() as c:
@@ -67,7 +78,7 @@ Hook = Callable[[Recorded], None]
 @contextmanager
 def emulator(data_dir: Path, hook: Hook | None = None, **settings: Any) -> Iterator[Emulator]:
     app = EmulatorApp(data_dir, EmulatorSettings(api_key=KEY, **settings))
-    emu = Emulator("", app)
+    emu = Emulator("", app, data_dir)
     lock = threading.Lock()
 
     def recorder(environ: dict[str, Any], start_response: Any) -> Any:
@@ -83,10 +94,13 @@ def emulator(data_dir: Path, hook: Hook | None = None, **settings: Any) -> Itera
             emu.log.append(record)
         if hook is not None:
             hook(record)
-        return app(environ, start_response)
+        return emu.app(environ, start_response)
 
     server = create_server(recorder, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # shutdown() waits for the loop to poll: 0.5 s by default, at every teardown
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     emu.url = f"http://127.0.0.1:{server.server_address[1]}"
     try:
@@ -94,7 +108,7 @@ def emulator(data_dir: Path, hook: Hook | None = None, **settings: Any) -> Itera
     finally:
         server.shutdown()
         server.server_close()
-        app.close()
+        emu.app.close()
 
 
 def make_project(dest: Path, url: str, prefix: str = "t-") -> Path:
@@ -113,10 +127,25 @@ def make_project(dest: Path, url: str, prefix: str = "t-") -> Path:
     return dest
 
 
-def pc(project: Path, *args: str, env: dict[str, str] | None = None, **kw: Any) -> Result:
-    """Run personactl in the project with the emulator's key and the example's secret."""
+def pc(
+    project: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    subprocess: bool = False,
+    **kw: Any,
+) -> Result:
+    """Run personactl in the project with the emulator's key and the example's secret
+    (in this process unless `subprocess=True`: see `run_cli`)."""
     full = {"EMU_KEY": KEY, "ACME_ORDERS_TOKEN": TOKEN, **(env or {})}
-    return run_cli(list(args), cwd=project, env=full, **kw)
+    return run_cli(list(args), cwd=project, env=full, subprocess=subprocess, **kw)
+
+
+def spawn_pc(project: Path, *args: str, **kw: Any) -> subprocess.Popen[str]:
+    """`pc` in a separate process, not waited for (see `cli_support.spawn`)."""
+    popen: subprocess.Popen[str] = spawn(
+        list(args), project, {"EMU_KEY": KEY, "ACME_ORDERS_TOKEN": TOKEN}, **kw
+    )
+    return popen
 
 
 def edit(path: Path, old: str, new: str) -> None:

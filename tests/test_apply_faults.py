@@ -9,18 +9,16 @@ that does not persist what it acknowledged, and SIGKILL at random moments.
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_support import KEY, TOKEN, Emulator, emulator, make_project, pc
+from e2e_support import TOKEN, Emulator, emulator, make_project, pc, spawn_pc
 
 from personactl.emulator.app import Request, Response
 from personactl.emulator.faults import FaultInjector
@@ -327,13 +325,9 @@ def test_sigkill_at_any_moment_loses_and_duplicates_nothing(tmp_path: Path, seed
     how, delay, k = _kill_moment(rng)
     with emulator(tmp_path / "data", latency_ms=15) as emu:
         project = make_project(tmp_path / "proj", emu.url)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ACME_")}
-        env.update({"EMU_KEY": KEY, "ACME_ORDERS_TOKEN": TOKEN, "NO_COLOR": "1"})
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "personactl", "apply", "--auto-approve", "--parallelism", "2"],
-            cwd=project,
-            env=env,
-            stdin=subprocess.DEVNULL,
+        proc = spawn_pc(
+            project,
+            *("apply", "--auto-approve", "--parallelism", "2"),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

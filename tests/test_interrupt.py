@@ -5,25 +5,19 @@ A real process and a real signal (only a subprocess can prove this)."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
-from e2e_support import KEY, TOKEN, emulator, make_project, pc
+from e2e_support import emulator, make_project, pc, spawn_pc
 
 
 def _start_apply(project: Path) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ACME_")}
-    env.update({"EMU_KEY": KEY, "ACME_ORDERS_TOKEN": TOKEN, "NO_COLOR": "1"})
-    return subprocess.Popen(
-        [sys.executable, "-m", "personactl", "apply", "--auto-approve", "--parallelism", "1"],
-        cwd=project,
-        env=env,
+    return spawn_pc(
+        project,
+        *("apply", "--auto-approve", "--parallelism", "1"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
     )
 
 
