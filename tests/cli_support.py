@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import ssl
 import subprocess as sp
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -32,6 +33,11 @@ def cli_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
     full = {k: v for k, v in os.environ.items() if not k.startswith("ACME_")}
     full.update(env or {})
     full.setdefault("NO_COLOR", "1")
+    # No test speaks TLS, yet httpx builds two TLS contexts for every client, each
+    # parsing a whole CA bundle (SSL_CERT_FILE's or certifi's): 60% of the CPU of a
+    # plan run in-process. A CA directory is read a certificate at a time, when needed.
+    full.pop("SSL_CERT_FILE", None)
+    full.setdefault("SSL_CERT_DIR", ssl.get_default_verify_paths().capath or "/etc/ssl/certs")
     return full
 
 

@@ -7,10 +7,13 @@ exactly what personactl sent, independently of personactl's own bookkeeping.
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
+import ssl
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -42,16 +45,27 @@ class Emulator:
     app: EmulatorApp
     data_dir: Path
     log: list[Recorded] = field(default_factory=list)
+    in_flight: int = 0  # requests received and not yet answered
 
     def client(self) -> httpx.Client:
         """A plain client for acting behind personactl's back."""
-        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {KEY}"})
+        return httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {KEY}"}, verify=_ssl_context()
+        )
 
     def writes(self) -> list[Recorded]:
         return [r for r in self.log if r.method != "GET"]
 
     def reset_log(self) -> None:
         self.log.clear()
+
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        """Until every request received has been answered (one from a process killed
+        mid-request is still handled, as a real server would)."""
+        deadline = time.monotonic() + timeout
+        while self.in_flight:
+            assert time.monotonic() < deadline, f"{self.in_flight} requests still in flight"
+            time.sleep(0.005)
 
     def serve(self, data_dir: Path) -> None:
         """Serve `data_dir` from now on: the same URL, settings and request log.
@@ -71,8 +85,25 @@ class Emulator:
             return list(c.get("/v1/tools", params={"perPage": 100}).json()["data"])
 
 
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """One for every test-side client: httpx would parse certifi's bundle for each (40 ms)."""
+    return httpx.create_ssl_context()
+
+
 # Called with each request before the emulator handles it (to act behind personactl's back).
 Hook = Callable[[Recorded], None]
+
+
+def slow_writes(seconds: float) -> Hook:
+    """A hook that holds each POST, PUT and DELETE `seconds` before the emulator handles it:
+    writes stay in flight that long, and reads (the plan before them) do not wait."""
+
+    def hold(record: Recorded) -> None:
+        if record.method != "GET":
+            time.sleep(seconds)
+
+    return hold
 
 
 @contextmanager
@@ -92,9 +123,14 @@ def emulator(data_dir: Path, hook: Hook | None = None, **settings: Any) -> Itera
         record = Recorded(environ["REQUEST_METHOD"], path, json.loads(raw) if raw else None)
         with lock:
             emu.log.append(record)
-        if hook is not None:
-            hook(record)
-        return emu.app(environ, start_response)
+            emu.in_flight += 1
+        try:
+            if hook is not None:
+                hook(record)
+            return emu.app(environ, start_response)
+        finally:
+            with lock:
+                emu.in_flight -= 1
 
     server = create_server(recorder, "127.0.0.1", 0)
     # shutdown() waits for the loop to poll: 0.5 s by default, at every teardown

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_support import TOKEN, Emulator, edit, emulator, make_project, pc, spawn_pc
+from e2e_support import TOKEN, Emulator, edit, emulator, make_project, pc, slow_writes, spawn_pc
 
 TOOLS = ["show-product", "order-lookup", "end-call"]
 PERSONAS = ["concierge-lea", "onboarding-mia", "onboarding-trainer", "support-cara"]
@@ -307,7 +307,7 @@ def test_saved_plan_refuses_selection_options(
 
 
 def test_a_second_apply_fails_at_once_while_the_first_holds_the_lock(tmp_path: Path) -> None:
-    with emulator(tmp_path / "data", latency_ms=300) as emu:
+    with emulator(tmp_path / "data", hook=slow_writes(0.3)) as emu:
         project = make_project(tmp_path / "proj", emu.url)
         # A separate process holds the lock: flock() does not exclude within one process.
         first = spawn_pc(

@@ -343,6 +343,7 @@ def test_sigkill_at_any_moment_loses_and_duplicates_nothing(tmp_path: Path, seed
             proc.send_signal(signal.SIGKILL)
         finally:
             proc.wait(timeout=30)
+        emu.wait_idle()  # a request the killed process sent still lands, as on a real server
         moment = "after" if finished else ("before" if writes_at_kill == 0 else "during")
         _KILLS[moment] = _KILLS.get(moment, 0) + 1
         doc = check_state_file(project)

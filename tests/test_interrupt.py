@@ -9,7 +9,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from e2e_support import emulator, make_project, pc, spawn_pc
+from e2e_support import emulator, make_project, pc, slow_writes, spawn_pc
 
 
 def _start_apply(project: Path) -> subprocess.Popen[str]:
@@ -22,7 +22,7 @@ def _start_apply(project: Path) -> subprocess.Popen[str]:
 
 
 def test_ctrl_c_finishes_what_is_in_flight_and_reports(tmp_path: Path) -> None:
-    with emulator(tmp_path / "emu-data", latency_ms=150) as emu:
+    with emulator(tmp_path / "emu-data", hook=slow_writes(0.15)) as emu:
         project = make_project(tmp_path / "proj", emu.url)
         proc = _start_apply(project)
         assert proc.stderr is not None
@@ -55,7 +55,7 @@ def test_ctrl_c_finishes_what_is_in_flight_and_reports(tmp_path: Path) -> None:
 
 
 def test_a_second_ctrl_c_stops_at_once(tmp_path: Path) -> None:
-    with emulator(tmp_path / "emu-data", latency_ms=400) as emu:
+    with emulator(tmp_path / "emu-data", hook=slow_writes(0.4)) as emu:
         project = make_project(tmp_path / "proj", emu.url)
         proc = _start_apply(project)
         assert proc.stderr is not None
@@ -67,6 +67,7 @@ def test_a_second_ctrl_c_stops_at_once(tmp_path: Path) -> None:
         _, rest = proc.communicate(timeout=5)
         assert proc.returncode == 1
         assert "Stopped at once: a write in flight may be unrecorded" in rest
+        emu.wait_idle()  # that write lands: the re-run must find it, not make another
         # What was recorded is intact; a re-run converges without duplicates.
         assert pc(project, "apply", "--auto-approve").code == 0
         assert pc(project, "plan", "--detailed-exitcode").code == 0
