@@ -99,11 +99,6 @@ def emu(tmp_path: Path) -> Iterator[Emulator]:
         yield e
 
 
-@pytest.fixture
-def project(emu: Emulator, tmp_path: Path) -> Path:
-    return make_project(tmp_path / "proj", emu.url)
-
-
 # -- failures that are not retried --------------------------------------------------------
 
 
@@ -205,8 +200,8 @@ def test_partial_seeds_exist() -> None:
     assert len(PARTIAL_SEEDS) == 3
 
 
-def test_a_failed_update_leaves_the_state_as_it_was(project: Path, emu: Emulator) -> None:
-    assert pc(project, "apply", "--auto-approve").code == 0
+def test_a_failed_update_leaves_the_state_as_it_was(applied: Path, emu: Emulator) -> None:
+    project = applied
     before = (project / ".personactl" / "emu.json").read_text()
     path = project / "personas/support.yaml"
     path.write_text(path.read_text().replace("speed: 1.05", "speed: 1.1"))
@@ -229,8 +224,8 @@ def test_a_failed_update_leaves_the_state_as_it_was(project: Path, emu: Emulator
 # -- a server that acknowledges but does not persist ---------------------------------------
 
 
-def test_a_field_not_persisted_is_an_error_and_stays_planned(project: Path, emu: Emulator) -> None:
-    assert pc(project, "apply", "--auto-approve").code == 0
+def test_a_field_not_persisted_is_an_error_and_stays_planned(applied: Path, emu: Emulator) -> None:
+    project = applied
     path = project / "personas/support.yaml"
     path.write_text(path.read_text().replace("speed: 1.05", "speed: 1.1"))
     handle = emu.app.handle
