@@ -9,13 +9,16 @@ dropped after commit, latency spikes, mixed), or killed with SIGKILL at a
 seeded moment. After each: no duplicate persona or tool name, a valid state
 file, and a second run without faults converging to zero changes. Bounded:
 it stops starting new runs once `--seconds` are spent, and says so.
+
+personactl runs in this process (tests/cli_support.py `run_cli`), against
+the emulator over real HTTP; the runs that are killed, and the one that times
+an apply for them, are separate processes.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import re
 import shutil
@@ -23,11 +26,8 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,13 +35,11 @@ from typing import Any
 import httpx
 import yaml
 
-from personactl.emulator.app import EmulatorApp
-from personactl.emulator.server import create_server
-from personactl.emulator.settings import EmulatorSettings
-
 REPO = Path(__file__).resolve().parent.parent
-EXAMPLE = REPO / "examples" / "acme-personas"
-KEY = "soak-key"
+sys.path.insert(0, str(REPO / "tests"))
+from cli_support import EXAMPLE, Result, run_cli, spawn  # noqa: E402  (the tests' harness)
+from e2e_support import KEY, emulator  # noqa: E402
+
 TOKEN = "soak-orders-token"
 
 SCHEDULES: list[tuple[str, dict[str, Any]]] = [
@@ -83,29 +81,12 @@ def scaled_example(dest: Path, url: str, personas: int) -> Path:
     return dest
 
 
-@contextmanager
-def emulator(data: Path, settings: dict[str, Any]) -> Iterator[tuple[str, EmulatorApp]]:
-    app = EmulatorApp(data, EmulatorSettings(api_key=KEY, **settings))
-    server = create_server(app, "127.0.0.1", 0)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", app
-    finally:
-        server.shutdown()
-        server.server_close()
-        app.close()
+ENV = {"SOAK_KEY": KEY, "ACME_ORDERS_TOKEN": TOKEN}
 
 
-def personactl(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SOAK_KEY": KEY, "ACME_ORDERS_TOKEN": TOKEN, "NO_COLOR": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "personactl", *args],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+def personactl(root: Path, *args: str) -> Result:
+    """personactl ARGS in `root`, in this process (the runs that are killed are not)."""
+    return run_cli(list(args), root, ENV)
 
 
 def live_names(url: str) -> list[str]:
@@ -140,11 +121,11 @@ def converge(root: Path, url: str) -> list[str]:
     """A second run without faults: apply succeeds, then plan shows nothing."""
     problems = []
     r = personactl(root, "apply", "--auto-approve", "--parallelism", "8")
-    if r.returncode != 0:
-        problems.append(f"re-apply exited {r.returncode}: {r.stderr[-300:]}")
+    if r.code != 0:
+        problems.append(f"re-apply exited {r.code}: {r.err[-300:]}")
     r = personactl(root, "plan", "--detailed-exitcode")
-    if r.returncode != 0:
-        problems.append(f"plan after re-apply exited {r.returncode}")
+    if r.code != 0:
+        problems.append(f"plan after re-apply exited {r.code}")
     return problems + check_invariants(root, url)
 
 
@@ -161,17 +142,18 @@ def run_schedule(
     base = Path(tempfile.mkdtemp(dir=work))
     try:
         # The faulty run, then a clean server over the same data for the second run.
-        with emulator(base / "data", {**settings, "seed": seed, "latency_ms": 2.0}) as (url, _):
-            root = scaled_example(base / "proj", url, personas)
+        with emulator(base / "data", **{**settings, "seed": seed, "latency_ms": 2.0}) as emu:
+            root = scaled_example(base / "proj", emu.url, personas)
             first = personactl(root, "apply", "--auto-approve", "--parallelism", "8")
         # Check and converge through a server without faults, over the same data.
-        with emulator(base / "data", {}) as (url, _):
+        with emulator(base / "data") as emu:
+            url = emu.url
             config = root / "personactl.yaml"
             config.write_text(
                 re.sub(r"apiUrl: http://127\.0\.0\.1:\d+", f"apiUrl: {url}", config.read_text())
             )
             problems = check_invariants(root, url) + converge(root, url)
-        detail = f"first run exit {first.returncode}"
+        detail = f"first run exit {first.code}"
         return Outcome(f"{name} (seed {seed})", not problems, "; ".join(problems) or detail)
     finally:
         shutil.rmtree(base, ignore_errors=True)
@@ -181,10 +163,12 @@ def apply_duration(work: Path, personas: int) -> float:
     """How long an uninterrupted apply takes here, so kills land inside one."""
     base = Path(tempfile.mkdtemp(dir=work))
     try:
-        with emulator(base / "data", {"latency_ms": 10.0}) as (url, _):
-            root = scaled_example(base / "proj", url, personas)
+        with emulator(base / "data", latency_ms=10.0) as emu:
+            root = scaled_example(base / "proj", emu.url, personas)
+            # In a separate process, from its start-up on, as the runs that are killed.
             start = time.monotonic()
-            personactl(root, "apply", "--auto-approve", "--parallelism", "4")
+            quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+            spawn(["apply", "--auto-approve", "--parallelism", "4"], root, ENV, **quiet).wait()
             return time.monotonic() - start
     finally:
         shutil.rmtree(base, ignore_errors=True)
@@ -194,21 +178,12 @@ def run_kill(work: Path, seed: int, personas: int, duration: float) -> Outcome:
     base = Path(tempfile.mkdtemp(dir=work))
     rng = random.Random(seed)
     try:
-        with emulator(base / "data", {"latency_ms": 10.0}) as (url, _):
-            root = scaled_example(base / "proj", url, personas)
-            env = {**os.environ, "SOAK_KEY": KEY, "ACME_ORDERS_TOKEN": TOKEN}
-            proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "personactl",
-                    "apply",
-                    "--auto-approve",
-                    "--parallelism",
-                    "4",
-                ],
-                cwd=root,
-                env=env,
+        with emulator(base / "data", latency_ms=10.0) as emu:
+            root = scaled_example(base / "proj", emu.url, personas)
+            proc = spawn(
+                ["apply", "--auto-approve", "--parallelism", "4"],
+                root,
+                ENV,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
@@ -221,7 +196,8 @@ def run_kill(work: Path, seed: int, personas: int, duration: float) -> Outcome:
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()
                 when = f"at {delay:.2f} s"
-            problems = check_invariants(root, url) + converge(root, url)
+            emu.wait_idle()  # a request the killed process sent still lands
+            problems = check_invariants(root, emu.url) + converge(root, emu.url)
         return Outcome(
             f"SIGKILL {when} (seed {seed})", not problems, "; ".join(problems) or "converged"
         )

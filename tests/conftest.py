@@ -5,11 +5,14 @@ from __future__ import annotations
 import shutil
 import textwrap
 from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 from cli_support import EXAMPLE, Result, WriteFiles, run_cli
-from e2e_support import Emulator, make_project, pc
+from e2e_support import Emulator, emulator, make_project, pc
+
+from personactl.emulator.settings import EmulatorSettings
 
 
 @pytest.fixture
@@ -53,10 +56,48 @@ def project(emu: Emulator, tmp_path: Path) -> Path:
     return make_project(tmp_path / "proj", emu.url)
 
 
+class AppliedTemplates:
+    """The example project applied once per emulator settings, for tests to copy.
+
+    A copy (the emulator's data directory and the project's `.personactl/`) is
+    what a fresh apply would leave: the same personas and tools under the same
+    ids, and a state file that names them.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.made: dict[str, tuple[Path, Path]] = {}
+
+    def apply_to(self, project: Path, emu: Emulator) -> None:
+        """Make `project` and `emu` (no request in flight) a copy of the applied template."""
+        data, state = self._template(emu.app.settings)
+        copy = emu.data_dir / "applied"  # where tests look for the emulator's files
+        shutil.copytree(data, copy)
+        emu.serve(copy)
+        shutil.copytree(state, project / ".personactl")
+
+    def _template(self, settings: EmulatorSettings) -> tuple[Path, Path]:
+        key = repr(settings)
+        if key not in self.made:
+            base = self.root / str(len(self.made))
+            options = {f.name: getattr(settings, f.name) for f in fields(settings)}
+            del options["api_key"]  # emulator() sets it
+            with emulator(base / "data", **options) as emu:
+                project = make_project(base / "proj", emu.url)
+                r = pc(project, "apply", "--auto-approve")
+                assert r.code == 0, r.err
+            self.made[key] = (base / "data", project / ".personactl")
+        return self.made[key]
+
+
+@pytest.fixture(scope="session")
+def applied_templates(tmp_path_factory: pytest.TempPathFactory) -> AppliedTemplates:
+    return AppliedTemplates(tmp_path_factory.mktemp("applied-templates"))
+
+
 @pytest.fixture
-def applied(project: Path, emu: Emulator) -> Path:
+def applied(project: Path, emu: Emulator, applied_templates: AppliedTemplates) -> Path:
     """The project, applied once; the emulator's request log then starts empty."""
-    r = pc(project, "apply", "--auto-approve")
-    assert r.code == 0, r.err
+    applied_templates.apply_to(project, emu)
     emu.reset_log()
     return project

@@ -7,9 +7,13 @@ exactly what personactl sent, independently of personactl's own bookkeeping.
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
+import ssl
+import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,7 +22,7 @@ from typing import Any
 
 import httpx
 import yaml
-from cli_support import EXAMPLE, Result, run_cli
+from cli_support import EXAMPLE, Result, run_cli, spawn
 
 from personactl.emulator.app import EmulatorApp
 from personactl.emulator.server import create_server
@@ -39,17 +43,38 @@ class Recorded:
 class Emulator:
     url: str
     app: EmulatorApp
+    data_dir: Path
     log: list[Recorded] = field(default_factory=list)
+    in_flight: int = 0  # requests received and not yet answered
 
     def client(self) -> httpx.Client:
         """A plain client for acting behind personactl's back."""
-        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {KEY}"})
+        return httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {KEY}"}, verify=_ssl_context()
+        )
 
     def writes(self) -> list[Recorded]:
         return [r for r in self.log if r.method != "GET"]
 
     def reset_log(self) -> None:
         self.log.clear()
+
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        """Until every request received has been answered (one from a process killed
+        mid-request is still handled, as a real server would)."""
+        deadline = time.monotonic() + timeout
+        while self.in_flight:
+            assert time.monotonic() < deadline, f"{self.in_flight} requests still in flight"
+            time.sleep(0.005)
+
+    def serve(self, data_dir: Path) -> None:
+        """Serve `data_dir` from now on: the same URL, settings and request log.
+
+        For a copy of a template's data, made while no request is in flight.
+        """
+        previous = self.app
+        self.app = EmulatorApp(data_dir, previous.settings)
+        previous.close()
 
     def personas(self) -> list[dict[str, Any]]:
         with self.client() as c:
@@ -60,14 +85,31 @@ class Emulator:
             return list(c.get("/v1/tools", params={"perPage": 100}).json()["data"])
 
 
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """One for every test-side client: httpx would parse certifi's bundle for each (40 ms)."""
+    return httpx.create_ssl_context()
+
+
 # Called with each request before the emulator handles it (to act behind personactl's back).
 Hook = Callable[[Recorded], None]
+
+
+def slow_writes(seconds: float) -> Hook:
+    """A hook that holds each POST, PUT and DELETE `seconds` before the emulator handles it:
+    writes stay in flight that long, and reads (the plan before them) do not wait."""
+
+    def hold(record: Recorded) -> None:
+        if record.method != "GET":
+            time.sleep(seconds)
+
+    return hold
 
 
 @contextmanager
 def emulator(data_dir: Path, hook: Hook | None = None, **settings: Any) -> Iterator[Emulator]:
     app = EmulatorApp(data_dir, EmulatorSettings(api_key=KEY, **settings))
-    emu = Emulator("", app)
+    emu = Emulator("", app, data_dir)
     lock = threading.Lock()
 
     def recorder(environ: dict[str, Any], start_response: Any) -> Any:
@@ -81,12 +123,20 @@ def emulator(data_dir: Path, hook: Hook | None = None, **settings: Any) -> Itera
         record = Recorded(environ["REQUEST_METHOD"], path, json.loads(raw) if raw else None)
         with lock:
             emu.log.append(record)
-        if hook is not None:
-            hook(record)
-        return app(environ, start_response)
+            emu.in_flight += 1
+        try:
+            if hook is not None:
+                hook(record)
+            return emu.app(environ, start_response)
+        finally:
+            with lock:
+                emu.in_flight -= 1
 
     server = create_server(recorder, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # shutdown() waits for the loop to poll: 0.5 s by default, at every teardown
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     emu.url = f"http://127.0.0.1:{server.server_address[1]}"
     try:
@@ -94,7 +144,7 @@ def emulator(data_dir: Path, hook: Hook | None = None, **settings: Any) -> Itera
     finally:
         server.shutdown()
         server.server_close()
-        app.close()
+        emu.app.close()
 
 
 def make_project(dest: Path, url: str, prefix: str = "t-") -> Path:
@@ -113,10 +163,25 @@ def make_project(dest: Path, url: str, prefix: str = "t-") -> Path:
     return dest
 
 
-def pc(project: Path, *args: str, env: dict[str, str] | None = None, **kw: Any) -> Result:
-    """Run personactl in the project with the emulator's key and the example's secret."""
+def pc(
+    project: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    subprocess: bool = False,
+    **kw: Any,
+) -> Result:
+    """Run personactl in the project with the emulator's key and the example's secret
+    (in this process unless `subprocess=True`: see `run_cli`)."""
     full = {"EMU_KEY": KEY, "ACME_ORDERS_TOKEN": TOKEN, **(env or {})}
-    return run_cli(list(args), cwd=project, env=full, **kw)
+    return run_cli(list(args), cwd=project, env=full, subprocess=subprocess, **kw)
+
+
+def spawn_pc(project: Path, *args: str, **kw: Any) -> subprocess.Popen[str]:
+    """`pc` in a separate process, not waited for (see `cli_support.spawn`)."""
+    popen: subprocess.Popen[str] = spawn(
+        list(args), project, {"EMU_KEY": KEY, "ACME_ORDERS_TOKEN": TOKEN}, **kw
+    )
+    return popen
 
 
 def edit(path: Path, old: str, new: str) -> None:

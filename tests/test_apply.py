@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_support import KEY, TOKEN, Emulator, edit, emulator, make_project, pc
+from e2e_support import TOKEN, Emulator, edit, emulator, make_project, pc, slow_writes, spawn_pc
 
 TOOLS = ["show-product", "order-lookup", "end-call"]
 PERSONAS = ["concierge-lea", "onboarding-mia", "onboarding-trainer", "support-cara"]
@@ -308,17 +307,14 @@ def test_saved_plan_refuses_selection_options(
 
 
 def test_a_second_apply_fails_at_once_while_the_first_holds_the_lock(tmp_path: Path) -> None:
-    with emulator(tmp_path / "data", latency_ms=300) as emu:
+    with emulator(tmp_path / "data", hook=slow_writes(0.3)) as emu:
         project = make_project(tmp_path / "proj", emu.url)
-        env = {"EMU_KEY": KEY, "ACME_ORDERS_TOKEN": TOKEN, "NO_COLOR": "1"}
-        first = subprocess.Popen(
-            [sys.executable, "-m", "personactl", "apply", "--auto-approve", "--parallelism", "1"],
-            cwd=project,
-            env={**_base_env(), **env},
-            stdin=subprocess.DEVNULL,
+        # A separate process holds the lock: flock() does not exclude within one process.
+        first = spawn_pc(
+            project,
+            *("apply", "--auto-approve", "--parallelism", "1"),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            text=True,
         )
         try:
             deadline = time.monotonic() + 30
@@ -342,15 +338,6 @@ def test_a_second_apply_fails_at_once_while_the_first_holds_the_lock(tmp_path: P
         assert out.splitlines()[-1] == SUMMARY_7
         assert len(emu.personas()) == 4 and len(emu.tools()) == 3
         assert pc(project, "plan", "--detailed-exitcode").code == 0
-
-
-def _base_env() -> dict[str, str]:
-    import os
-
-    return {k: v for k, v in os.environ.items() if not k.startswith("ACME_")}
-
-
-# -- prune ------------------------------------------------------------------------------
 
 
 # -- prune ------------------------------------------------------------------------------

@@ -9,18 +9,16 @@ that does not persist what it acknowledged, and SIGKILL at random moments.
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_support import KEY, TOKEN, Emulator, emulator, make_project, pc
+from e2e_support import TOKEN, Emulator, emulator, make_project, pc, spawn_pc
 
 from personactl.emulator.app import Request, Response
 from personactl.emulator.faults import FaultInjector
@@ -99,11 +97,6 @@ def converge(project: Path, emu: Emulator) -> None:
 def emu(tmp_path: Path) -> Iterator[Emulator]:
     with emulator(tmp_path / "emu-data") as e:
         yield e
-
-
-@pytest.fixture
-def project(emu: Emulator, tmp_path: Path) -> Path:
-    return make_project(tmp_path / "proj", emu.url)
 
 
 # -- failures that are not retried --------------------------------------------------------
@@ -207,8 +200,8 @@ def test_partial_seeds_exist() -> None:
     assert len(PARTIAL_SEEDS) == 3
 
 
-def test_a_failed_update_leaves_the_state_as_it_was(project: Path, emu: Emulator) -> None:
-    assert pc(project, "apply", "--auto-approve").code == 0
+def test_a_failed_update_leaves_the_state_as_it_was(applied: Path, emu: Emulator) -> None:
+    project = applied
     before = (project / ".personactl" / "emu.json").read_text()
     path = project / "personas/support.yaml"
     path.write_text(path.read_text().replace("speed: 1.05", "speed: 1.1"))
@@ -231,8 +224,8 @@ def test_a_failed_update_leaves_the_state_as_it_was(project: Path, emu: Emulator
 # -- a server that acknowledges but does not persist ---------------------------------------
 
 
-def test_a_field_not_persisted_is_an_error_and_stays_planned(project: Path, emu: Emulator) -> None:
-    assert pc(project, "apply", "--auto-approve").code == 0
+def test_a_field_not_persisted_is_an_error_and_stays_planned(applied: Path, emu: Emulator) -> None:
+    project = applied
     path = project / "personas/support.yaml"
     path.write_text(path.read_text().replace("speed: 1.05", "speed: 1.1"))
     handle = emu.app.handle
@@ -327,13 +320,9 @@ def test_sigkill_at_any_moment_loses_and_duplicates_nothing(tmp_path: Path, seed
     how, delay, k = _kill_moment(rng)
     with emulator(tmp_path / "data", latency_ms=15) as emu:
         project = make_project(tmp_path / "proj", emu.url)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ACME_")}
-        env.update({"EMU_KEY": KEY, "ACME_ORDERS_TOKEN": TOKEN, "NO_COLOR": "1"})
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "personactl", "apply", "--auto-approve", "--parallelism", "2"],
-            cwd=project,
-            env=env,
-            stdin=subprocess.DEVNULL,
+        proc = spawn_pc(
+            project,
+            *("apply", "--auto-approve", "--parallelism", "2"),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -349,6 +338,7 @@ def test_sigkill_at_any_moment_loses_and_duplicates_nothing(tmp_path: Path, seed
             proc.send_signal(signal.SIGKILL)
         finally:
             proc.wait(timeout=30)
+        emu.wait_idle()  # a request the killed process sent still lands, as on a real server
         moment = "after" if finished else ("before" if writes_at_kill == 0 else "during")
         _KILLS[moment] = _KILLS.get(moment, 0) + 1
         doc = check_state_file(project)

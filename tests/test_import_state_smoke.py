@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from e2e_support import Emulator, emulator, make_project, pc
+from e2e_support import Emulator, emulator, pc
 
 LIV_HOME = "071b0286-4cce-4808-bee2-e642f1062de3"
 LUCY = "de23e340-1416-4dd8-977d-065a7ca11697"
@@ -19,14 +19,6 @@ CRM_KEY = "crm-secret-9f8e7d-unique"
 def emu(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Emulator]:
     with emulator(tmp_path / "emu-data", hide_write_only=request.param) as e:
         yield e
-
-
-@pytest.fixture
-def applied(emu: Emulator, tmp_path: Path) -> Path:
-    project = make_project(tmp_path / "proj", emu.url)
-    r = pc(project, "apply", "--auto-approve")
-    assert r.code == 0, r.err
-    return project
 
 
 def unmanaged(emu: Emulator) -> tuple[str, str]:

@@ -5,30 +5,24 @@ A real process and a real signal (only a subprocess can prove this)."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
-from e2e_support import KEY, TOKEN, emulator, make_project, pc
+from e2e_support import emulator, make_project, pc, slow_writes, spawn_pc
 
 
 def _start_apply(project: Path) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ACME_")}
-    env.update({"EMU_KEY": KEY, "ACME_ORDERS_TOKEN": TOKEN, "NO_COLOR": "1"})
-    return subprocess.Popen(
-        [sys.executable, "-m", "personactl", "apply", "--auto-approve", "--parallelism", "1"],
-        cwd=project,
-        env=env,
+    return spawn_pc(
+        project,
+        *("apply", "--auto-approve", "--parallelism", "1"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
     )
 
 
 def test_ctrl_c_finishes_what_is_in_flight_and_reports(tmp_path: Path) -> None:
-    with emulator(tmp_path / "emu-data", latency_ms=150) as emu:
+    with emulator(tmp_path / "emu-data", hook=slow_writes(0.15)) as emu:
         project = make_project(tmp_path / "proj", emu.url)
         proc = _start_apply(project)
         assert proc.stderr is not None
@@ -61,7 +55,7 @@ def test_ctrl_c_finishes_what_is_in_flight_and_reports(tmp_path: Path) -> None:
 
 
 def test_a_second_ctrl_c_stops_at_once(tmp_path: Path) -> None:
-    with emulator(tmp_path / "emu-data", latency_ms=400) as emu:
+    with emulator(tmp_path / "emu-data", hook=slow_writes(0.4)) as emu:
         project = make_project(tmp_path / "proj", emu.url)
         proc = _start_apply(project)
         assert proc.stderr is not None
@@ -73,6 +67,7 @@ def test_a_second_ctrl_c_stops_at_once(tmp_path: Path) -> None:
         _, rest = proc.communicate(timeout=5)
         assert proc.returncode == 1
         assert "Stopped at once: a write in flight may be unrecorded" in rest
+        emu.wait_idle()  # that write lands: the re-run must find it, not make another
         # What was recorded is intact; a re-run converges without duplicates.
         assert pc(project, "apply", "--auto-approve").code == 0
         assert pc(project, "plan", "--detailed-exitcode").code == 0

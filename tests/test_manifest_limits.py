@@ -122,7 +122,7 @@ def test_hostile_templates_fail_fast_within_bounded_memory(tmp_path: Path) -> No
         path.parent.mkdir(exist_ok=True)
         path.write_text(inline(name, template))
     # 512 MB of address space: any of these expanded even once would not fit.
-    r = run_cli(["validate"], cwd=tmp_path, preexec_fn=_cap_memory)
+    r = run_cli(["validate"], cwd=tmp_path, subprocess=True, preexec_fn=_cap_memory)
     assert r.code == 1, r.err
     assert r.lines == [
         f"personas/{name}.yaml:6:11: {message}" for name, (_, message) in sorted(HOSTILE.items())
@@ -135,7 +135,7 @@ def test_a_3_gb_prompt_file_is_refused_without_reading_it(write: WriteFiles) -> 
     (root / "prompts").mkdir()
     with open(root / "prompts" / "huge.md", "wb") as f:
         f.truncate(3 * 2**30)  # sparse: takes no disk space
-    r = run_cli(["validate"], cwd=root, preexec_fn=_cap_memory)
+    r = run_cli(["validate"], cwd=root, subprocess=True, preexec_fn=_cap_memory)
     assert r.code == 1
     assert r.lines == [
         "personas/p.yaml:6:11: prompt file '../prompts/huge.md' is 3,221,225,472 bytes, over "

@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from subprocess import PIPE
 
 import pytest
-from e2e_support import KEY, TOKEN, Emulator, edit, emulator, make_project, pc, requests_summary
+from e2e_support import (
+    KEY,
+    TOKEN,
+    Emulator,
+    edit,
+    emulator,
+    make_project,
+    pc,
+    requests_summary,
+    spawn_pc,
+)
 
 PERSONAS = 4
 CATALOG_LISTS = [
@@ -285,16 +297,33 @@ def test_provider_options_are_checked_once_the_voice_is_known(project: Path) -> 
     )
 
 
-def test_wrong_key_and_unreachable_api(project: Path) -> None:
+@pytest.fixture(scope="module", autouse=True)
+def unreachable_plan(tmp_path_factory: pytest.TempPathFactory) -> Iterator[subprocess.Popen[str]]:
+    """`plan --api-url` an address that refuses every connection, started with the
+    module's first test: it spends the whole connect budget (10 s) on the real clock,
+    which only a separate process can do while the other tests run."""
+    project = make_project(tmp_path_factory.mktemp("unreachable") / "proj", "http://127.0.0.1:9")
+    proc = spawn_pc(
+        project, "plan", "--api-url", "http://127.0.0.1:9", stdout=PIPE, stderr=PIPE
+    )
+    yield proc
+    proc.kill()
+    proc.communicate()
+
+
+def test_wrong_key(project: Path) -> None:
     r = pc(project, "plan", env={"EMU_KEY": "wrong-key-123456"})
     assert r.code == 1
     assert "rejected the API key from EMU_KEY" in r.err
     assert "wrong-key-123456" not in r.err + r.out
     assert "Traceback" not in r.err
-    r = pc(project, "plan", "--api-url", "http://127.0.0.1:9")
-    assert r.code == 1
-    assert r.err.startswith("error: cannot reach the Anam API at http://127.0.0.1:9 ")
-    assert KEY not in r.err
+
+
+def test_unreachable_api(unreachable_plan: subprocess.Popen[str]) -> None:
+    _, err = unreachable_plan.communicate(timeout=120)
+    assert unreachable_plan.returncode == 1
+    assert err.startswith("error: cannot reach the Anam API at http://127.0.0.1:9 "), err
+    assert KEY not in err
 
 
 def test_ambiguous_names_list_the_candidates_with_ids(project: Path) -> None:

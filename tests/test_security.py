@@ -103,7 +103,7 @@ def test_hostile_yaml_is_refused_within_bounded_memory(
 ) -> None:
     (tmp_path / "personas").mkdir()
     (tmp_path / "personas" / "evil.yaml").write_text(content)
-    r = run_cli(["validate"], cwd=tmp_path, preexec_fn=_cap_memory)
+    r = run_cli(["validate"], cwd=tmp_path, subprocess=True, preexec_fn=_cap_memory)
     assert r.code == 1
     assert message in r.out, r.out
     assert "Traceback" not in r.err

@@ -151,7 +151,7 @@ def test_billion_laughs_fails_cleanly_within_bounded_memory(write: WriteFiles) -
     lines += [f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)]
     root = write({"bomb.yaml": "\n".join(lines) + "\n"})
     # Under a 400 MB address-space cap a full expansion (10^9 strings) cannot fit.
-    r = run_cli(["validate", "bomb.yaml"], cwd=root, preexec_fn=_limit_memory)
+    r = run_cli(["validate", "bomb.yaml"], cwd=root, subprocess=True, preexec_fn=_limit_memory)
     assert r.code == 1
     assert r.lines == [
         "bomb.yaml:1:10: document expands to more than 50,000 values (an alias bomb?); "
