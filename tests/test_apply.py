@@ -414,12 +414,12 @@ def test_prune_deletes_only_what_the_state_recorded(applied: Path, emu: Emulator
 
 def test_prune_never_deletes_prevent_destroy_or_a_tool_in_use(applied: Path, emu: Emulator) -> None:
     ids = state_ids(applied)
-    # support-cara has lifecycle.prevent_destroy; order-lookup is used by it alone.
+    # support-cara has lifecycle.preventDestroy; order-lookup is used by it alone.
     (applied / "personas/support.yaml").unlink()
     (applied / "tools/orders.yaml").unlink()
     r = pc(applied, "apply", "--prune", "--auto-approve")
     assert r.code == 0, r.err
-    assert "Warning: Persona 'support-cara' (t-support-cara) has lifecycle.prevent_destroy: " in (
+    assert "Warning: Persona 'support-cara' (t-support-cara) has lifecycle.preventDestroy: " in (
         r.err
     )
     assert (

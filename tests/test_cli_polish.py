@@ -80,7 +80,7 @@ SHARED_HELP = {
     "--target": "--target NAME Only this resource (repeatable); the tools it uses come along.",
     "--selector": "-l, --selector KEY=VALUE Only resources with this label (repeatable).",
     "--prune": "--prune Also delete resources recorded in the state that the manifests no "
-    "longer declare (never lifecycle.prevent_destroy ones).",
+    "longer declare (never lifecycle.preventDestroy ones).",
 }
 
 

@@ -68,7 +68,7 @@ def selection_options(f: F) -> F:
         "--prune",
         is_flag=True,
         help="Also delete resources recorded in the state that the manifests no "
-        "longer declare (never lifecycle.prevent_destroy ones).",
+        "longer declare (never lifecycle.preventDestroy ones).",
     )(f)
     f = click.option(
         "-l",

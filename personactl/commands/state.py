@@ -87,10 +87,10 @@ def show(name: str, env_name: str | None) -> None:
     (observed) and the fingerprint. Secrets appear only as sentinels. NAME
     may be KIND/NAME when a persona and a tool share it.
     """
-    from dataclasses import asdict
+    from personactl.core.serialize import to_json
 
     store = _store(_env(env_name))
-    click.echo(json.dumps(asdict(_find(store, name)), indent=2, ensure_ascii=False))
+    click.echo(json.dumps(to_json(_find(store, name)), indent=2, ensure_ascii=False))
 
 
 @state.command()
