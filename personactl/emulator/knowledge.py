@@ -109,9 +109,14 @@ def render_upload(doc: Doc) -> Doc:
     return {**public, "status": "PROCESSING", "errorMessage": None}
 
 
+def _settled(doc: Doc, at: Processing) -> bool:
+    uploaded_ms: int = doc["_uploadedMs"]
+    return at.now_ms - uploaded_ms >= at.processing_ms
+
+
 def render_document(doc: Doc, at: Processing) -> Doc:
     """The public record, with the status (and updatedAt) the read time gives it."""
-    if at.now_ms - doc["_uploadedMs"] < at.processing_ms:
+    if not _settled(doc, at):
         return render_upload(doc)
     failure = doc["_failure"]
     done = format_timestamp(doc["_uploadedMs"] + int(at.processing_ms))
@@ -124,7 +129,7 @@ def render_document(doc: Doc, at: Processing) -> Doc:
 
 
 def is_ready(doc: Doc, at: Processing) -> bool:
-    return bool(render_document(doc, at)["status"] == "READY")
+    return _settled(doc, at) and doc["_failure"] is None
 
 
 def _upload_parameters(parts: list[Part]) -> dict[str, int]:
