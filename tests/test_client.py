@@ -283,7 +283,7 @@ def test_map_concurrent_never_exceeds_parallelism_and_keeps_order(
     ids = [v["id"] for v in voices][:8] * 2
     client.requests.clear()
 
-    outcomes = client.get_many([f"/v1/voices/{i}" for i in ids])
+    outcomes = client.map_concurrent(client.get, [f"/v1/voices/{i}" for i in ids])
 
     assert [o.unwrap()["id"] for o in outcomes] == ids
     assert len(client.requests) == 16
@@ -298,7 +298,7 @@ def test_map_concurrent_keeps_each_failure_with_its_item(
 ) -> None:
     client = sandbox(parallelism=3)
     paths = [f"/v1/voices/{LUCY_VOICE}", "/v1/voices/missing", f"/v1/llms/{GPT_4O_MINI}"]
-    outcomes = client.get_many(paths)
+    outcomes = client.map_concurrent(client.get, paths)
     assert [o.item for o in outcomes] == paths
     assert [o.ok for o in outcomes] == [True, False, True]
     assert isinstance(outcomes[1].error, NotFound)
@@ -321,9 +321,9 @@ def test_parallel_requests_open_at_most_parallelism_connections(
 ) -> None:
     server = threaded_server(EmulatorSettings(latency_ms=30))
     client = harness.client(harness.config(server.url, "sandbox-key", parallelism=4))
-    client.get_many(["/v1/llms"] * 16)
+    client.map_concurrent(client.get, ["/v1/llms"] * 16)
     opened = server.connections_accepted
-    client.get_many(["/v1/voices"] * 16)
+    client.map_concurrent(client.get, ["/v1/voices"] * 16)
     assert opened == 4
     assert server.connections_accepted == 4  # the second batch reused them all
 

@@ -2,7 +2,7 @@
 
     with client_for(env, api_key=..., parallelism=8) as client:
         items = client.list_all(path)                # every page, perPage=100
-        details = client.get_many(paths)
+        details = client.map_concurrent(client.get, paths)
         created = client.post(path, body)            # OutcomeUnknown if dropped
 
 The paths are `personactl.anam.api`'s business: this module knows HTTP, not
@@ -33,7 +33,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -381,10 +381,6 @@ class AnamClient:
                 window.append(pool.submit(run, item))
             results.extend(future.result() for future in window)
         return results
-
-    def get_many(self, paths: Sequence[str]) -> list[Outcome[Any]]:
-        """GET every path concurrently; one Outcome per path, in order."""
-        return self.map_concurrent(self.get, paths)
 
     # -- internals ----------------------------------------------------------------------
 

@@ -8,11 +8,13 @@ import tempfile
 from pathlib import Path
 
 
-def atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str, *, private: bool = False) -> None:
     """Write `text` to a temporary file beside `path`, fsync it, and rename it over `path`
-    (the temporary file is named `.<name>.<random>.tmp`, so debris can be found)."""
+    (the temporary file is named `.<name>.<random>.tmp`, so debris can be found).
+    `private` files (they may hold secrets) are readable by their owner only."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o600 if private else 0o644)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()

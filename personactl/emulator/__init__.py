@@ -32,4 +32,20 @@ Behaviour where the spec is silent (see also the module docstrings):
 - Unknown keys inside `voiceDetectionOptions`/`voiceGenerationOptions` are
   400s; unknown top-level keys are 400s on persona PUT (the schema says
   `additionalProperties: false`) and ignored on POST (the POST schema allows them).
+- LLMs (`llms.py`): the stock catalog's LLMs are the "default LLMs (not owned by
+  your organization)": PUT/DELETE answer 403. `GET /v1/llms` includes them unless
+  `includeDefaults=false`. POST and PUT follow their own schemas (POST `urls` and
+  its `llmFormat` enum, PUT one `url`, which replaces the list, and its enum);
+  `temperature`, sent by both request examples, is accepted. The `secret` is kept
+  only as a SHA-256 digest and never returned. Deleting an LLM leaves personas'
+  `llmId` as it was.
+- Knowledge documents (`knowledge.py`): uploads are multipart/form-data (`file`,
+  `chunkSize`, `chunkOverlap`), 50 MB at most; the upload answers `PROCESSING`,
+  and reads answer `READY` (or `FAILED` with `errorMessage`: empty file,
+  unsupported type, no extractable text) once `--processing-ms` have passed since
+  `createdAt`. Search is a keyword match over the chunks of READY documents,
+  scored by the share of the query's words a chunk holds. The download answer's
+  `downloadUrl` is a presigned URL on the emulator itself (no API key, an HMAC
+  signature, valid one hour) that serves the stored bytes. Deleting a group deletes
+  its documents. `X-Upload-Token` is not supported: no operation issues one.
 """

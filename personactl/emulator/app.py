@@ -1,40 +1,44 @@
 """The emulator's WSGI application: faults, auth, routing and JSON responses.
 
 Order of work per request: latency, injected failure (before any effect),
-Bearer auth (401), routing (404/405), the handler (400s name the field), and
+Bearer auth (401; the presigned download URLs under `/_emulator/` carry a
+signature instead), routing (404/405), the handler (400s name the field), and
 for a successful POST/PUT an optional "drop after commit" (`DropConnection`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import re
 import secrets
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote, urlencode
 
-from personactl.emulator import personas, tools
+from personactl.emulator import knowledge, llms, personas, tools
 from personactl.emulator.catalog import CUSTOMER_CLIENT_LLM_ID
 from personactl.emulator.errors import ApiError, DropConnection, bad_request, not_found
 from personactl.emulator.faults import WRITE_METHODS, FaultInjector
+from personactl.emulator.multipart import Part, parse_form
 from personactl.emulator.settings import DATABASE_FILE, EmulatorSettings
-from personactl.emulator.store import Doc, Store, Txn
+from personactl.emulator.store import Clock, Doc, Store, Txn
 from personactl.emulator.validation import (
-    Field,
-    check_fields,
+    PageQuery,
+    parse_bool_param,
     parse_page_query,
     require_object,
 )
 
 StartResponse = Callable[..., Any]
 _RENDER_STYLES = ("all", "realistic", "animated_3d", "illustrated", "unknown")
-_GROUP_FIELDS = {"name": Field("string"), "description": Field("string")}
+# presigned download URLs: served without the API key, signed, valid this long
+FILES_PREFIX = "/_emulator/knowledge-files/"
+DOWNLOAD_URL_SECONDS = 3600
 
 
 # Fields a normalising server trims (settings.normalize_text).
@@ -49,6 +53,11 @@ class Request:
     headers: dict[str, str]
     raw_body: bytes
     params: dict[str, str] = field(default_factory=dict)
+    content_type: str = ""
+    base_url: str = "http://localhost"  # scheme://host the client addressed
+
+    def form(self) -> list[Part]:
+        return parse_form(self.content_type, self.raw_body)
 
     def json(self) -> Any:
         if not self.raw_body.strip():
@@ -62,11 +71,18 @@ class Request:
 @dataclass
 class Response:
     status: int
-    body: Any = None  # None: no body (204)
+    body: Any = None  # None: no body (204); bytes: sent as they are (Content-Type in headers)
     headers: list[tuple[str, str]] = field(default_factory=list)
 
 
 Handler = Callable[[Request], Response]
+
+
+def _paged(items: list[Doc], query: PageQuery) -> Response:
+    """One page of already-filtered items in the {data, meta} envelope."""
+    offset = (query.page - 1) * query.per_page
+    page = items[offset : offset + query.per_page]
+    return Response(200, {"data": page, "meta": _meta(len(items), query.page, query.per_page)})
 
 
 def _meta(total: int, page: int, per_page: int) -> dict[str, Any]:
@@ -84,9 +100,12 @@ def _meta(total: int, page: int, per_page: int) -> dict[str, Any]:
 class EmulatorApp:
     """WSGI callable; one instance per data directory. Thread-safe."""
 
-    def __init__(self, data_dir: Path, settings: EmulatorSettings | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, settings: EmulatorSettings | None = None, clock: Clock = time.time
+    ) -> None:
+        """`clock` (seconds, as time.time) stamps writes and ages uploaded documents."""
         self.settings = settings or EmulatorSettings()
-        self.store = Store(Path(data_dir) / DATABASE_FILE)
+        self.store = Store(Path(data_dir) / DATABASE_FILE, clock)
         self.faults = FaultInjector(
             self.settings.fail_rates,
             self.settings.drop_after_commit,
@@ -97,7 +116,6 @@ class EmulatorApp:
             self.catalog = personas.Catalog(
                 avatars={d["id"]: d for d in txn.all("avatar")},
                 voices={d["id"]: d for d in txn.all("voice")},
-                llms={d["id"]: d for d in txn.all("llm")},
             )
         table: list[tuple[str, dict[str, Handler]]] = [
             (r"/v1/personas", {"GET": self.list_personas, "POST": self.create_persona}),
@@ -118,8 +136,11 @@ class EmulatorApp:
             (r"/v1/avatars/(?P<id>[^/]+)", {"GET": self._get_catalog("avatar", "Avatar")}),
             (r"/v1/voices", {"GET": self._list_catalog("voice")}),
             (r"/v1/voices/(?P<id>[^/]+)", {"GET": self._get_catalog("voice", "Voice")}),
-            (r"/v1/llms", {"GET": self._list_catalog("llm")}),
-            (r"/v1/llms/(?P<id>[^/]+)", {"GET": self._get_catalog("llm", "LLM")}),
+            (r"/v1/llms", {"GET": self.list_llms, "POST": self.create_llm}),
+            (
+                r"/v1/llms/(?P<id>[^/]+)",
+                {"GET": self.get_llm, "PUT": self.update_llm, "DELETE": self.delete_llm},
+            ),
             (r"/v1/knowledge/groups", {"GET": self.list_groups, "POST": self.create_group}),
             (
                 r"/v1/knowledge/groups/(?P<id>[^/]+)",
@@ -129,6 +150,21 @@ class EmulatorApp:
                     "DELETE": self.delete_group,
                 },
             ),
+            (
+                r"/v1/knowledge/groups/(?P<id>[^/]+)/documents",
+                {"GET": self.list_documents, "POST": self.upload_document},
+            ),
+            (r"/v1/knowledge/groups/(?P<id>[^/]+)/search", {"POST": self.search_group}),
+            (
+                r"/v1/knowledge/documents/(?P<id>[^/]+)",
+                {
+                    "GET": self.get_document,
+                    "PUT": self.rename_document,
+                    "DELETE": self.delete_document,
+                },
+            ),
+            (r"/v1/knowledge/documents/(?P<id>[^/]+)/download", {"GET": self.download_document}),
+            (re.escape(FILES_PREFIX) + r"(?P<id>[^/]+)", {"GET": self.document_file}),
             (r"/v1/auth/session-token", {"POST": self.create_session_token}),
         ]
         self._routes = [(re.compile(pattern), handlers) for pattern, handlers in table]
@@ -141,14 +177,15 @@ class EmulatorApp:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         request = self._parse(environ)
         response = self.handle(request)
-        body = (
-            b""
-            if response.body is None
-            else json.dumps(response.body, ensure_ascii=False, separators=(",", ":")).encode()
-        )
-        headers = [*response.headers, ("Content-Length", str(len(body)))]
-        if response.body is not None:
+        headers = list(response.headers)
+        if response.body is None:
+            body = b""
+        elif isinstance(response.body, bytes):
+            body = response.body
+        else:
+            body = json.dumps(response.body, ensure_ascii=False, separators=(",", ":")).encode()
             headers.append(("Content-Type", "application/json; charset=utf-8"))
+        headers.append(("Content-Length", str(len(body))))
         start_response(f"{response.status} {_reason(response.status)}", headers)
         return [body]
 
@@ -164,12 +201,15 @@ class EmulatorApp:
         path = environ.get("PATH_INFO") or "/"
         if len(path) > 1:
             path = path.rstrip("/")
+        host = headers.get("host") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
         return Request(
             method=environ["REQUEST_METHOD"].upper(),
             path=path,
             query=parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True),
             headers=headers,
             raw_body=raw,
+            content_type=environ.get("CONTENT_TYPE", ""),
+            base_url=f"{environ.get('wsgi.url_scheme', 'http')}://{host}",
         )
 
     def handle(self, request: Request) -> Response:
@@ -182,7 +222,8 @@ class EmulatorApp:
         try:
             if decision.fail_status is not None:
                 raise self._injected(decision.fail_status)
-            self._authenticate(request)
+            if not request.path.startswith(FILES_PREFIX):
+                self._authenticate(request)
             response = self._route(request)
         except ApiError as exc:
             return Response(exc.status, exc.body(), exc.headers)
@@ -330,11 +371,7 @@ class EmulatorApp:
                 for doc in txn.all("avatar")
                 if doc["renderStyle"] == style and needle in doc["displayName"].casefold()
             ]
-        offset = (query.page - 1) * query.per_page
-        page = matching[offset : offset + query.per_page]
-        return Response(
-            200, {"data": page, "meta": _meta(len(matching), query.page, query.per_page)}
-        )
+        return _paged(matching, query)
 
     def _list_catalog(self, kind: str) -> Handler:
         def handler(request: Request) -> Response:
@@ -356,60 +393,153 @@ class EmulatorApp:
 
         return handler
 
+    # -- LLMs -------------------------------------------------------------------------
+
+    def list_llms(self, request: Request) -> Response:
+        query = parse_page_query(request.query)
+        # the document does not give the default; true keeps the stock catalog resolvable
+        defaults = parse_bool_param(request.query, "includeDefaults", True)
+        needle = (query.search or "").casefold()
+        with self.store.transaction() as txn:
+            matching = [
+                llms.render_llm(doc)
+                for doc in txn.all("llm")
+                if (defaults or not llms.is_default(doc))
+                and needle in doc["displayName"].casefold()
+            ]
+        return _paged(matching, query)
+
+    def _llm(self, txn: Txn, llm_id: str) -> Doc:
+        doc = txn.get("llm", llm_id)
+        if doc is None:
+            raise not_found("LLM not found")
+        return doc
+
+    def create_llm(self, request: Request) -> Response:
+        body = request.json()
+        with self.store.transaction(write=True) as txn:
+            return Response(201, llms.create_llm(txn, body))
+
+    def get_llm(self, request: Request) -> Response:
+        with self.store.transaction() as txn:
+            return Response(200, llms.render_llm(self._llm(txn, request.params["id"])))
+
+    def update_llm(self, request: Request) -> Response:
+        with self.store.transaction(write=True) as txn:
+            current = self._llm(txn, request.params["id"])
+            return Response(200, llms.update_llm(txn, current, request.json()))
+
+    def delete_llm(self, request: Request) -> Response:
+        # personas keep their llmId: the document says nothing of what deletion does to them
+        with self.store.transaction(write=True) as txn:
+            llms.delete_llm(txn, self._llm(txn, request.params["id"]))
+        return Response(204)
+
     # -- knowledge groups -------------------------------------------------------------
 
     def list_groups(self, request: Request) -> Response:
         # the spec documents a bare array here, not the {data, meta} envelope
         with self.store.transaction() as txn:
-            return Response(200, txn.all("knowledge_group"))
-
-    def _group_body(self, request: Request, *, creating: bool) -> dict[str, Any]:
-        body = require_object(request.json())
-        problems = check_fields(body, _GROUP_FIELDS, strict=False)
-        if creating and "name" not in body:
-            problems.insert(0, "name is required")
-        if problems:
-            raise bad_request("; ".join(problems))
-        return {key: body[key] for key in _GROUP_FIELDS if key in body}
+            return Response(200, knowledge.render_groups(txn, txn.all("knowledge_group")))
 
     def create_group(self, request: Request) -> Response:
-        fields = self._group_body(request, creating=True)
+        body = request.json()
         with self.store.transaction(write=True) as txn:
-            stamp = txn.next_timestamp()
-            doc: Doc = {
-                "id": str(uuid.uuid4()),
-                "name": fields["name"],
-                "description": fields.get("description"),
-                "documentCount": 0,
-                "createdAt": stamp,
-                "updatedAt": stamp,
-            }
-            txn.put("knowledge_group", doc, doc["name"])
-        return Response(201, doc)
-
-    def _group(self, txn: Txn, group_id: str) -> Doc:
-        doc = txn.get("knowledge_group", group_id)
-        if doc is None:
-            raise not_found("Knowledge group not found")
-        return doc
+            return Response(201, knowledge.create_group(txn, body))
 
     def get_group(self, request: Request) -> Response:
         with self.store.transaction() as txn:
-            return Response(200, self._group(txn, request.params["id"]))
+            doc = knowledge.group(txn, request.params["id"])
+            return Response(200, knowledge.render_groups(txn, [doc])[0])
 
     def update_group(self, request: Request) -> Response:
+        body = request.json()
         with self.store.transaction(write=True) as txn:
-            doc = dict(self._group(txn, request.params["id"]))
-            doc.update(self._group_body(request, creating=False))
-            doc["updatedAt"] = txn.next_timestamp()
-            txn.put("knowledge_group", doc, doc["name"])
-        return Response(200, doc)
+            return Response(200, knowledge.update_group(txn, request.params["id"], body))
 
     def delete_group(self, request: Request) -> Response:
+        # its documents go with it; SERVER_RAG tools keep the id, as tools keep deleted ids
         with self.store.transaction(write=True) as txn:
-            self._group(txn, request.params["id"])
+            knowledge.group(txn, request.params["id"])
             txn.delete("knowledge_group", request.params["id"])
         return Response(204)
+
+    # -- knowledge documents ----------------------------------------------------------
+
+    def _processing(self, txn: Txn) -> knowledge.Processing:
+        return knowledge.Processing(txn.now_ms(), self.settings.processing_ms)
+
+    def list_documents(self, request: Request) -> Response:
+        with self.store.transaction() as txn:
+            knowledge.group(txn, request.params["id"])
+            at = self._processing(txn)
+            docs = txn.documents(request.params["id"])
+        return Response(200, [knowledge.render_document(doc, at) for doc in docs])
+
+    def upload_document(self, request: Request) -> Response:
+        with self.store.transaction(write=True) as txn:
+            knowledge.group(txn, request.params["id"])  # a 404 before any 400 on the body
+            parts = request.form()
+            doc = knowledge.upload_document(txn, request.params["id"], parts)
+        return Response(201, knowledge.render_upload(doc))
+
+    def get_document(self, request: Request) -> Response:
+        with self.store.transaction() as txn:
+            doc = knowledge.document(txn, request.params["id"])
+            return Response(200, knowledge.render_document(doc, self._processing(txn)))
+
+    def rename_document(self, request: Request) -> Response:
+        body = request.json()
+        with self.store.transaction(write=True) as txn:
+            doc = knowledge.rename_document(txn, request.params["id"], body)
+            return Response(200, knowledge.render_document(doc, self._processing(txn)))
+
+    def delete_document(self, request: Request) -> Response:
+        with self.store.transaction(write=True) as txn:
+            knowledge.document(txn, request.params["id"])
+            txn.delete_document(request.params["id"])
+        return Response(204)
+
+    def search_group(self, request: Request) -> Response:
+        body = request.json()
+        with self.store.transaction() as txn:
+            at = self._processing(txn)
+            return Response(200, knowledge.search(txn, request.params["id"], body, at))
+
+    @staticmethod
+    def _signature(key: bytes, document_id: str, expires: str) -> str:
+        return hmac.new(key, f"{document_id}:{expires}".encode(), hashlib.sha256).hexdigest()
+
+    def download_document(self, request: Request) -> Response:
+        """A presigned URL to the stored bytes, as the document's download answer."""
+        document_id = request.params["id"]
+        with self.store.transaction() as txn:
+            doc = knowledge.document(txn, document_id)
+            expires = str(-(-txn.now_ms() // 1000) + DOWNLOAD_URL_SECONDS)  # at least that long
+            signature = self._signature(txn.signing_key(), document_id, expires)
+        query = urlencode({"expires": expires, "signature": signature})
+        url = f"{request.base_url}{FILES_PREFIX}{quote(document_id)}?{query}"
+        return Response(200, {"downloadUrl": url, "filename": doc["filename"]})
+
+    def document_file(self, request: Request) -> Response:
+        document_id = request.params["id"]
+        expires = (request.query.get("expires") or [""])[-1]
+        given = (request.query.get("signature") or [""])[-1]
+        with self.store.transaction() as txn:
+            expected = self._signature(txn.signing_key(), document_id, expires)
+            if not hmac.compare_digest(given.encode(), expected.encode()):
+                raise ApiError(403, "The download URL's signature is invalid")
+            if not expires.isdigit() or int(expires) * 1000 < txn.now_ms():
+                raise ApiError(
+                    403,
+                    "The download URL has expired; "
+                    f"GET /v1/knowledge/documents/{document_id}/download for a new one",
+                )
+            doc = knowledge.document(txn, document_id)
+            content = txn.document_content(document_id)
+        disposition = f"attachment; filename*=UTF-8''{quote(doc['filename'])}"
+        headers = [("Content-Type", doc["fileType"]), ("Content-Disposition", disposition)]
+        return Response(200, content, headers)
 
     # -- session tokens ---------------------------------------------------------------
 
@@ -433,10 +563,12 @@ class EmulatorApp:
 
     def _check_ephemeral(self, config: dict[str, Any]) -> None:
         problems: list[str] = []
+        with self.store.transaction() as txn:
+            known_llms = {d["id"]: d for d in txn.all("llm")}  # stock and custom
         refs = (
             ("avatarId", self.catalog.avatars, "avatar"),
             ("voiceId", self.catalog.voices, "voice"),
-            ("llmId", self.catalog.llms, "LLM"),
+            ("llmId", known_llms, "LLM"),
         )
         for key, known, label in refs:
             value = config.get(key)

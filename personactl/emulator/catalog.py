@@ -25,6 +25,10 @@ def _stable_id(kind: str, *parts: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, ":".join((kind, *parts))))
 
 
+# the organization the emulator's API key belongs to: the owner of every custom LLM
+ORGANIZATION_ID = _stable_id("organization", "sandbox")
+
+
 def _stamp(index: int) -> str:
     # distinct createdAt per entry so list order is the declaration order
     return _BASE_TIME.format(second=index)

@@ -91,6 +91,14 @@ def emulator() -> None:
     is_flag=True,
     help="Trim white space around systemPrompt, description and initialMessage on write.",
 )
+@click.option(
+    "--processing-ms",
+    type=click.FloatRange(min=0),
+    default=50.0,
+    show_default=True,
+    help="Milliseconds an uploaded knowledge document stays PROCESSING before it is "
+    "READY (or FAILED).",
+)
 @click.option("--access-log", is_flag=True, help="Log one line per request to stderr.")
 @click.pass_context
 def serve(
@@ -107,6 +115,7 @@ def serve(
     seed: int | None,
     spike_spec: str,
     normalize_text: bool,
+    processing_ms: float,
     access_log: bool,
 ) -> None:
     """Serve the emulator over HTTP and print its URL.
@@ -132,6 +141,7 @@ def serve(
         seed=seed,
         retry_after_seconds=retry_after,
         normalize_text=normalize_text,
+        processing_ms=processing_ms,
         **_parse_spike(spike_spec),
     )
     app = EmulatorApp(data_dir, settings)

@@ -15,7 +15,6 @@ from typing import Any
 
 from personactl.core.voice_families import check_generation_options, family_for_voice
 from personactl.emulator.catalog import CUSTOMER_CLIENT_LLM_ID
-from personactl.emulator.errors import bad_request
 from personactl.emulator.store import Doc, Txn
 from personactl.emulator.tools import render_tool
 from personactl.emulator.validation import (
@@ -24,6 +23,7 @@ from personactl.emulator.validation import (
     WIDGET_CONFIG_FIELDS,
     check_fields,
     check_voice_detection,
+    raise_if,
     require_object,
 )
 
@@ -50,11 +50,11 @@ _DEFAULTS: dict[str, Any] = {
 
 @dataclass(frozen=True)
 class Catalog:
-    """Stock avatars, voices and LLMs by id (immutable once seeded)."""
+    """Stock avatars and voices by id (immutable once seeded); LLMs live in the store,
+    since an organization creates its own."""
 
     avatars: dict[str, Doc]
     voices: dict[str, Doc]
-    llms: dict[str, Doc]
 
 
 def _avatar_label(avatar: Doc) -> str:
@@ -70,7 +70,8 @@ def _check_references(
     if "voiceId" in body and body["voiceId"] not in catalog.voices:
         problems.append(f"voiceId '{body['voiceId']}' does not match any voice")
     llm_id = body.get("llmId")
-    if "llmId" in body and llm_id != CUSTOMER_CLIENT_LLM_ID and llm_id not in catalog.llms:
+    known_llm = llm_id == CUSTOMER_CLIENT_LLM_ID or txn.existing_ids("llm", [str(llm_id)])
+    if "llmId" in body and not known_llm:
         problems.append(f"llmId '{llm_id}' does not match any LLM")
     if "toolIds" in body:
         known = txn.existing_ids("tool", body["toolIds"])
@@ -119,23 +120,18 @@ def _check_options(catalog: Catalog, persona: dict[str, Any], body: dict[str, An
     return problems
 
 
-def _raise_if(problems: list[str]) -> None:
-    if problems:
-        raise bad_request("; ".join(problems))
-
-
 def create_persona(txn: Txn, catalog: Catalog, body: Any, hide_write_only: bool) -> Doc:
     body = require_object(body)
     # keys outside the POST schema are ignored: that schema does not forbid them
     body = {key: value for key, value in body.items() if key in PERSONA_POST_FIELDS}
-    _raise_if(check_fields(body, PERSONA_POST_FIELDS, strict=True))
+    raise_if(check_fields(body, PERSONA_POST_FIELDS, strict=True))
     persona: dict[str, Any] = {**_DEFAULTS, **body}
     persona.pop("toolIds", None)
-    _raise_if(_check_references(txn, catalog, persona, body))
+    raise_if(_check_references(txn, catalog, persona, body))
     if "avatarModel" not in body and persona["avatarId"] is not None:
         persona["avatarModel"] = catalog.avatars[persona["avatarId"]]["activeVersion"]
-    _raise_if(_check_avatar_model(catalog, persona, explicit=True))
-    _raise_if(_check_options(catalog, persona, body))
+    raise_if(_check_avatar_model(catalog, persona, explicit=True))
+    raise_if(_check_options(catalog, persona, body))
     stamp = txn.next_timestamp()
     persona.update(id=str(uuid.uuid4()), createdAt=stamp, updatedAt=stamp)
     txn.put("persona", persona, persona["name"])
@@ -147,9 +143,9 @@ def update_persona(
     txn: Txn, catalog: Catalog, current: Doc, body: Any, hide_write_only: bool
 ) -> Doc:
     body = require_object(body)
-    _raise_if(check_fields(body, PERSONA_PUT_FIELDS, strict=True))
+    raise_if(check_fields(body, PERSONA_PUT_FIELDS, strict=True))
     persona: dict[str, Any] = {**_DEFAULTS, **current}
-    _raise_if(_check_references(txn, catalog, persona, body))
+    raise_if(_check_references(txn, catalog, persona, body))
     voice_changed = "voiceId" in body and body["voiceId"] != persona["voiceId"]
     avatar_changed = "avatarId" in body and body["avatarId"] != persona["avatarId"]
     for key, value in body.items():
@@ -160,8 +156,8 @@ def update_persona(
     if voice_changed and "voiceGenerationOptions" not in body:
         persona["voiceGenerationOptions"] = None
     if avatar_changed or "avatarModel" in body:
-        _raise_if(_check_avatar_model(catalog, persona, explicit="avatarModel" in body))
-    _raise_if(_check_options(catalog, persona, body))
+        raise_if(_check_avatar_model(catalog, persona, explicit="avatarModel" in body))
+    raise_if(_check_options(catalog, persona, body))
     persona["updatedAt"] = txn.next_timestamp()
     txn.put("persona", persona, persona["name"])
     if "toolIds" in body:

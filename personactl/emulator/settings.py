@@ -30,6 +30,9 @@ class EmulatorSettings:
     - `normalize_text`: trim white space around `systemPrompt`, `description`
       and `initialMessage` on write, as a server that normalises values would;
       lets tests prove such a server causes no perpetual diff.
+    - `processing_ms`: how long an uploaded knowledge document stays
+      `PROCESSING` before it is `READY` (or `FAILED`); computed from the upload
+      time on every read, so no background work is needed.
     """
 
     api_key: str = DEFAULT_API_KEY
@@ -42,3 +45,4 @@ class EmulatorSettings:
     normalize_text: bool = False
     spike_rate: float = 0.0
     spike_ms: float = 0.0
+    processing_ms: float = 50.0

@@ -1,8 +1,8 @@
 """Request checks with messages that name the offending field (class-validator style).
 
 Field names, types, enums and ranges are copied from the official spec's
-request bodies (paths /v1/personas, /v1/personas/{id}, /v1/tools); the test
-suite checks these tables against a vendored copy of those schemas.
+request bodies (paths /v1/personas, /v1/tools, /v1/llms, /v1/knowledge/...);
+the test suite checks these tables against a vendored copy of those schemas.
 """
 
 from __future__ import annotations
@@ -17,7 +17,16 @@ from urllib.parse import urlsplit
 from personactl.emulator.catalog import AVATAR_MODELS
 from personactl.emulator.errors import bad_request
 
-FieldKind = Literal["string", "nullable-string", "boolean", "object", "string-array", "number"]
+FieldKind = Literal[
+    "string",
+    "nullable-string",
+    "boolean",
+    "object",
+    "string-array",
+    "object-array",
+    "number",
+    "integer",
+]
 
 
 @dataclass(frozen=True)
@@ -74,6 +83,60 @@ SYSTEM_ACTIONS: tuple[str, ...] = ("end_call", "interrupt")
 TOOL_NAME_PATTERN = "[a-zA-Z0-9_.-]+"
 _TOOL_NAME_RE = re.compile(TOOL_NAME_PATTERN)
 
+# The POST and PUT bodies of /v1/llms differ in the document: POST takes a `urls`
+# array and one `llmFormat` enum, PUT a single `url` string and another enum.
+LLM_POST_FORMATS: tuple[str, ...] = (
+    "openai",
+    "azure_openai",
+    "groq_openai",
+    "gemini",
+    "advanced_voice",
+    "none",
+)
+LLM_PUT_FORMATS: tuple[str, ...] = ("openai", "azure_openai", "groq_openai", "anthropic", "custom")
+REASONING_EFFORTS: tuple[str, ...] = ("default", "low", "medium", "high")
+REASONING_FORMATS: tuple[str, ...] = ("parsed", "raw", "hidden")
+_LLM_COMMON: Mapping[str, Field] = {
+    "displayName": Field("string"),
+    "description": Field("string"),
+    "modelName": Field("string"),
+    "secret": Field("string"),
+    "metadata": Field("object"),
+    "reasoningEffort": Field("string", enum=REASONING_EFFORTS),
+    "reasoningFormat": Field("string", enum=REASONING_FORMATS),
+}
+LLM_POST_FIELDS: Mapping[str, Field] = {
+    **_LLM_COMMON,
+    "urls": Field("object-array"),
+    "llmFormat": Field("string", enum=LLM_POST_FORMATS),
+}
+LLM_PUT_FIELDS: Mapping[str, Field] = {
+    **_LLM_COMMON,
+    "url": Field("string"),
+    "llmFormat": Field("string", enum=LLM_PUT_FORMATS),
+}
+LLM_POST_REQUIRED: tuple[str, ...] = ("displayName", "urls", "llmFormat", "modelName", "secret")
+# Not in either request schema, but both request examples (LlmCreate, LlmUpdate)
+# send it, and the LLM response carries it.
+LLM_EXAMPLE_FIELDS: Mapping[str, Field] = {"temperature": Field("number")}
+
+KNOWLEDGE_GROUP_FIELDS: Mapping[str, Field] = {
+    "name": Field("string"),
+    "description": Field("string"),
+}
+DOCUMENT_PUT_FIELDS: Mapping[str, Field] = {"filename": Field("string")}
+SEARCH_FIELDS: Mapping[str, Field] = {
+    "query": Field("string"),
+    "limit": Field("integer", minimum=1, maximum=20),
+}
+SEARCH_DEFAULT_LIMIT = 5
+# the text fields of the multipart upload besides `file`, with their documented defaults
+UPLOAD_PARAMETERS: Mapping[str, Field] = {
+    "chunkSize": Field("integer"),
+    "chunkOverlap": Field("integer"),
+}
+UPLOAD_DEFAULTS: Mapping[str, int] = {"chunkSize": 1000, "chunkOverlap": 200}
+
 TOOL_FIELDS: Mapping[str, Field] = {
     "name": Field("string"),
     "description": Field("string"),
@@ -105,6 +168,11 @@ def check_field(path: str, spec: Field, value: Any) -> list[str]:
     if kind == "string-array":
         ok = isinstance(value, list) and all(isinstance(item, str) for item in value)
         return [] if ok else [f"{path} must be an array of strings"]
+    if kind == "object-array":
+        ok = isinstance(value, list) and all(isinstance(item, dict) for item in value)
+        return [] if ok else [f"{path} must be an array of objects"]
+    if kind == "integer" and (isinstance(value, bool) or not isinstance(value, int)):
+        return [f"{path} must be an integer"]
     if isinstance(value, bool) or not isinstance(value, int | float):
         return [f"{path} must be a number"]
     if spec.minimum is not None and value < spec.minimum:
@@ -140,6 +208,17 @@ def require_object(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise bad_request("Request body must be a JSON object")
     return body
+
+
+def raise_if(problems: list[str]) -> None:
+    """One 400 naming every problem found."""
+    if problems:
+        raise bad_request("; ".join(problems))
+
+
+def is_http_url(value: str) -> bool:
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
 def is_uuid(value: str) -> bool:
@@ -206,10 +285,8 @@ def check_tool_config(tool_type: str, config: Mapping[str, Any]) -> list[str]:
         need("method")
         problems += check_fields(config, fields, prefix="config.", strict=False)
         url = config.get("url")
-        if isinstance(url, str):
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.netloc:
-                problems.append("config.url must be an http or https URL")
+        if isinstance(url, str) and not is_http_url(url):
+            problems.append("config.url must be an http or https URL")
         headers = config.get("headers")
         if isinstance(headers, dict):
             problems += [
@@ -232,19 +309,33 @@ class PageQuery:
     search: str | None
 
 
-def _int_param(query: Mapping[str, list[str]], name: str, default: int, maximum: int | None) -> int:
-    values = query.get(name)
-    if not values:
-        return default
-    raw = values[-1].strip()
+def parse_int(name: str, raw: str, minimum: int, maximum: int | None = None) -> int:
+    """A decimal integer from a query string or form field, within its range."""
+    raw = raw.strip()
     if not re.fullmatch(r"[+-]?\d+", raw):
         raise bad_request(f"{name} must be an integer")
     value = int(raw)
-    if value < 1:
-        raise bad_request(f"{name} must not be less than 1")
+    if value < minimum:
+        raise bad_request(f"{name} must not be less than {minimum}")
     if maximum is not None and value > maximum:
         raise bad_request(f"{name} must not be greater than {maximum}")
     return value
+
+
+def _int_param(query: Mapping[str, list[str]], name: str, default: int, maximum: int | None) -> int:
+    values = query.get(name)
+    return parse_int(name, values[-1], 1, maximum) if values else default
+
+
+def parse_bool_param(query: Mapping[str, list[str]], name: str, default: bool) -> bool:
+    """`true`/`false` (class-transformer style) from a query string."""
+    values = query.get(name)
+    if not values:
+        return default
+    raw = values[-1].strip().lower()
+    if raw not in ("true", "false"):
+        raise bad_request(f"{name} must be a boolean value")
+    return raw == "true"
 
 
 def parse_page_query(query: Mapping[str, list[str]]) -> PageQuery:

@@ -14,7 +14,6 @@ with it, the real values are read from the environment and written.
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from personactl.anam.api import AnamApi
 from personactl.anam.kinds import NO_LLM
 from personactl.anam.resolve import Catalog, Resolver
 from personactl.core.errors import ManifestErrors, PersonactlError
+from personactl.core.files import atomic_write
 from personactl.manifest.checks import check
 from personactl.manifest.render import Rendered
 from personactl.targets import deepgram
@@ -165,9 +165,4 @@ def _placeholders(value: Any, path: str = "") -> list[tuple[str, str]]:
 
 def write_output(out: str, text: str, *, private: bool) -> None:
     """Write `text` to `out` whole or not at all; private (0600) when it may hold secrets."""
-    path = Path(out)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    atomic_write(Path(out), text, private=private)

@@ -20,6 +20,7 @@ from personactl.anam.kinds import KINDS
 from personactl.anam.normalize import observe
 from personactl.anam.resolve import Resolver
 from personactl.core.errors import ManifestErrors, PersonactlError
+from personactl.core.files import atomic_write
 from personactl.engine.plan import Plan
 from personactl.engine.planner import Desired, build_plan
 from personactl.engine.state import State, load_state, new_lineage
@@ -247,7 +248,4 @@ def secret_templates(
 def save_plan(plan: Plan, out: str) -> None:
     """Write the plan for `apply FILE`, whole or not at all; it keeps sentinels (never
     secret values) so apply can use it."""
-    path = Path(out)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(plan.sealed(), indent=2, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
+    atomic_write(Path(out), json.dumps(plan.sealed(), indent=2, ensure_ascii=False) + "\n")

@@ -72,3 +72,45 @@ def test_the_checker_rejects_off_spec_responses() -> None:
     with pytest.raises(jsonschema.ValidationError):
         CONTRACT(_response("GET", "/v1/personas/x", 404, {"message": "Not found"}))
     CONTRACT(_response("GET", "/v1/knowledge/groups", 200, []))
+
+
+@pytest.mark.parametrize(
+    ("operation", "fields"),
+    [
+        ("POST /v1/llms", validation.LLM_POST_FIELDS),
+        ("PUT /v1/llms/{id}", validation.LLM_PUT_FIELDS),
+        ("POST /v1/knowledge/groups", validation.KNOWLEDGE_GROUP_FIELDS),
+        ("PUT /v1/knowledge/groups/{id}", validation.KNOWLEDGE_GROUP_FIELDS),
+        ("PUT /v1/knowledge/documents/{id}", validation.DOCUMENT_PUT_FIELDS),
+        ("POST /v1/knowledge/groups/{id}/search", validation.SEARCH_FIELDS),
+    ],
+)
+def test_llm_and_knowledge_tables_match_the_spec(
+    operation: str, fields: dict[str, validation.Field]
+) -> None:
+    properties = SCHEMAS["requests"][operation]["properties"]
+    assert set(fields) == set(properties)
+    for name, spec in fields.items():
+        schema = properties[name]
+        kind = {"object-array": "array"}.get(spec.kind, spec.kind)
+        assert (kind, spec.enum) == (schema["type"], tuple(schema.get("enum", ())) or None), name
+        assert (spec.minimum, spec.maximum) == (schema.get("minimum"), schema.get("maximum"))
+
+
+def test_required_fields_and_defaults_match_the_spec() -> None:
+    requests = SCHEMAS["requests"]
+    assert list(validation.LLM_POST_REQUIRED) == requests["POST /v1/llms"]["required"]
+    assert requests["POST /v1/knowledge/groups"]["required"] == ["name"]
+    search = requests["POST /v1/knowledge/groups/{id}/search"]
+    assert search["required"] == ["query"]
+    assert search["properties"]["limit"]["default"] == validation.SEARCH_DEFAULT_LIMIT
+    upload = requests["POST /v1/knowledge/groups/{id}/documents"]
+    assert upload["required"] == ["file"]
+    assert set(upload["properties"]) == {"file", *validation.UPLOAD_PARAMETERS}
+    for name, value in validation.UPLOAD_DEFAULTS.items():
+        assert upload["properties"][name] == {"type": "integer", "default": value}
+    # `temperature`, from the request examples, is in neither schema but in the LLM response
+    assert not set(validation.LLM_EXAMPLE_FIELDS) & set(requests["POST /v1/llms"]["properties"])
+    assert set(validation.LLM_EXAMPLE_FIELDS) <= set(
+        SCHEMAS["components"]["schemas"]["LLM"]["properties"]
+    )

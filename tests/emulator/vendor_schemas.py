@@ -4,8 +4,9 @@
 
 writes `anam_response_schemas.json` next to this file: the component schemas,
 each emulated operation's response schemas by status, and its request body
-schema. Annotation keywords (`description`, `example`, `examples`) are
-stripped; a *property named* `description` is kept.
+schema (JSON; multipart/form-data for the upload). Annotation keywords
+(`description`, `example`, `examples`) are stripped; a *property named*
+`description` is kept.
 
 Deviations from the spec, applied here so they are visible in one place
 (the spec cannot be satisfied as written):
@@ -15,6 +16,9 @@ Deviations from the spec, applied here so they are visible in one place
 - Tool `config`: same overlap (ClientToolConfig matches every object); `anyOf`.
 - `Persona.llmId` is typed `format: uuid`, yet the request schemas document
   `CUSTOMER_CLIENT_V1` as a valid llmId; that one literal is allowed too.
+- `LLM.llmFormat`: PUT /v1/llms/{id} accepts `anthropic` and `custom`, which
+  the LLM response enum (POST's) lacks; an LLM updated to one of them must
+  still be answered, so the response enum is the union of the two.
 """
 
 from __future__ import annotations
@@ -44,12 +48,22 @@ OPERATIONS: list[tuple[str, str]] = [
     ("GET", "/v1/voices"),
     ("GET", "/v1/voices/{id}"),
     ("GET", "/v1/llms"),
+    ("POST", "/v1/llms"),
     ("GET", "/v1/llms/{id}"),
+    ("PUT", "/v1/llms/{id}"),
+    ("DELETE", "/v1/llms/{id}"),
     ("GET", "/v1/knowledge/groups"),
     ("POST", "/v1/knowledge/groups"),
     ("GET", "/v1/knowledge/groups/{id}"),
     ("PUT", "/v1/knowledge/groups/{id}"),
     ("DELETE", "/v1/knowledge/groups/{id}"),
+    ("POST", "/v1/knowledge/groups/{id}/search"),
+    ("GET", "/v1/knowledge/groups/{id}/documents"),
+    ("POST", "/v1/knowledge/groups/{id}/documents"),
+    ("GET", "/v1/knowledge/documents/{id}"),
+    ("PUT", "/v1/knowledge/documents/{id}"),
+    ("DELETE", "/v1/knowledge/documents/{id}"),
+    ("GET", "/v1/knowledge/documents/{id}/download"),
     ("POST", "/v1/auth/session-token"),
 ]
 ANNOTATIONS = frozenset({"description", "example", "examples"})
@@ -98,7 +112,8 @@ def build(spec: dict[str, Any]) -> dict[str, Any]:
         for status, response in operation["responses"].items():
             content = response.get("content", {}).get("application/json", {})
             responses[key][status] = strip(content["schema"]) if "schema" in content else None
-        body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+        content_types = operation.get("requestBody", {}).get("content", {})
+        body = content_types.get("application/json") or content_types.get("multipart/form-data")
         if body:
             requests[key] = strip(body["schema"])
     all_schemas = spec["components"]["schemas"]
@@ -118,6 +133,9 @@ def build(spec: dict[str, Any]) -> dict[str, Any]:
         _one_of_to_any_of(requests[key]["properties"]["config"])
     llm_id = schemas["Persona"]["properties"]["llmId"]
     schemas["Persona"]["properties"]["llmId"] = {"anyOf": [llm_id, {"const": "CUSTOMER_CLIENT_V1"}]}
+    formats = schemas["LLM"]["properties"]["llmFormat"]["enum"]
+    put_formats = requests["PUT /v1/llms/{id}"]["properties"]["llmFormat"]["enum"]
+    formats += [name for name in put_formats if name not in formats]
 
     return {
         "source": "anam-openapi.json (Anam AI API 1.0), see tests/emulator/vendor_schemas.py",
