@@ -77,7 +77,9 @@ def run_cli(
     return run_inprocess(args, cwd, env=full_env)
 
 
-def spawn(args: list[str], cwd: Path, env: Mapping[str, str] | None = None, **kw: Any) -> Any:
+def spawn(
+    args: list[str], cwd: Path, env: Mapping[str, str] | None = None, **kw: Any
+) -> sp.Popen[str]:
     """`python -m personactl ARGS` started in a separate process and not waited for
     (stdin closed, text output): for tests that signal it, kill it or run it beside
     another. `kw` goes to `subprocess.Popen` (stdout=, stderr=)."""

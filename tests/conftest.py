@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import textwrap
 from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 
 import pytest
-from cli_support import EXAMPLE, Result, WriteFiles, run_cli
+from cli_support import EXAMPLE, REPO, Result, WriteFiles, run_cli
 from e2e_support import Emulator, emulator, make_project, pc
 
 from personactl.emulator.settings import EmulatorSettings
@@ -101,3 +103,37 @@ def applied(project: Path, emu: Emulator, applied_templates: AppliedTemplates) -
     applied_templates.apply_to(project, emu)
     emu.reset_log()
     return project
+
+
+# -- the soak, beside the rest -----------------------------------------------------------
+
+SOAK = [sys.executable, str(REPO / "benchmarks" / "soak.py"), "--quick"]
+_SOAK_RUN = pytest.StashKey[subprocess.Popen[str]]()
+
+
+def _start_soak() -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        SOAK, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # The soak is its own process: started with the session when it is selected, its
+    # ~15 s overlap the in-process tests, which leave the second core idle.
+    if session.config.option.collectonly:
+        return
+    if any(item.path.name == "test_soak.py" for item in session.items):
+        session.config.stash[_SOAK_RUN] = _start_soak()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    proc = session.config.stash.get(_SOAK_RUN, None)
+    if proc is not None and proc.poll() is None:  # the session stopped before test_soak
+        proc.kill()
+        proc.communicate()
+
+
+@pytest.fixture
+def soak_run(request: pytest.FixtureRequest) -> subprocess.Popen[str]:
+    """`benchmarks/soak.py --quick`, started when the session's tests were collected."""
+    return request.config.stash.get(_SOAK_RUN, None) or _start_soak()

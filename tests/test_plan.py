@@ -6,7 +6,6 @@ import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from subprocess import PIPE
 
 import pytest
 from e2e_support import (
@@ -40,6 +39,19 @@ LISTS = sorted(
 def emu(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Emulator]:
     with emulator(tmp_path / "emu-data", hide_write_only=request.param) as e:
         yield e
+
+
+@pytest.fixture(scope="module", autouse=True)
+def unreachable_plan(tmp_path_factory: pytest.TempPathFactory) -> Iterator[subprocess.Popen[str]]:
+    """`plan --api-url` an address that refuses every connection, started with the
+    module's first test: it spends the whole connect budget (10 s) on the real clock,
+    which only a separate process can do while the other tests run."""
+    project = make_project(tmp_path_factory.mktemp("unreachable") / "proj", "http://127.0.0.1:9")
+    out = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    proc = spawn_pc(project, "plan", "--api-url", "http://127.0.0.1:9", **out)
+    yield proc
+    proc.kill()
+    proc.communicate()
 
 
 def test_first_plan_is_two_way_and_creates_everything(project: Path, emu: Emulator) -> None:
@@ -295,20 +307,6 @@ def test_provider_options_are_checked_once_the_voice_is_known(project: Path) -> 
         "error: personas/onboarding.yaml:28:14: voiceGeneration for voice 'Fish Narrator': "
         "'emotion' is not supported by Fish Audio voices (allowed: speed, volume)\n"
     )
-
-
-@pytest.fixture(scope="module", autouse=True)
-def unreachable_plan(tmp_path_factory: pytest.TempPathFactory) -> Iterator[subprocess.Popen[str]]:
-    """`plan --api-url` an address that refuses every connection, started with the
-    module's first test: it spends the whole connect budget (10 s) on the real clock,
-    which only a separate process can do while the other tests run."""
-    project = make_project(tmp_path_factory.mktemp("unreachable") / "proj", "http://127.0.0.1:9")
-    proc = spawn_pc(
-        project, "plan", "--api-url", "http://127.0.0.1:9", stdout=PIPE, stderr=PIPE
-    )
-    yield proc
-    proc.kill()
-    proc.communicate()
 
 
 def test_wrong_key(project: Path) -> None:

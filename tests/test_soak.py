@@ -1,22 +1,20 @@
-"""The reliability soak's short form: fault schedules and SIGKILLs, in CI."""
+"""The reliability soak's short form: fault schedules and SIGKILLs, in CI.
+
+Its process starts with the session (tests/conftest.py `soak_run`) and runs
+beside the other tests; this test waits for it and reads what it printed.
+"""
 
 from __future__ import annotations
 
 import subprocess
-import sys
-
-from cli_support import REPO
 
 
-def test_soak_short_form_survives_every_schedule_and_kill() -> None:
-    proc = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "soak.py"), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.splitlines()[-1] == (
+def test_soak_short_form_survives_every_schedule_and_kill(
+    soak_run: subprocess.Popen[str],
+) -> None:
+    out, err = soak_run.communicate(timeout=600)
+    assert soak_run.returncode == 0, out + err
+    assert out.splitlines()[-1] == (
         "Soak (20 personas): 5/5 fault schedules and 3/3 SIGKILLs survived."
     )
-    assert "Traceback" not in proc.stderr
+    assert "Traceback" not in err
