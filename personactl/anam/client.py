@@ -198,7 +198,7 @@ class AnamClient:
                 max_keepalive_connections=config.parallelism,
                 keepalive_expiry=30.0,
             )
-            transport = pooled_transport(limits)
+            transport = pooled_transport(limits, secure=url.scheme == "https")
         self._http = httpx.Client(
             base_url=url.copy_with(query=None, fragment=None),
             params=self._base_params,
