@@ -630,3 +630,20 @@ def test_a_key_echoed_by_the_server_is_redacted(harness: Harness) -> None:
     )
     assert caught.value.api_message == "key (redacted) is not valid here"
     assert client.requests[0].path == "/v1/tools?note=(redacted)"
+
+
+def test_a_plain_http_api_loads_no_ca_bundle_and_https_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Loading the CA bundle costs tens of milliseconds a run: only https needs it."""
+    import httpx as _httpx
+
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)  # a directory loads lazily: no count
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    from personactl.anam.transport import pooled_transport
+
+    limits = _httpx.Limits(max_connections=1)
+    plain = pooled_transport(limits, secure=False)._pool._ssl_context
+    secure = pooled_transport(limits, secure=True)._pool._ssl_context
+    assert plain is not None and plain.cert_store_stats()["x509_ca"] == 0
+    assert secure is not None and secure.cert_store_stats()["x509_ca"] > 0
