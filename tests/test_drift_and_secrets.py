@@ -204,3 +204,17 @@ def test_white_space_around_a_text_is_not_a_change_a_trimming_server_would_undo(
         assert r.code == 0, r.err
         assert emu.writes() == []  # the server would trim it back: nothing to send
         assert pc(project, "plan", "--detailed-exitcode").code == 0
+
+
+def test_a_field_reset_after_leaving_the_manifest_is_no_longer_managed(
+    applied: Path, emu: Emulator
+) -> None:
+    edit(applied / SUPPORT, "  description: Tier-1 support for {{ company }} routers\n", "")
+    emu.reset_log()
+    assert pc(applied, "apply", "--auto-approve").code == 0
+    (put,) = emu.writes()
+    assert put.body == {"description": ""}  # reset once, to the documented default
+    cara = _persona(emu, "t-support-cara")
+    _behind_the_back(emu, "PUT", f"/v1/personas/{cara['id']}", {"description": "from the Lab"})
+    r = pc(applied, "plan", "--detailed-exitcode")
+    assert r.code == 0, r.out  # not reset again: it left the manifest, it is the Lab's now

@@ -185,7 +185,10 @@ class Applier:
                 observed[key] = seen.normalized[key]
             else:  # not returned (write-only): an older observation no longer holds
                 observed.pop(key, None)
-        for key in lost:
+        # A key sent that the manifest no longer has was a reset: from now on the field
+        # is not managed (as kubectl forgets it), so a later edit in the Lab stays.
+        resets = [k for k in sent if k != "name" and k not in (change.desired or sent)]
+        for key in [*lost, *resets]:
             applied.pop(key, None)
             observed.pop(key, None)
         self.store.record(entry_for(change, ident, applied, observed, seen.fingerprint))

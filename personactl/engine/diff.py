@@ -225,7 +225,8 @@ def diff_resource(
                     p.Reason.RESENT,
                 )
             )
-            out.notes.append(f"{shown} is re-sent because a {reason_of} change resets it")
+            article = "an" if reason_of[:1] in "aeiou" else "a"
+            out.notes.append(f"{shown} is re-sent because {article} {reason_of} change resets it")
     return out
 
 

@@ -319,7 +319,7 @@ ROWS: list[dict[str, Any]] = [
             ["avatarModel", "cara-3", "cara-3", "resent"],
         ],
         body={"avatarId": "av-2", "avatarModel": "cara-3"},
-        notes=["avatarModel is re-sent because a avatar change resets it"],
+        notes=["avatarModel is re-sent because an avatar change resets it"],
     ),
     dict(
         id="companion: already changed, sent once and not marked re-sent",
