@@ -102,7 +102,11 @@ def test_an_unknown_voice_is_one_diagnostic_with_the_closest_names(loaded: Loade
     cara = _rendered(loaded, "sandbox")["support-cara"]
     cara.data["spec"]["voice"] = {"name": "Lucy"}
     try:
-        tools = {"order-lookup": "t-1", "show-product": "t-2", "end-call": "t-3"}
+        tools: dict[str, str | None] = {
+            "order-lookup": "t-1",
+            "show-product": "t-2",
+            "end-call": "t-3",
+        }
         _, diags = _resolver(tools).body(PERSONA, cara)
     finally:
         cara.data["spec"]["voice"] = {"name": "Lucy - Fresh & Casual"}
