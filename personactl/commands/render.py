@@ -6,21 +6,13 @@ from typing import Any
 
 import click
 
-from personactl.commands.options import env_option
+from personactl.commands.options import env_option, output_option
 
 
 @click.command()
 @click.argument("names", nargs=-1)
 @env_option
-@click.option(
-    "-o",
-    "--output",
-    "fmt",
-    type=click.Choice(["yaml", "json"]),
-    default="yaml",
-    show_default=True,
-    help="YAML documents, or one JSON list.",
-)
+@output_option(("yaml", "json"), "YAML documents, or one JSON list.")
 def render(names: tuple[str, ...], env_name: str | None, fmt: str) -> None:
     """Print the final desired spec of each resource (or only NAMES).
 

@@ -28,20 +28,19 @@ from personactl.manifest.checks import Select, check
 from personactl.manifest.loader import display_path
 from personactl.manifest.model import Environment, Project, Resource
 from personactl.manifest.render import Rendered
-from personactl.usecases.connect import Connect, connect
+from personactl.usecases.connect import ApiOptions, Connect, connect
 from personactl.usecases.project import manifests
 
 
-@dataclass
+@dataclass(frozen=True)
 class Options:
-    env_name: str | None = None
+    """What plan, diff and apply are given: the environment and its API, and which
+    resources the plan covers."""
+
+    api: ApiOptions
     targets: tuple[str, ...] = ()
     selectors: tuple[str, ...] = ()  # key=value label selectors
     prune: bool = False
-    api_key: str | None = None
-    api_url: str | None = None
-    parallelism: int = 8
-    debug: bool = False
 
 
 @dataclass
@@ -119,7 +118,7 @@ def make_plan(opts: Options, state: State | None = None, *, connect: Connect = c
     closes `PlanRun.client`."""
     loaded = manifests()
     project = loaded.project
-    env = project.require_environment(opts.env_name)
+    env = project.require_environment(opts.api.env_name)
     state_display = display_path(env.state_path)
     if state is None:
         state = load_state(env.state_path, state_display, env.name)
@@ -138,14 +137,7 @@ def make_plan(opts: Options, state: State | None = None, *, connect: Connect = c
         prune = False
         warnings.append("--prune is ignored with --target or -l: nothing will be deleted")
 
-    client = connect(
-        env,
-        project.root,
-        api_key=opts.api_key,
-        api_url=opts.api_url,
-        parallelism=opts.parallelism,
-        debug=opts.debug,
-    )
+    client = opts.api.client(env, project.root, connect)
     try:
         # With a selection, resources outside it are not missing, only not chosen:
         # no prune candidates, no warnings, no reads.
@@ -200,7 +192,7 @@ def make_plan(opts: Options, state: State | None = None, *, connect: Connect = c
         plan = build_plan(
             environment=env.name,
             backend=env.backend,
-            api_url=api_url_of(env, opts.api_url),
+            api_url=api_url_of(env, opts.api.api_url),
             state_path=state_display,
             state=state,
             desired=desired,

@@ -32,7 +32,7 @@ from personactl.core.errors import ManifestErrors, PersonactlError
 from personactl.manifest.checks import check
 from personactl.manifest.model import Environment
 from personactl.manifest.render import Rendered
-from personactl.usecases.connect import Connect, connect
+from personactl.usecases.connect import ApiOptions, Connect, connect
 from personactl.usecases.project import find_persona, manifests
 
 # manifest spec key -> API field, for the live-updatable fields (declared in anam.kinds)
@@ -132,20 +132,17 @@ def difference(
 
 def session_config(
     name: str,
-    env_name: str | None,
+    api: ApiOptions,
     *,
     assignments: tuple[str, ...] = (),
     from_env: str | None = None,
-    api_key: str | None = None,
-    api_url: str | None = None,
-    debug: bool = False,
     warn: Callable[[str], None],
     connect: Connect = connect,
 ) -> dict[str, Any]:
     """The validated `data` of the persona_config message for persona `name`."""
     loaded = manifests()
     project = loaded.project
-    env = project.environment(env_name)
+    env = project.environment(api.env_name)
     other = project.environment(from_env) if from_env else None
     envs: list[Environment | None] = [env]
     if other is not None and other is not env:
@@ -178,7 +175,7 @@ def session_config(
                 "options are only checked to fit some provider"
             )
         else:
-            voice = _resolve_voice(persona, env, project.root, api_key, api_url, debug, connect)
+            voice = _resolve_voice(persona, env, project.root, api, connect)
         if voice is not None:
             provider, model = voice.get("provider"), voice.get("providerModelId")
             where += (
@@ -202,13 +199,11 @@ def _resolve_voice(
     persona: Rendered,
     env: Environment,
     root: Path,
-    api_key: str | None,
-    api_url: str | None,
-    debug: bool,
+    api: ApiOptions,
     connect: Connect,
 ) -> dict[str, Any] | None:
     """The persona's voice as the environment's catalog lists it."""
-    with connect(env, root, api_key=api_key, api_url=api_url, debug=debug) as client:
+    with api.client(env, root, connect) as client:
         voices = AnamApi(client).voices()
     spec = persona.desired_spec(mask=False)
     found, err = Resolver(Catalog(voices=voices), {}).voice(
