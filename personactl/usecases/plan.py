@@ -21,6 +21,7 @@ from personactl.anam.normalize import observe
 from personactl.anam.resolve import Resolver
 from personactl.core.errors import ManifestErrors, PersonactlError
 from personactl.core.files import atomic_write
+from personactl.core.suggest import unknown_names
 from personactl.engine.plan import Plan
 from personactl.engine.planner import Desired, build_plan
 from personactl.engine.state import State, load_state, new_lineage
@@ -77,11 +78,9 @@ def selection(targets: tuple[str, ...], selectors: tuple[str, ...]) -> Select | 
 
     def choose(resources: list[Resource]) -> list[Resource]:
         names = {r.name for r in resources}
-        unknown = [t for t in targets if t not in names]
-        if unknown:
+        if unknown := unknown_names(targets, names):
             raise PersonactlError(
-                f"--target {', '.join(repr(u) for u in unknown)} matches no resource "
-                f"(known: {', '.join(sorted(names))})"
+                f"--target {unknown} matches no resource (known: {', '.join(sorted(names))})"
             )
         chosen = [
             r

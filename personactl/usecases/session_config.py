@@ -98,12 +98,11 @@ def difference(
     """The data that turns a session configured as `a` (ENV) into `b` (OTHER)."""
     not_live = sorted(k for k in set(a) | set(b) if k not in LIVE_SPEC and a.get(k) != b.get(k))
     if not_live:
-        verb = "differs" if len(not_live) == 1 else "differ"
-        raise PersonactlError(
-            f"Persona {name!r}: {', '.join(not_live)} {verb} between environments {env_a!r} "
-            f"and {env_b!r} and cannot change in a live session: run "
-            f"`personactl apply -e {env_b}` (use --set alone for the live fields)"
+        why = (
+            f"between environments {env_a!r} and {env_b!r} and cannot change in a live "
+            f"session: run `personactl apply -e {env_b}` (use --set alone for the live fields)"
         )
+        raise _refused(name, not_live, ("differs", "differ"), why)
     unset: list[str] = []
     data: dict[str, Any] = {}
     for key, api in LIVE_SPEC.items():
@@ -121,13 +120,19 @@ def difference(
         if changed:
             data[api] = changed
     if unset:
-        verb = "is" if len(unset) == 1 else "are"
-        raise PersonactlError(
-            f"Persona {name!r}: {', '.join(unset)} {verb} set in environment {env_a!r} but not "
-            f"in {env_b!r}, and a live update cannot unset a field: give a value with --set, "
-            f"or run `personactl apply -e {env_b}`"
+        why = (
+            f"set in environment {env_a!r} but not in {env_b!r}, and a live update cannot "
+            f"unset a field: give a value with --set, or run `personactl apply -e {env_b}`"
         )
+        raise _refused(name, unset, ("is", "are"), why)
     return data
+
+
+def _refused(name: str, fields: list[str], verbs: tuple[str, str], why: str) -> PersonactlError:
+    """Persona `name`'s `fields` cannot go in the message: `verbs` for one field and for
+    several, and `why`."""
+    verb = verbs[0] if len(fields) == 1 else verbs[1]
+    return PersonactlError(f"Persona {name!r}: {', '.join(fields)} {verb} {why}")
 
 
 def session_config(

@@ -13,6 +13,7 @@ from personactl.anam.api import AnamApi
 from personactl.anam.errors import AuthRejected
 from personactl.core.errors import PersonactlError
 from personactl.core.records import StateEntry
+from personactl.core.suggest import unknown_names
 from personactl.engine.state import load_state
 from personactl.manifest.loader import display_path
 from personactl.manifest.model import Environment
@@ -81,11 +82,10 @@ def _applied(env: Environment, names: tuple[str, ...]) -> list[StateEntry]:
     personas = [e for e in (state.resources if state else []) if e.kind == "Persona"]
     if names:
         known = {e.name for e in personas}
-        unknown = [n for n in names if n not in known]
-        if unknown:
+        if unknown := unknown_names(names, known):
             raise PersonactlError(
-                f"{', '.join(repr(u) for u in unknown)} not applied in environment "
-                f"{env.name!r} (applied: {', '.join(sorted(known)) or 'none'})"
+                f"{unknown} not applied in environment {env.name!r} "
+                f"(applied: {', '.join(sorted(known)) or 'none'})"
             )
         personas = [e for e in personas if e.name in names]
     if not personas:
