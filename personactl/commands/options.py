@@ -76,6 +76,8 @@ def _passes(name: str, make: Callable[..., object]) -> Callable[[F], F]:
 def _api(
     env_name: str | None, api_key: str | None, api_url: str | None, parallelism: int = 8
 ) -> ApiOptions:
+    """The API flags, and --debug from the run's settings; `parallelism` is
+    --parallelism's default for the commands without the flag."""
     from personactl.usecases.connect import ApiOptions  # when run: --help stays light
 
     debug = bool(_settings(click.get_current_context()).get("debug"))
