@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable
+from functools import partialmethod
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from personactl.anam.errors import NotFound
@@ -68,23 +69,13 @@ class AnamApi:
         params = {"search": search} if search and name not in UNSEARCHABLE else None
         return self.client.list_all(LIST_PATHS[name], params)
 
-    def personas(self) -> list[Resource]:
-        return self.listing("personas")
-
-    def tools(self) -> list[Resource]:
-        return self.listing("tools")
-
-    def avatars(self) -> list[Resource]:
-        return self.listing("avatars")
-
-    def voices(self) -> list[Resource]:
-        return self.listing("voices")
-
-    def llms(self) -> list[Resource]:
-        return self.listing("llms")
-
-    def knowledge_groups(self) -> list[Resource]:
-        return self.listing("knowledge")
+    # `listing` of each list, by the list's name
+    personas = partialmethod(listing, "personas")
+    tools = partialmethod(listing, "tools")
+    avatars = partialmethod(listing, "avatars")
+    voices = partialmethod(listing, "voices")
+    llms = partialmethod(listing, "llms")
+    knowledge_groups = partialmethod(listing, "knowledge")
 
     # -- one resource -----------------------------------------------------------------
 

@@ -544,14 +544,9 @@ class AnamClient:
         self, request: httpx.Request, response: httpx.Response, content: bytes
     ) -> ApiError:
         method, path, status = request.method, request.url.path, response.status_code
-        said = self._said(content)
+        fields = self._answered(request, response, content)
+        said = fields["api_message"]
         phrase = _phrase(response)
-        fields: dict[str, Any] = {
-            "status": status,
-            "method": method,
-            "path": path,
-            "api_message": said,
-        }
         if status in (401, 403):
             if self.config.sandbox:
                 text = f"the sandbox emulator rejected its API key ({status} {phrase})"
@@ -568,6 +563,17 @@ class AnamClient:
         if said:
             text += f": {said}"
         return (NotFound if status == 404 else ApiError)(text, **fields)
+
+    def _answered(
+        self, request: httpx.Request, response: httpx.Response, content: bytes
+    ) -> dict[str, Any]:
+        """What an ApiError records of a request that got an answer."""
+        return {
+            "status": response.status_code,
+            "method": request.method,
+            "path": request.url.path,
+            "api_message": self._said(content),
+        }
 
     def _said(self, content: bytes) -> str | None:
         """The server's explanation in an error body, scrubbed."""
@@ -594,32 +600,27 @@ class AnamClient:
             return ApiError(
                 f"{self._service()} still answered {status} {_phrase(response)} to "
                 f"{method} {path} after {tries}; try again later or lower --parallelism",
-                status=status,
-                method=method,
-                path=path,
-                api_message=self._said(content),
+                **self._answered(request, response, content),
             )
+        error: type[ApiError] = ApiError
         if isinstance(failure, DeadlineExceeded):
-            return ApiError(
+            text = (
                 f"{self._service()} did not finish answering {method} {path} within "
-                f"{self.config.deadline:g} s ({tries}); check your network or try again later",
-                method=method,
-                path=path,
+                f"{self.config.deadline:g} s ({tries}); check your network or try again later"
             )
-        reason = self._reason(cast(Exception, failure))
-        if isinstance(failure, NOT_SENT):
-            return Unreachable(
-                f"cannot reach {self._service()} ({reason}; {tries}); "
-                f"check {self.config.api_url_source} and your network",
-                method=method,
-                path=path,
+        elif isinstance(failure, NOT_SENT):
+            error = Unreachable
+            text = (
+                f"cannot reach {self._service()} ({self._reason(failure)}; {tries}); "
+                f"check {self.config.api_url_source} and your network"
             )
-        return ApiError(
-            f"{self._service()} did not answer {method} {path} ({reason}; {tries}); "
-            "check your network or try again later",
-            method=method,
-            path=path,
-        )
+        else:
+            text = (
+                f"{self._service()} did not answer {method} {path} "
+                f"({self._reason(cast(Exception, failure))}; {tries}); "
+                "check your network or try again later"
+            )
+        return error(text, method=method, path=path)
 
     def _unreadable(self, request: httpx.Request, failure: BodyError) -> ApiError:
         method, path = request.method, request.url.path
@@ -643,10 +644,7 @@ class AnamClient:
             f"{self._service()} answered {status} {_phrase(response)} to {method} {path} "
             f"with Retry-After {retry_after:g} s, longer than the {remaining:.1f} s left of "
             f"the retry budget; try again in {retry_after:g} s or lower --parallelism",
-            status=status,
-            method=method,
-            path=path,
-            api_message=self._said(content),
+            **self._answered(request, response, content),
         )
 
     def _service(self) -> str:

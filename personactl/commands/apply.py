@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from personactl.commands.options import connection_options, plan_options, selection_options
+from personactl.commands.options import output_option, plan_options
 from personactl.commands.views import render_plan, show_warnings, use_color
 
 if TYPE_CHECKING:
     from personactl.engine.plan import Plan
     from personactl.usecases.apply import Applied, Step
+    from personactl.usecases.plan import Options
 
 
 def _confirm(env: str) -> None:
@@ -35,31 +36,12 @@ def _confirm(env: str) -> None:
 
 @click.command()
 @click.argument("planfile", required=False)
-@connection_options
-@selection_options
+@plan_options
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
-@click.option(
-    "-o",
-    "--output",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="The result: text, or JSON (one object per resource).",
-)
+@output_option(("text", "json"), "The result: text, or JSON (one object per resource).")
 @click.pass_context
 def apply(
-    ctx: click.Context,
-    planfile: str | None,
-    env_name: str | None,
-    targets: tuple[str, ...],
-    selectors: tuple[str, ...],
-    prune: bool,
-    auto_approve: bool,
-    fmt: str,
-    api_key: str | None,
-    api_url: str | None,
-    parallelism: int,
+    ctx: click.Context, planfile: str | None, opts: Options, auto_approve: bool, fmt: str
 ) -> int:
     """Make the live personas and tools match the manifests.
 
@@ -75,8 +57,6 @@ def apply(
     from personactl.core.errors import PersonactlError
     from personactl.manifest.render import redact
     from personactl.usecases.apply import apply as apply_plan
-
-    opts = plan_options(ctx, env_name, targets, selectors, prune, api_key, api_url, parallelism)
 
     def review(plan: Plan, secret_values: set[str]) -> None:
         text = render_plan(plan, "text", color=use_color(ctx, sys.stderr), show_requests=False)

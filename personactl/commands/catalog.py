@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from personactl.commands.options import api_options
+from personactl.commands.options import api_options, output_option
+
+if TYPE_CHECKING:
+    from personactl.usecases.connect import ApiOptions
 
 # the use case's, repeated: `--help` must not import it (nor httpx with it)
 KINDS = ("avatars", "voices", "llms", "tools", "knowledge")
@@ -71,26 +74,9 @@ LISTINGS: dict[str, tuple[Column, ...]] = {
 @click.command()
 @click.argument("kind", type=click.Choice(KINDS), metavar="KIND")
 @click.option("--search", help="Only entries whose name contains TEXT.", metavar="TEXT")
-@click.option(
-    "-o",
-    "--output",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="An aligned table, or a JSON list of objects.",
-)
+@output_option(("table", "json"), "An aligned table, or a JSON list of objects.")
 @api_options
-@click.pass_context
-def catalog(
-    ctx: click.Context,
-    kind: str,
-    env_name: str | None,
-    search: str | None,
-    fmt: str,
-    api_key: str | None,
-    api_url: str | None,
-) -> None:
+def catalog(kind: str, api: ApiOptions, search: str | None, fmt: str) -> None:
     """List what a manifest can name: KIND is avatars, voices, llms, tools or knowledge.
 
     Shows the names and ids the environment's API lists (the built-in
@@ -100,14 +86,7 @@ def catalog(
     """
     from personactl.usecases.catalog import catalog as list_catalog
 
-    listed = list_catalog(
-        kind,
-        env_name,
-        search=search,
-        api_key=api_key,
-        api_url=api_url,
-        debug=bool((ctx.obj or {}).get("debug", False)),
-    )
+    listed = list_catalog(kind, api, search=search)
     columns = LISTINGS[kind]
     rows = [[column.get(item) for column in columns] for item in listed.items]
     if fmt == "json":

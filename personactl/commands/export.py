@@ -8,10 +8,14 @@ placeholders it wrote.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
 
 from personactl.commands.options import api_options
+
+if TYPE_CHECKING:
+    from personactl.usecases.connect import ApiOptions
 
 FORMATS = ("deepgram",)
 
@@ -57,11 +61,9 @@ def export(
     name: str,
     fmt: str | None,
     target: str | None,
-    env_name: str | None,
     out: str | None,
     reveal_secrets: bool,
-    api_key: str | None,
-    api_url: str | None,
+    api: ApiOptions,
 ) -> None:
     """Print persona NAME as a Deepgram Voice Agent Settings message (--format deepgram).
 
@@ -76,15 +78,7 @@ def export(
     from personactl.usecases.export import write_output
 
     target = _format(ctx, fmt, target)
-    exported = export_persona(
-        name,
-        target,
-        env_name,
-        reveal_secrets=reveal_secrets,
-        api_key=api_key,
-        api_url=api_url,
-        debug=bool((ctx.obj or {}).get("debug", False)),
-    )
+    exported = export_persona(name, target, api, reveal_secrets=reveal_secrets)
     for warning in exported.warnings:
         click.echo(f"warning: {name}: {warning}", err=True)
     for secret, paths in sorted(exported.placeholders.items()):

@@ -14,6 +14,7 @@ import click
 from personactl.commands.options import connection_options
 
 if TYPE_CHECKING:
+    from personactl.usecases.connect import ApiOptions
     from personactl.usecases.importer import Imports
 
 
@@ -39,17 +40,8 @@ if TYPE_CHECKING:
     help="Write the manifests under DIR (default: the project's root).",
 )
 @connection_options
-@click.pass_context
 def import_(
-    ctx: click.Context,
-    ids: tuple[str, ...],
-    names: tuple[str, ...],
-    all_: bool,
-    out_dir: Path | None,
-    env_name: str | None,
-    api_key: str | None,
-    api_url: str | None,
-    parallelism: int,
+    ids: tuple[str, ...], names: tuple[str, ...], all_: bool, out_dir: Path | None, api: ApiOptions
 ) -> int:
     """Write manifests for live personas and their tools, and record them in the state.
 
@@ -68,15 +60,11 @@ def import_(
     from personactl.usecases.importer import import_personas, plural
 
     done = import_personas(
-        env_name,
+        api,
         ids=ids,
         names=names,
         all_=all_,
         out_dir=out_dir,
-        api_key=api_key,
-        api_url=api_url,
-        parallelism=parallelism,
-        debug=bool(ctx.obj.get("debug")),
         warn=lambda text: click.echo(text, err=True),
     )
     job, env = done.job, done.env

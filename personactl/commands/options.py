@@ -1,20 +1,25 @@
 """The options several commands share, each declared once with one help text.
 
-`connection_options` and `selection_options` are decorators for the commands
-that talk to the API and that plan; `GLOBAL_OPTIONS` are `-C`, `--debug` and
-`--no-color`, which `personactl` takes before the subcommand and cli.py adds to
-every subcommand too, so `personactl plan --debug` works as well.
+`api_options`, `connection_options` and `plan_options` are decorators for the
+commands that talk to the API and that plan: the command gets one object
+(`api`, or `opts`) rather than a parameter per flag. `output_option` is -o.
+`GLOBAL_OPTIONS` are `-C`, `--debug` and `--no-color`, which `personactl` takes
+before the subcommand and cli.py adds to every subcommand too, so
+`personactl plan --debug` works as well.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
 if TYPE_CHECKING:
+    from personactl.usecases.connect import ApiOptions
     from personactl.usecases.plan import Options
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -52,9 +57,45 @@ parallelism_option = click.option(
 )
 
 
+def _passes(name: str, make: Callable[..., object]) -> Callable[[F], F]:
+    """Hand the command `make(...)` as its one argument `name`, in place of the options
+    `make` takes (by their names): a command sees one object, not a flag per option."""
+    taken = set(inspect.signature(make).parameters)
+
+    def decorate(f: F) -> F:
+        @functools.wraps(f)
+        def command(*args: Any, **kwargs: Any) -> Any:
+            given = {key: kwargs.pop(key) for key in taken & kwargs.keys()}
+            return f(*args, **kwargs, **{name: make(**given)})
+
+        return cast(F, command)
+
+    return decorate
+
+
+def _api(
+    env_name: str | None, api_key: str | None, api_url: str | None, parallelism: int = 8
+) -> ApiOptions:
+    """The API flags, and --debug from the run's settings; `parallelism` is
+    --parallelism's default for the commands without the flag."""
+    from personactl.usecases.connect import ApiOptions  # when run: --help stays light
+
+    debug = bool(_settings(click.get_current_context()).get("debug"))
+    return ApiOptions(env_name, api_key, api_url, parallelism, debug)
+
+
+def _plan(
+    api: ApiOptions, targets: tuple[str, ...], selectors: tuple[str, ...], prune: bool
+) -> Options:
+    from personactl.usecases.plan import Options
+
+    return Options(api, targets, selectors, prune)
+
+
 def api_options(f: F) -> F:
-    """-e, --api-key and --api-url: for commands that read from the API."""
-    return env_option(api_key_option(api_url_option(f)))
+    """-e, --api-key and --api-url, passed as `api` (ApiOptions, --debug included):
+    for commands that read from the API."""
+    return env_option(api_key_option(api_url_option(_passes("api", _api)(f))))
 
 
 def connection_options(f: F) -> F:
@@ -87,28 +128,22 @@ def selection_options(f: F) -> F:
     )(f)
 
 
-def plan_options(
-    ctx: click.Context,
-    env_name: str | None,
-    targets: tuple[str, ...],
-    selectors: tuple[str, ...],
-    prune: bool,
-    api_key: str | None,
-    api_url: str | None,
-    parallelism: int,
-) -> Options:
-    """The plan use case's Options from the flags plan, diff and apply share."""
-    from personactl.usecases.plan import Options
+def plan_options(f: F) -> F:
+    """connection_options and selection_options, passed as `opts` (the plan use case's
+    Options): the flags plan, diff and apply share."""
+    return connection_options(selection_options(_passes("opts", _plan)(f)))
 
-    return Options(
-        env_name=env_name,
-        targets=targets,
-        selectors=selectors,
-        prune=prune,
-        api_key=api_key,
-        api_url=api_url,
-        parallelism=parallelism,
-        debug=bool(ctx.obj.get("debug")),
+
+def output_option(formats: Sequence[str], help_text: str) -> Callable[[F], F]:
+    """-o/--output into `fmt`: one of `formats`, the first by default."""
+    return click.option(
+        "-o",
+        "--output",
+        "fmt",
+        type=click.Choice(formats),
+        default=formats[0],
+        show_default=True,
+        help=help_text,
     )
 
 
@@ -142,6 +177,11 @@ def _no_color(ctx: click.Context, _: click.Parameter, value: bool) -> None:
     obj["color"] = obj.get("color", True) and not value and "NO_COLOR" not in os.environ
 
 
+def _flag(name: str, callback: Callable[..., None], help_text: str) -> click.Option:
+    """A flag that only sets the run's settings (its callback), never a parameter."""
+    return click.Option([name], is_flag=True, expose_value=False, callback=callback, help=help_text)
+
+
 def global_options() -> list[click.Option]:
     """New Option objects for -C, --debug and --no-color (one set per command)."""
     return [
@@ -154,20 +194,8 @@ def global_options() -> list[click.Option]:
             callback=_directory,
             help="Run as if started in DIR (the project holding personactl.yaml).",
         ),
-        click.Option(
-            ["--debug"],
-            is_flag=True,
-            expose_value=False,
-            callback=_debug,
-            help="Show tracebacks, and one line per HTTP request, on stderr.",
-        ),
-        click.Option(
-            ["--no-color"],
-            is_flag=True,
-            expose_value=False,
-            callback=_no_color,
-            help="No colour in output (also: NO_COLOR=1).",
-        ),
+        _flag("--debug", _debug, "Show tracebacks, and one line per HTTP request, on stderr."),
+        _flag("--no-color", _no_color, "No colour in output (also: NO_COLOR=1)."),
     ]
 
 

@@ -3,36 +3,32 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
-from personactl.commands.options import connection_options, plan_options, selection_options
+from personactl.commands.options import output_option, plan_options
 from personactl.commands.views import render_plan, show_warnings, use_color
+
+if TYPE_CHECKING:
+    from personactl.usecases.plan import Options
 
 FORMATS = ("text", "json", "markdown")
 
 
 def run_plan(
     ctx: click.Context,
-    *,
-    env_name: str | None,
-    targets: tuple[str, ...],
-    selectors: tuple[str, ...],
-    prune: bool,
+    opts: Options,
     fmt: str,
-    out: str | None,
-    detailed: bool,
     show_requests: bool,
-    api_key: str | None,
-    api_url: str | None,
-    parallelism: int,
+    *,
+    out: str | None = None,
+    detailed: bool = True,
 ) -> int:
     from personactl.manifest.render import redact
     from personactl.usecases.plan import plan_only, save_plan
 
-    run = plan_only(
-        plan_options(ctx, env_name, targets, selectors, prune, api_key, api_url, parallelism)
-    )
+    run = plan_only(opts)
     text = render_plan(run.plan, fmt, color=use_color(ctx, sys.stdout), show_requests=show_requests)
     click.echo(redact(text, run.secret_values), nl=False)
     if fmt == "text":  # Markdown and JSON carry the warnings in their payload
@@ -44,17 +40,10 @@ def run_plan(
 
 
 @click.command()
-@connection_options
-@selection_options
-@click.option(
-    "-o",
-    "--output",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="text",
-    show_default=True,
-    help="text (Terraform style), json (docs/plan-format.md) or "
-    "markdown (for pull-request comments).",
+@plan_options
+@output_option(
+    FORMATS,
+    "text (Terraform style), json (docs/plan-format.md) or markdown (for pull-request comments).",
 )
 @click.option("--out", metavar="FILE", help="Save the plan for `personactl apply FILE`.")
 @click.option(
@@ -70,17 +59,11 @@ def run_plan(
 @click.pass_context
 def plan(
     ctx: click.Context,
-    env_name: str | None,
-    targets: tuple[str, ...],
-    selectors: tuple[str, ...],
-    prune: bool,
+    opts: Options,
     fmt: str,
     out: str | None,
     detailed_exitcode: bool,
     show_requests: bool,
-    api_key: str | None,
-    api_url: str | None,
-    parallelism: int,
 ) -> int:
     """Show what apply would change, and nothing that it would not.
 
@@ -90,60 +73,14 @@ def plan(
     (sensitive). Exit status: 0 (and 2 for changes with --detailed-exitcode),
     1 on any error.
     """
-    return run_plan(
-        ctx,
-        env_name=env_name,
-        targets=targets,
-        selectors=selectors,
-        prune=prune,
-        fmt=fmt,
-        out=out,
-        detailed=detailed_exitcode,
-        show_requests=show_requests,
-        api_key=api_key,
-        api_url=api_url,
-        parallelism=parallelism,
-    )
+    return run_plan(ctx, opts, fmt, show_requests, out=out, detailed=detailed_exitcode)
 
 
 @click.command()
-@connection_options
-@selection_options
-@click.option(
-    "-o",
-    "--output",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="text",
-    show_default=True,
-    help="text, json or markdown, as for plan.",
-)
+@plan_options
+@output_option(FORMATS, "text, json or markdown, as for plan.")
 @click.option("--show-requests", is_flag=True, help="Show the exact requests apply would send.")
 @click.pass_context
-def diff(
-    ctx: click.Context,
-    env_name: str | None,
-    targets: tuple[str, ...],
-    selectors: tuple[str, ...],
-    prune: bool,
-    fmt: str,
-    show_requests: bool,
-    api_key: str | None,
-    api_url: str | None,
-    parallelism: int,
-) -> int:
+def diff(ctx: click.Context, opts: Options, fmt: str, show_requests: bool) -> int:
     """`plan --detailed-exitcode`: exit 0 when nothing would change, 2 when something would."""
-    return run_plan(
-        ctx,
-        env_name=env_name,
-        targets=targets,
-        selectors=selectors,
-        prune=prune,
-        fmt=fmt,
-        out=None,
-        detailed=True,
-        show_requests=show_requests,
-        api_key=api_key,
-        api_url=api_url,
-        parallelism=parallelism,
-    )
+    return run_plan(ctx, opts, fmt, show_requests)

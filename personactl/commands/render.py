@@ -6,21 +6,13 @@ from typing import Any
 
 import click
 
-from personactl.commands.options import env_option
+from personactl.commands.options import env_option, output_option
 
 
 @click.command()
 @click.argument("names", nargs=-1)
 @env_option
-@click.option(
-    "-o",
-    "--output",
-    "fmt",
-    type=click.Choice(["yaml", "json"]),
-    default="yaml",
-    show_default=True,
-    help="YAML documents, or one JSON list.",
-)
+@output_option(("yaml", "json"), "YAML documents, or one JSON list.")
 def render(names: tuple[str, ...], env_name: str | None, fmt: str) -> None:
     """Print the final desired spec of each resource (or only NAMES).
 
@@ -29,6 +21,7 @@ def render(names: tuple[str, ...], env_name: str | None, fmt: str) -> None:
     from the environment. Secret values print as (sensitive).
     """
     from personactl.core.errors import ManifestErrors, PersonactlError
+    from personactl.core.suggest import unknown_names
     from personactl.manifest.checks import check
     from personactl.manifest.loader import load_all, no_manifests_error
     from personactl.manifest.render import redact
@@ -39,11 +32,9 @@ def render(names: tuple[str, ...], env_name: str | None, fmt: str) -> None:
     env = loaded.project.environment(env_name)
     if names:
         known = {r.name for r in loaded.resources}
-        missing = [n for n in names if n not in known]
-        if missing:
+        if missing := unknown_names(names, known):
             raise PersonactlError(
-                f"no resource named {', '.join(repr(m) for m in missing)} "
-                f"(known: {', '.join(sorted(known))})"
+                f"no resource named {missing} (known: {', '.join(sorted(known))})"
             )
 
     def only_named(resources: list[Any]) -> list[Any]:

@@ -5,9 +5,14 @@ Which message, and how it is checked: `personactl.usecases.session_config`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from personactl.commands.options import api_options
+
+if TYPE_CHECKING:
+    from personactl.usecases.connect import ApiOptions
 
 
 @click.command("session-config")
@@ -29,16 +34,8 @@ from personactl.commands.options import api_options
 )
 @click.option("--compact", is_flag=True, help="One line of JSON.")
 @api_options
-@click.pass_context
 def session_config(
-    ctx: click.Context,
-    name: str,
-    env_name: str | None,
-    assignments: tuple[str, ...],
-    from_env: str | None,
-    compact: bool,
-    api_key: str | None,
-    api_url: str | None,
+    name: str, api: ApiOptions, assignments: tuple[str, ...], from_env: str | None, compact: bool
 ) -> None:
     """Print the persona_config data message that changes a live session of NAME.
 
@@ -52,12 +49,9 @@ def session_config(
 
     data = message_data(
         name,
-        env_name,
+        api,
         assignments=assignments,
         from_env=from_env,
-        api_key=api_key,
-        api_url=api_url,
-        debug=bool((ctx.obj or {}).get("debug", False)),
         warn=lambda text: click.echo(f"warning: {text}", err=True),
     )
     click.echo(live.dumps(live.message(data), compact=compact))

@@ -3,34 +3,21 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
 
-from personactl.commands.options import connection_options
+from personactl.commands.options import connection_options, output_option
+
+if TYPE_CHECKING:
+    from personactl.usecases.connect import ApiOptions
 
 
 @click.command()
 @click.argument("names", nargs=-1)
 @connection_options
-@click.option(
-    "-o",
-    "--output",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="A table, or a JSON list with one object per persona.",
-)
-@click.pass_context
-def smoke(
-    ctx: click.Context,
-    names: tuple[str, ...],
-    env_name: str | None,
-    api_key: str | None,
-    api_url: str | None,
-    parallelism: int,
-    fmt: str,
-) -> int:
+@output_option(("table", "json"), "A table, or a JSON list with one object per persona.")
+def smoke(names: tuple[str, ...], api: ApiOptions, fmt: str) -> int:
     """Check that each applied persona (or only NAMES) can start a session.
 
     Asks POST /v1/auth/session-token for every persona the environment's
@@ -43,14 +30,7 @@ def smoke(
     from personactl.output.table import format_table
     from personactl.usecases.smoke import smoke as check
 
-    checked = check(
-        names,
-        env_name,
-        api_key=api_key,
-        api_url=api_url,
-        parallelism=parallelism,
-        debug=bool(ctx.obj.get("debug")),
-    )
+    checked = check(names, api)
     rows = [asdict(c) for c in checked]
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))

@@ -1,8 +1,9 @@
-"""The one "did you mean": the names closest to a name that matched nothing."""
+"""The one "did you mean": the names closest to a name that matched nothing; and the
+names asked for that match nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from difflib import get_close_matches
 
 
@@ -20,3 +21,9 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     """` (did you mean 'a', 'b'?)`, or "" when nothing is close."""
     close = closest(name, candidates)
     return f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+
+
+def unknown_names(wanted: Iterable[str], known: Collection[str]) -> str:
+    """Those of `wanted` that are not `known`, quoted and joined for a message ("" when
+    every one is known)."""
+    return ", ".join(repr(name) for name in wanted if name not in known)

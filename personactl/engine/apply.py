@@ -162,21 +162,18 @@ class Applier:
         return new
 
     def _record(
-        self,
-        change: ResourceChange,
-        ident: str,
-        sent: dict[str, Any],
-        response: dict[str, Any],
-        lost: list[str],
-    ) -> None:
+        self, change: ResourceChange, ident: str, sent: dict[str, Any], response: dict[str, Any]
+    ) -> list[str]:
         """Record exactly what was sent and what the server answered to it, field by field,
         over what the state held before: a live value personactl never sent is never
-        taken as its own. The `lost` keys (not persisted) are dropped from both, so the
-        next plan compares them with the live values and sends them again."""
+        taken as its own. The keys the API did not persist as sent are dropped from both,
+        so the next plan compares them with the live values and sends them again; they
+        are returned."""
+        kind = self.kinds[change.kind]
+        lost = unpersisted(kind, reveal(sent, self.salt), response)
         before, observed = self._previous(change, ident)
         applied = {**before, **self._settled(change), **sent}
         observed.update(change.settled)
-        kind = self.kinds[change.kind]
         seen = Live.of(kind.name, response, kind.normalize(response)).with_sentinels(
             [sent], self.salt
         )
@@ -192,6 +189,7 @@ class Applier:
             applied.pop(key, None)
             observed.pop(key, None)
         self.store.record(entry_for(change, ident, applied, observed, seen.fingerprint))
+        return lost
 
     def _finish(
         self,
@@ -203,11 +201,9 @@ class Applier:
     ) -> Result:
         """Read the write back, record the state (even when the read-back fails: the
         resource exists and is ours), and say how it went."""
-        kind = self.kinds[change.kind]
-        lost = unpersisted(kind, reveal(body, self.salt), response)
-        self._record(change, ident, body, response, lost)
+        lost = self._record(change, ident, body, response)
         if lost:
-            paths = [kind.manifest_path(k) for k in lost]
+            paths = [self.kinds[change.kind].manifest_path(k) for k in lost]
             return Result(
                 change,
                 False,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -155,6 +155,15 @@ def _message(err: Any, field: str, bool_word: bool) -> str:
     return f"{where}{err.message}"
 
 
+def fitting_branches(err: Any, rules_out: Callable[[Any], bool]) -> list[list[Any]]:
+    """The errors of each branch of the oneOf/anyOf failure `err`, for the branches none
+    of whose errors `rules_out` (says the value was not meant as that branch)."""
+    branches: dict[object, list[Any]] = {}
+    for sub in err.context:
+        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+    return [errs for errs in branches.values() if not any(rules_out(e) for e in errs)]
+
+
 def _leaf_errors(err: Any, prefix: KeyPath) -> Iterator[Any]:
     """Errors to report for `err`. For a oneOf/anyOf whose alternatives differ in
     shape ({id} or {name}, a string or an object), report the problems of the
@@ -164,17 +173,10 @@ def _leaf_errors(err: Any, prefix: KeyPath) -> Iterator[Any]:
         if path and path[-1] == "voiceGeneration":
             yield err  # every provider is a candidate: one message lists them all
             return
-        branches: dict[int, list[Any]] = {}
-        for sub in err.context:
-            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
-        viable = [
-            errs
-            for errs in branches.values()
-            if not any(
-                e.validator in ("type", "required", "const", "not") and not e.relative_path
-                for e in errs
-            )
-        ]
+        viable = fitting_branches(
+            err,
+            lambda e: e.validator in ("type", "required", "const", "not") and not e.relative_path,
+        )
         if len(viable) == 1:
             for sub in viable[0]:
                 yield from _leaf_errors(sub, prefix)

@@ -428,17 +428,12 @@ def apply_overrides(settings: Mapping[str, Any], overrides: Any) -> dict[str, An
     return merged
 
 
-def _path(parts: Sequence[object]) -> str:
-    out = ""
-    for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(the message)"
-
-
 def validate(settings: Any) -> list[str]:
     """Problems with `settings` per the vendored AsyncAPI schema, one sentence each."""
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import best_match
+
+    from personactl.manifest.schemas import fmt_path
 
     validator = Draft202012Validator(schema())
     problems: list[str] = []
@@ -446,25 +441,23 @@ def validate(settings: Any) -> list[str]:
         leaf = _meant(err)
         if leaf.context:
             leaf = best_match([leaf])
-        problems.append(f"{_path(list(leaf.absolute_path))}: {leaf.message}")
+        where = fmt_path(tuple(leaf.absolute_path)) or "(the message)"
+        problems.append(f"{where}: {leaf.message}")
     return sorted(set(problems))
 
 
 def _meant(err: Any) -> Any:
     """For a oneOf/anyOf failure, the error of the one branch the value's `type` selects."""
+    from personactl.manifest.schemas import fitting_branches
+
     while err.validator in ("oneOf", "anyOf") and err.context:
-        branches: dict[object, list[Any]] = {}
-        for sub in err.context:
-            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
-        chosen = [
-            errs
-            for errs in branches.values()
-            if not any(
+        chosen = fitting_branches(
+            err,
+            lambda e: (
                 tuple(e.relative_path) == ("type",)
                 or (not e.relative_path and e.validator == "type")
-                for e in errs
-            )
-        ]
+            ),
+        )
         if len(chosen) != 1 or len(chosen[0]) != 1:
             return err
         err = chosen[0][0]

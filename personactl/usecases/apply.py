@@ -82,10 +82,10 @@ def apply(
                 "--target, -l and --prune belong to the plan: a saved plan is applied as it is"
             )
         saved = load_plan_file(planfile)
-        if opts.env_name is not None and opts.env_name != saved.environment:
+        if opts.api.env_name is not None and opts.api.env_name != saved.environment:
             raise PersonactlError(
                 f"plan file {planfile} is for environment {saved.environment!r}, not "
-                f"{opts.env_name!r}; make a plan for {opts.env_name!r} with "
+                f"{opts.api.env_name!r}; make a plan for {opts.api.env_name!r} with "
                 "`personactl plan --out FILE`"
             )
     project = project_here()
@@ -95,7 +95,7 @@ def apply(
             raise PersonactlError(f"environment {saved.environment!r} of the plan is not defined")
         env = found
     else:
-        env = project.require_environment(opts.env_name)
+        env = project.require_environment(opts.api.env_name)
     # Lock the environment's state before planning or checking a saved plan, and
     # hold it to the end: a plan made while another apply runs is stale by the
     # time it is applied (a create it plans may have happened since: a duplicate).
@@ -110,16 +110,9 @@ def apply(
         stack.enter_context(store)
         if saved is not None:
             plan = saved
-            check_binding(planfile or "", plan, env, store.state, opts.api_url)
+            check_binding(planfile or "", plan, env, store.state, opts.api.api_url)
             secret_values = plan_secrets(plan)
-            client = connect(
-                env,
-                project.root,
-                api_key=opts.api_key,
-                api_url=opts.api_url,
-                parallelism=opts.parallelism,
-                debug=opts.debug,
-            )
+            client = opts.api.client(env, project.root, connect)
             stack.callback(client.close)
             stale = stale_changes(plan, AnamApi(client), store.state)
             if stale:
@@ -137,7 +130,7 @@ def apply(
             AnamApi(client),
             store,
             KINDS,
-            parallelism=opts.parallelism,
+            parallelism=opts.api.parallelism,
             progress=_counted(plan, secret_values, progress),
             cancel=cancel,
         )

@@ -12,7 +12,7 @@ from personactl.anam.kinds import NO_LLM as NO_LLM_ID
 from personactl.core.errors import PersonactlError
 from personactl.manifest.loader import find_project_root, load_project
 from personactl.manifest.model import PROJECT_FILE, Environment
-from personactl.usecases.connect import Connect, connect
+from personactl.usecases.connect import ApiOptions, Connect, connect
 
 KINDS = ("avatars", "voices", "llms", "tools", "knowledge")
 
@@ -34,18 +34,11 @@ class Listed:
 
 
 def catalog(
-    kind: str,
-    env_name: str | None,
-    *,
-    search: str | None = None,
-    api_key: str | None = None,
-    api_url: str | None = None,
-    debug: bool = False,
-    connect: Connect = connect,
+    kind: str, api: ApiOptions, *, search: str | None = None, connect: Connect = connect
 ) -> Listed:
     """Every entry of `kind` (one of KINDS) whose name or id contains `search`."""
-    env, root = _environment(env_name)
-    with connect(env, root, api_key=api_key, api_url=api_url, debug=debug) as client:
+    env, root = _environment(api.env_name)
+    with api.client(env, root, connect) as client:
         items = AnamApi(client).listing(kind, search)
     if kind == "llms":
         items = [*items, NO_LLM]

@@ -7,7 +7,7 @@ nothing of the client side).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -32,32 +32,39 @@ class Connect(Protocol):
     ) -> AnamClient: ...
 
 
-def connect(
-    env: Environment,
-    project_root: Path,
-    *,
-    api_key: str | None = None,
-    api_url: str | None = None,
-    parallelism: int = 8,
-    debug: bool = False,
-    environ: Mapping[str, str] | None = None,
-    **options: Any,
-) -> AnamClient:
-    """The client for an environment of the project at `project_root`.
+def connect(env: Environment, project_root: Path, **options: Any) -> AnamClient:
+    """The client for an environment of the project at `project_root`; `options` as for
+    `client_for` (api_key, api_url, parallelism, debug, environ, `ClientConfig` fields).
 
     `backend: sandbox` talks to the in-process emulator kept under
-    `.personactl/sandbox`; `options` go to `ClientConfig` (see `client_for`).
+    `.personactl/sandbox`.
     """
-    return client_for(
-        env,
-        api_key=api_key,
-        api_url=api_url,
-        parallelism=parallelism,
-        debug=debug,
-        environ=environ,
-        sandbox=lambda: sandbox(project_root),
-        **options,
-    )
+    return client_for(env, sandbox=lambda: sandbox(project_root), **options)
+
+
+@dataclass(frozen=True)
+class ApiOptions:
+    """Which environment (-e) and how to reach its API (--api-key, --api-url,
+    --parallelism, --debug): what every command that talks to the API is given."""
+
+    env_name: str | None = None
+    api_key: str | None = None
+    api_url: str | None = None
+    parallelism: int = 8
+    debug: bool = False
+
+    def client(
+        self, env: Environment, project_root: Path, connect: Connect = connect
+    ) -> AnamClient:
+        """The client for `env` with these options (`connect`: tests pass their own)."""
+        return connect(
+            env,
+            project_root,
+            api_key=self.api_key,
+            api_url=self.api_url,
+            parallelism=self.parallelism,
+            debug=self.debug,
+        )
 
 
 def sandbox(project_root: Path) -> Sandbox:

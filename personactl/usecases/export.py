@@ -27,7 +27,7 @@ from personactl.core.files import atomic_write
 from personactl.manifest.checks import check
 from personactl.manifest.render import Rendered
 from personactl.targets import deepgram
-from personactl.usecases.connect import Connect, connect
+from personactl.usecases.connect import ApiOptions, Connect, connect
 from personactl.usecases.project import find_persona, manifests
 
 _SECRET_PLACEHOLDER = re.compile(r"<secret:([A-Za-z_][A-Za-z0-9_]*)>")
@@ -45,18 +45,16 @@ class Exported:
 def export(
     name: str,
     target: str,
-    env_name: str | None,
+    api: ApiOptions,
     *,
     reveal_secrets: bool = False,
-    api_key: str | None = None,
-    api_url: str | None = None,
-    debug: bool = False,
     connect: Connect = connect,
 ) -> Exported:
-    """Persona `name` of environment `env_name` as `target` (deepgram) settings, validated."""
+    """Persona `name` of environment `api.env_name` as `target` (deepgram) settings,
+    validated."""
     loaded = manifests()
     project = loaded.project
-    env = project.environment(env_name)
+    env = project.environment(api.env_name)
     if env is None:
         raise PersonactlError(
             "export resolves the persona's voice and LLM through an environment's catalog: "
@@ -70,10 +68,10 @@ def export(
     spec = persona.desired_spec(mask=False)
     tools, unresolved = _tools(spec, items)
 
-    with connect(env, project.root, api_key=api_key, api_url=api_url, debug=debug) as client:
-        api = AnamApi(client)
-        voices = api.voices() if "voice" in spec else []
-        llms = api.llms()
+    with api.client(env, project.root, connect) as client:
+        anam = AnamApi(client)
+        voices = anam.voices() if "voice" in spec else []
+        llms = anam.llms()
     voice, llm = _voice_and_llm(persona, spec, Resolver(Catalog(voices=voices, llms=llms), {}))
 
     exported = deepgram.settings_for(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ from personactl.manifest.loader import Loaded, display_path, load_all
 from personactl.manifest.model import Environment
 from personactl.manifest.schemas import modeline
 from personactl.output.yamlout import dump_all
-from personactl.usecases.connect import Connect, connect
+from personactl.usecases.connect import ApiOptions, Connect, connect
 from personactl.usecases.plan import Options, make_plan
 
 
@@ -54,16 +54,12 @@ class Imports:
 
 
 def import_personas(
-    env_name: str | None,
+    api: ApiOptions,
     *,
     ids: tuple[str, ...] = (),
     names: tuple[str, ...] = (),
     all_: bool = False,
     out_dir: Path | None = None,
-    api_key: str | None = None,
-    api_url: str | None = None,
-    parallelism: int = 8,
-    debug: bool = False,
     warn: Callable[[str], None],
     connect: Connect = connect,
 ) -> Imports:
@@ -75,12 +71,10 @@ def import_personas(
         raise PersonactlError("name what to import: --id ID..., --name NAME... or --all")
     loaded = load_all()
     project = loaded.project
-    env = project.require_environment(env_name)
+    env = project.require_environment(api.env_name)
     root = out_dir or project.root
     store = StateStore(env.state_path, display_path(env.state_path), env.name)
-    client = connect(
-        env, project.root, api_key=api_key, api_url=api_url, parallelism=parallelism, debug=debug
-    )
+    client = api.client(env, project.root, connect)
     try:
         job = _prepare(AnamApi(client), loaded, env, store, ids, names)
     finally:
@@ -97,14 +91,7 @@ def import_personas(
         # Not recorded: the next plan matches them by name, as it would any live resource.
         _write(files)
         return done
-    plan = Options(
-        env_name=env.name,
-        targets=tuple(i.name for i in job.items),
-        api_key=api_key,
-        api_url=api_url,
-        parallelism=parallelism,
-        debug=debug,
-    )
+    plan = Options(replace(api, env_name=env.name), targets=tuple(i.name for i in job.items))
     done.differing = _write_and_record(files, store, plan, warn, connect)
     done.recorded = True
     return done

@@ -21,6 +21,7 @@ from personactl.anam.normalize import observe
 from personactl.anam.resolve import Resolver
 from personactl.core.errors import ManifestErrors, PersonactlError
 from personactl.core.files import atomic_write
+from personactl.core.suggest import unknown_names
 from personactl.engine.plan import Plan
 from personactl.engine.planner import Desired, build_plan
 from personactl.engine.state import State, load_state, new_lineage
@@ -28,20 +29,19 @@ from personactl.manifest.checks import Select, check
 from personactl.manifest.loader import display_path
 from personactl.manifest.model import Environment, Project, Resource
 from personactl.manifest.render import Rendered
-from personactl.usecases.connect import Connect, connect
+from personactl.usecases.connect import ApiOptions, Connect, connect
 from personactl.usecases.project import manifests
 
 
-@dataclass
+@dataclass(frozen=True)
 class Options:
-    env_name: str | None = None
+    """What plan, diff and apply are given: the environment and its API, and which
+    resources the plan covers."""
+
+    api: ApiOptions
     targets: tuple[str, ...] = ()
     selectors: tuple[str, ...] = ()  # key=value label selectors
     prune: bool = False
-    api_key: str | None = None
-    api_url: str | None = None
-    parallelism: int = 8
-    debug: bool = False
 
 
 @dataclass
@@ -78,11 +78,9 @@ def selection(targets: tuple[str, ...], selectors: tuple[str, ...]) -> Select | 
 
     def choose(resources: list[Resource]) -> list[Resource]:
         names = {r.name for r in resources}
-        unknown = [t for t in targets if t not in names]
-        if unknown:
+        if unknown := unknown_names(targets, names):
             raise PersonactlError(
-                f"--target {', '.join(repr(u) for u in unknown)} matches no resource "
-                f"(known: {', '.join(sorted(names))})"
+                f"--target {unknown} matches no resource (known: {', '.join(sorted(names))})"
             )
         chosen = [
             r
@@ -119,7 +117,7 @@ def make_plan(opts: Options, state: State | None = None, *, connect: Connect = c
     closes `PlanRun.client`."""
     loaded = manifests()
     project = loaded.project
-    env = project.require_environment(opts.env_name)
+    env = project.require_environment(opts.api.env_name)
     state_display = display_path(env.state_path)
     if state is None:
         state = load_state(env.state_path, state_display, env.name)
@@ -138,14 +136,7 @@ def make_plan(opts: Options, state: State | None = None, *, connect: Connect = c
         prune = False
         warnings.append("--prune is ignored with --target or -l: nothing will be deleted")
 
-    client = connect(
-        env,
-        project.root,
-        api_key=opts.api_key,
-        api_url=opts.api_url,
-        parallelism=opts.parallelism,
-        debug=opts.debug,
-    )
+    client = opts.api.client(env, project.root, connect)
     try:
         # With a selection, resources outside it are not missing, only not chosen:
         # no prune candidates, no warnings, no reads.
@@ -200,7 +191,7 @@ def make_plan(opts: Options, state: State | None = None, *, connect: Connect = c
         plan = build_plan(
             environment=env.name,
             backend=env.backend,
-            api_url=api_url_of(env, opts.api_url),
+            api_url=api_url_of(env, opts.api.api_url),
             state_path=state_display,
             state=state,
             desired=desired,

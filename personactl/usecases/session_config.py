@@ -32,7 +32,7 @@ from personactl.core.errors import ManifestErrors, PersonactlError
 from personactl.manifest.checks import check
 from personactl.manifest.model import Environment
 from personactl.manifest.render import Rendered
-from personactl.usecases.connect import Connect, connect
+from personactl.usecases.connect import ApiOptions, Connect, connect
 from personactl.usecases.project import find_persona, manifests
 
 # manifest spec key -> API field, for the live-updatable fields (declared in anam.kinds)
@@ -98,12 +98,11 @@ def difference(
     """The data that turns a session configured as `a` (ENV) into `b` (OTHER)."""
     not_live = sorted(k for k in set(a) | set(b) if k not in LIVE_SPEC and a.get(k) != b.get(k))
     if not_live:
-        verb = "differs" if len(not_live) == 1 else "differ"
-        raise PersonactlError(
-            f"Persona {name!r}: {', '.join(not_live)} {verb} between environments {env_a!r} "
-            f"and {env_b!r} and cannot change in a live session: run "
-            f"`personactl apply -e {env_b}` (use --set alone for the live fields)"
+        why = (
+            f"between environments {env_a!r} and {env_b!r} and cannot change in a live "
+            f"session: run `personactl apply -e {env_b}` (use --set alone for the live fields)"
         )
+        raise _refused(name, not_live, ("differs", "differ"), why)
     unset: list[str] = []
     data: dict[str, Any] = {}
     for key, api in LIVE_SPEC.items():
@@ -121,31 +120,34 @@ def difference(
         if changed:
             data[api] = changed
     if unset:
-        verb = "is" if len(unset) == 1 else "are"
-        raise PersonactlError(
-            f"Persona {name!r}: {', '.join(unset)} {verb} set in environment {env_a!r} but not "
-            f"in {env_b!r}, and a live update cannot unset a field: give a value with --set, "
-            f"or run `personactl apply -e {env_b}`"
+        why = (
+            f"set in environment {env_a!r} but not in {env_b!r}, and a live update cannot "
+            f"unset a field: give a value with --set, or run `personactl apply -e {env_b}`"
         )
+        raise _refused(name, unset, ("is", "are"), why)
     return data
+
+
+def _refused(name: str, fields: list[str], verbs: tuple[str, str], why: str) -> PersonactlError:
+    """Persona `name`'s `fields` cannot go in the message: `verbs` for one field and for
+    several, and `why`."""
+    verb = verbs[0] if len(fields) == 1 else verbs[1]
+    return PersonactlError(f"Persona {name!r}: {', '.join(fields)} {verb} {why}")
 
 
 def session_config(
     name: str,
-    env_name: str | None,
+    api: ApiOptions,
     *,
     assignments: tuple[str, ...] = (),
     from_env: str | None = None,
-    api_key: str | None = None,
-    api_url: str | None = None,
-    debug: bool = False,
     warn: Callable[[str], None],
     connect: Connect = connect,
 ) -> dict[str, Any]:
     """The validated `data` of the persona_config message for persona `name`."""
     loaded = manifests()
     project = loaded.project
-    env = project.environment(env_name)
+    env = project.environment(api.env_name)
     other = project.environment(from_env) if from_env else None
     envs: list[Environment | None] = [env]
     if other is not None and other is not env:
@@ -178,7 +180,7 @@ def session_config(
                 "options are only checked to fit some provider"
             )
         else:
-            voice = _resolve_voice(persona, env, project.root, api_key, api_url, debug, connect)
+            voice = _resolve_voice(persona, env, project.root, api, connect)
         if voice is not None:
             provider, model = voice.get("provider"), voice.get("providerModelId")
             where += (
@@ -202,13 +204,11 @@ def _resolve_voice(
     persona: Rendered,
     env: Environment,
     root: Path,
-    api_key: str | None,
-    api_url: str | None,
-    debug: bool,
+    api: ApiOptions,
     connect: Connect,
 ) -> dict[str, Any] | None:
     """The persona's voice as the environment's catalog lists it."""
-    with connect(env, root, api_key=api_key, api_url=api_url, debug=debug) as client:
+    with api.client(env, root, connect) as client:
         voices = AnamApi(client).voices()
     spec = persona.desired_spec(mask=False)
     found, err = Resolver(Catalog(voices=voices), {}).voice(

@@ -13,10 +13,11 @@ from personactl.anam.api import AnamApi
 from personactl.anam.errors import AuthRejected
 from personactl.core.errors import PersonactlError
 from personactl.core.records import StateEntry
+from personactl.core.suggest import unknown_names
 from personactl.engine.state import load_state
 from personactl.manifest.loader import display_path
 from personactl.manifest.model import Environment
-from personactl.usecases.connect import Connect, connect
+from personactl.usecases.connect import ApiOptions, Connect, connect
 from personactl.usecases.project import project_here
 
 
@@ -31,30 +32,16 @@ class Checked:
 
 
 def smoke(
-    names: tuple[str, ...],
-    env_name: str | None,
-    *,
-    api_key: str | None = None,
-    api_url: str | None = None,
-    parallelism: int = 8,
-    debug: bool = False,
-    connect: Connect = connect,
+    names: tuple[str, ...], api: ApiOptions, *, connect: Connect = connect
 ) -> list[Checked]:
     """Ask a session token for every persona the state records (or only `names`).
 
     A rejected API key fails every persona alike: it is raised after the first 401."""
     project = project_here()
-    env = project.require_environment(env_name)
+    env = project.require_environment(api.env_name)
     personas = _applied(env, names)
-    client = connect(
-        env,
-        project.root,
-        api_key=api_key,
-        api_url=api_url,
-        parallelism=parallelism,
-        debug=debug,
-    )
-    api = AnamApi(client)
+    client = api.client(env, project.root, connect)
+    anam = AnamApi(client)
     rejected: list[AuthRejected] = []
 
     def session_token(entry: StateEntry) -> Any:
@@ -62,13 +49,13 @@ def smoke(
         if rejected:
             raise rejected[0]
         try:
-            return api.session_token(entry.id)
+            return anam.session_token(entry.id)
         except AuthRejected as exc:
             rejected.append(exc)
             raise
 
     try:
-        outcomes = api.map_concurrent(session_token, personas)
+        outcomes = anam.map_concurrent(session_token, personas)
     finally:
         client.close()
     if rejected:
@@ -95,11 +82,10 @@ def _applied(env: Environment, names: tuple[str, ...]) -> list[StateEntry]:
     personas = [e for e in (state.resources if state else []) if e.kind == "Persona"]
     if names:
         known = {e.name for e in personas}
-        unknown = [n for n in names if n not in known]
-        if unknown:
+        if unknown := unknown_names(names, known):
             raise PersonactlError(
-                f"{', '.join(repr(u) for u in unknown)} not applied in environment "
-                f"{env.name!r} (applied: {', '.join(sorted(known)) or 'none'})"
+                f"{unknown} not applied in environment {env.name!r} "
+                f"(applied: {', '.join(sorted(known)) or 'none'})"
             )
         personas = [e for e in personas if e.name in names]
     if not personas:
