@@ -33,6 +33,13 @@ def _strip(obj: Any, keys: set[str]) -> Any:
     return obj
 
 
+def _managed(obj: Any, desired: Any) -> Any:
+    """An options object reduced to the keys the manifest sets."""
+    if isinstance(obj, dict) and isinstance(desired, dict):
+        return {k: v for k, v in obj.items() if k in desired}
+    return obj
+
+
 def _as_set(obj: Any) -> Any:
     """A set field in a canonical order, so that order never counts as a change."""
     return sorted(obj, key=str) if isinstance(obj, list) else obj
@@ -162,10 +169,13 @@ def diff_resource(
             elif not same(d, a):
                 change_reason = p.Reason.CHANGED
         else:
-            drifted = three_way and o is not MISSING and not same(lv, o)
+            # An options object is managed by the keys the manifest sets: a key the
+            # server keeps (or the Lab sets) that the manifest does not name is not drift.
+            lv_m, o_m = (_managed(x, d) for x in (lv, o)) if nested else (lv, o)
+            drifted = three_way and o_m is not MISSING and not same(lv_m, o_m)
             if drifted:
                 out.drift.extend(
-                    _nested_changes(shown, o, lv, p.Reason.DRIFT)
+                    _nested_changes(shown, o_m, lv_m, p.Reason.DRIFT)
                     if nested
                     else [
                         p.FieldChange(

@@ -150,6 +150,13 @@ ROWS: list[dict[str, Any]] = [
         settled={"description": "Tier-2"},
     ),
     dict(
+        id="drift: a key of an options object the manifest does not set is not managed",
+        desired=cara(voiceDetectionOptions={"endOfSpeechSensitivity": 0.6}),
+        live=cara(voiceDetectionOptions={**DET, "speechEnhancementLevel": 9}),
+        applied=cara(voiceDetectionOptions={"endOfSpeechSensitivity": 0.6}),
+        observed=CARA,
+    ),
+    dict(
         id="drift: a nested key, reported by key, the object sent whole",
         desired=CARA,
         live=cara(voiceDetectionOptions={**DET, "endOfSpeechSensitivity": 0.85}),
