@@ -284,15 +284,37 @@ class EmulatorApp:
             doc = personas.create_persona(txn, self.catalog, body, self.settings.hide_write_only)
         return Response(201, doc)
 
-    def _persona(self, txn: Txn, persona_id: str) -> Doc:
-        doc = txn.get("persona", persona_id)
+    @staticmethod
+    def _get(txn: Txn, table: str, label: str, ident: str) -> Doc:
+        """The stored resource, or the API's 404 naming its kind."""
+        doc = txn.get(table, ident)
         if doc is None:
-            raise not_found("Persona not found")
+            raise not_found(f"{label} not found")
         return doc
+
+    def _change(
+        self, request: Request, table: str, label: str, write: Callable[[Txn, Doc], Any]
+    ) -> Any:
+        """`write` on the stored resource the request names, in one write transaction."""
+        with self.store.transaction(write=True) as txn:
+            return write(txn, self._get(txn, table, label, request.params["id"]))
+
+    def _created(self, request: Request, create: Callable[[Txn, Any], Doc]) -> Response:
+        """A POST: the document `create` stores from the request's body."""
+        body = request.json()
+        with self.store.transaction(write=True) as txn:
+            return Response(201, create(txn, body))
+
+    def _updated(
+        self, request: Request, table: str, label: str, update: Callable[[Txn, Doc, Any], Doc]
+    ) -> Response:
+        """A PUT of the resource the request names, answered with the updated document."""
+        body = request.json()
+        return Response(200, self._change(request, table, label, lambda t, d: update(t, d, body)))
 
     def get_persona(self, request: Request) -> Response:
         with self.store.transaction() as txn:
-            doc = self._persona(txn, request.params["id"])
+            doc = self._get(txn, "persona", "Persona", request.params["id"])
             rendered = personas.render_persona(
                 txn, self.catalog, doc, self.settings.hide_write_only
             )
@@ -300,7 +322,7 @@ class EmulatorApp:
 
     def update_persona(self, request: Request) -> Response:
         with self.store.transaction(write=True) as txn:
-            current = self._persona(txn, request.params["id"])
+            current = self._get(txn, "persona", "Persona", request.params["id"])
             body = self._normalized(request.json())
             doc = personas.update_persona(
                 txn, self.catalog, current, body, self.settings.hide_write_only
@@ -309,7 +331,7 @@ class EmulatorApp:
 
     def delete_persona(self, request: Request) -> Response:
         with self.store.transaction(write=True) as txn:
-            self._persona(txn, request.params["id"])
+            self._get(txn, "persona", "Persona", request.params["id"])
             txn.delete("persona", request.params["id"])
         return Response(200, {"message": "Persona deleted"})
 
@@ -325,31 +347,21 @@ class EmulatorApp:
         return Response(200, {"data": data, "meta": _meta(total, query.page, query.per_page)})
 
     def create_tool(self, request: Request) -> Response:
-        body = request.json()
-        with self.store.transaction(write=True) as txn:
-            return Response(201, tools.create_tool(txn, body))
-
-    def _tool(self, txn: Txn, tool_id: str) -> Doc:
-        doc = txn.get("tool", tool_id)
-        if doc is None:
-            raise not_found("Tool not found")
-        return doc
+        return self._created(request, tools.create_tool)
 
     def get_tool(self, request: Request) -> Response:
         with self.store.transaction() as txn:
-            doc = self._tool(txn, request.params["id"])
+            doc = self._get(txn, "tool", "Tool", request.params["id"])
             count = txn.usage_counts([doc["id"]])[doc["id"]]
         return Response(200, tools.render_tool(doc, count))
 
     def update_tool(self, request: Request) -> Response:
-        with self.store.transaction(write=True) as txn:
-            current = self._tool(txn, request.params["id"])
-            return Response(200, tools.update_tool(txn, current, request.json()))
+        return self._updated(request, "tool", "Tool", tools.update_tool)
 
     def delete_tool(self, request: Request) -> Response:
         # soft delete: the tool disappears and is detached from every persona
         with self.store.transaction(write=True) as txn:
-            self._tool(txn, request.params["id"])
+            self._get(txn, "tool", "Tool", request.params["id"])
             txn.delete("tool", request.params["id"])
         return Response(204)
 
@@ -409,30 +421,20 @@ class EmulatorApp:
             ]
         return _paged(matching, query)
 
-    def _llm(self, txn: Txn, llm_id: str) -> Doc:
-        doc = txn.get("llm", llm_id)
-        if doc is None:
-            raise not_found("LLM not found")
-        return doc
-
     def create_llm(self, request: Request) -> Response:
-        body = request.json()
-        with self.store.transaction(write=True) as txn:
-            return Response(201, llms.create_llm(txn, body))
+        return self._created(request, llms.create_llm)
 
     def get_llm(self, request: Request) -> Response:
         with self.store.transaction() as txn:
-            return Response(200, llms.render_llm(self._llm(txn, request.params["id"])))
+            doc = self._get(txn, "llm", "LLM", request.params["id"])
+        return Response(200, llms.render_llm(doc))
 
     def update_llm(self, request: Request) -> Response:
-        with self.store.transaction(write=True) as txn:
-            current = self._llm(txn, request.params["id"])
-            return Response(200, llms.update_llm(txn, current, request.json()))
+        return self._updated(request, "llm", "LLM", llms.update_llm)
 
     def delete_llm(self, request: Request) -> Response:
         # personas keep their llmId: the document says nothing of what deletion does to them
-        with self.store.transaction(write=True) as txn:
-            llms.delete_llm(txn, self._llm(txn, request.params["id"]))
+        self._change(request, "llm", "LLM", llms.delete_llm)
         return Response(204)
 
     # -- knowledge groups -------------------------------------------------------------
@@ -443,9 +445,7 @@ class EmulatorApp:
             return Response(200, knowledge.render_groups(txn, txn.all("knowledge_group")))
 
     def create_group(self, request: Request) -> Response:
-        body = request.json()
-        with self.store.transaction(write=True) as txn:
-            return Response(201, knowledge.create_group(txn, body))
+        return self._created(request, knowledge.create_group)
 
     def get_group(self, request: Request) -> Response:
         with self.store.transaction() as txn:

@@ -5,12 +5,21 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import click
 
 from personactl.emulator.settings import API_KEY_ENV, DEFAULT_API_KEY
+
+Decorator = Callable[[Callable[..., object]], Callable[..., object]]
+
+
+def _value(name: str, kind: click.ParamType[Any], default: object, text: str) -> Decorator:
+    """A valued option with its default shown: one line per switch below."""
+    return click.option(name, type=kind, default=default, show_default=True, help=text)
 
 
 @click.group()
@@ -24,13 +33,7 @@ def emulator() -> None:
     default=None,
     help="Interface to bind [default: 127.0.0.1]. Only an explicit --host may be non-loopback.",
 )
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=4010,
-    show_default=True,
-    help="TCP port; 0 picks a free one.",
-)
+@_value("--port", click.IntRange(0, 65535), 4010, "TCP port; 0 picks a free one.")
 @click.option(
     "--data",
     "data_dir",
@@ -71,13 +74,7 @@ def emulator() -> None:
     default=0.0,
     help="Rate at which a POST/PUT commits and then drops the connection.",
 )
-@click.option(
-    "--retry-after",
-    type=click.IntRange(min=0),
-    default=1,
-    show_default=True,
-    help="Retry-After seconds sent with injected 429s.",
-)
+@_value("--retry-after", click.IntRange(min=0), 1, "Retry-After seconds sent with injected 429s.")
 @click.option("--seed", type=int, default=None, help="Seed for fault draws, so runs repeat.")
 @click.option(
     "--spike",
@@ -91,13 +88,12 @@ def emulator() -> None:
     is_flag=True,
     help="Trim white space around systemPrompt, description and initialMessage on write.",
 )
-@click.option(
+@_value(
     "--processing-ms",
-    type=click.FloatRange(min=0),
-    default=50.0,
-    show_default=True,
-    help="Milliseconds an uploaded knowledge document stays PROCESSING before it is "
-    "READY (or FAILED).",
+    click.FloatRange(min=0),
+    50.0,
+    "Milliseconds an uploaded knowledge document stays PROCESSING before it is READY "
+    "(or FAILED).",
 )
 @click.option("--access-log", is_flag=True, help="Log one line per request to stderr.")
 @click.pass_context

@@ -177,14 +177,18 @@ class Txn:
         self._conn.execute("DELETE FROM knowledge_documents WHERE id = ?", (document_id,))
 
     def document_counts(self, folder_ids: Iterable[str]) -> dict[str, int]:
-        wanted = list(dict.fromkeys(folder_ids))
+        return self._counts("knowledge_documents", "folder_id", folder_ids)
+
+    def _counts(self, table: str, column: str, ids: Iterable[str]) -> dict[str, int]:
+        """How many rows of `table` have each of `ids` in `column` (0 for none)."""
+        wanted = list(dict.fromkeys(ids))
         counts = dict.fromkeys(wanted, 0)
         if not wanted:
             return counts
         marks = ",".join("?" * len(wanted))
         rows = self._conn.execute(
-            f"SELECT folder_id, count(*) FROM knowledge_documents WHERE folder_id IN ({marks}) "
-            "GROUP BY folder_id",
+            f"SELECT {column}, count(*) FROM {table} WHERE {column} IN ({marks}) "
+            f"GROUP BY {column}",
             wanted,
         )
         counts.update({row[0]: int(row[1]) for row in rows})
@@ -205,18 +209,7 @@ class Txn:
         return [row[0] for row in rows]
 
     def usage_counts(self, tool_ids: Iterable[str]) -> dict[str, int]:
-        wanted = list(dict.fromkeys(tool_ids))
-        counts = dict.fromkeys(wanted, 0)
-        if not wanted:
-            return counts
-        marks = ",".join("?" * len(wanted))
-        rows = self._conn.execute(
-            f"SELECT tool_id, count(*) FROM persona_tools WHERE tool_id IN ({marks}) "
-            "GROUP BY tool_id",
-            wanted,
-        )
-        counts.update({row[0]: int(row[1]) for row in rows})
-        return counts
+        return self._counts("persona_tools", "tool_id", tool_ids)
 
     def now_ms(self) -> int:
         return int(self._clock() * 1000)
