@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import jinja2
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -71,6 +71,7 @@ def jinja_render(source: str) -> str | None:
 
 @settings(max_examples=400, deadline=None)
 @given(st.lists(pieces, max_size=8).map("".join))
+@example("{{{company}}")  # found by this test: Jinja's `{{` starts before the match
 def test_fast_path_matches_jinja_or_declines(source: str) -> None:
     fast = substitute_simple(source, CTX)
     if fast is not None:

@@ -57,8 +57,8 @@ def substitute_simple(source: str, ctx: dict[str, Any]) -> str | None:
     size = len(source)
     for m in _SIMPLE_EXPR.finditer(source):
         literal = source[pos : m.start()]
-        if "{{" in literal:
-            return None
+        if "{{" in literal or literal.endswith("{"):
+            return None  # Jinja's `{{` starts earlier than the match: `{{{name}}`
         value: Any = ctx
         for i, part in enumerate(m.group(1).split(".")):
             if not isinstance(value, dict) or part not in value:
