@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import uuid
 from glob import escape as glob_escape
 from pathlib import Path
@@ -27,6 +28,11 @@ from personactl.core.serialize import camel, from_json, to_json
 from personactl.engine.plan import ResourceChange
 
 STATE_VERSION = 2
+# An unsalted sentinel, as version-1 states wrote them (in the file's text, where
+# JSON may have escaped the brackets).
+LEGACY_SENTINEL = re.compile(
+    r"(?:⟦|\\u27e6)secret:[A-Za-z_][A-Za-z0-9_]*:[0-9a-f]{12}(?:⟧|\\u27e7)", re.IGNORECASE
+)
 READABLE_VERSIONS = (1, 2)  # version 1 had no lineage or serial: both are added on load
 
 
@@ -46,6 +52,9 @@ class State:
         self.version = version
         self.lineage = lineage  # None until the state is first written (or read from v1)
         self.serial = serial
+        # Whether the file held an unsalted sentinel of a version-1 state: only then is
+        # every entry walked to upgrade them (a plan should not pay for it otherwise).
+        self.legacy_sentinels = False
         self._entries: dict[tuple[str, str], StateEntry] = {
             (e.kind, e.name): e for e in resources or []
         }
@@ -68,6 +77,8 @@ class State:
         environment still holds the value they stand for; True if any changed."""
         from personactl.core.secrets import upgrade_legacy
 
+        if not self.legacy_sentinels:
+            return False
         changed = False
         for entry in self.resources:
             applied = upgrade_legacy(entry.applied, salt)
@@ -169,6 +180,7 @@ def load_state(path: Path, display: str, environment: str | None = None) -> Stat
         lineage=lineage,
         serial=serial,
     )
+    state.legacy_sentinels = LEGACY_SENTINEL.search(text) is not None
     replay(state, journal_path(path), display)
     return state
 
