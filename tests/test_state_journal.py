@@ -189,7 +189,7 @@ def test_a_version_1_state_is_read_and_its_unsalted_sentinels_upgraded(
     with StateStore(path, "emu.json", "emu") as store:
         lineage = store.state.lineage
     after = json.loads(path.read_text())
-    assert (after["version"], after["serial"], after["lineage"]) == (2, 1, lineage)
+    assert (after["version"], after["serial"], after["lineage"]) == (3, 1, lineage)
     header = after["resources"][0]["applied"]["config"]["headers"]["A"]
     assert legacy not in header and header.startswith("Bearer ⟦secret:TOK:")
     assert lineage is not None and matches(header.removeprefix("Bearer "), "pin-123456", lineage)

@@ -25,6 +25,7 @@ from personactl.manifest.model import (
     Patch,
     Project,
     Resource,
+    StateConfig,
 )
 from personactl.manifest.yamlsource import (
     MAX_FILE_BYTES,
@@ -74,6 +75,45 @@ def read_documents(path: Path) -> tuple[list[Document], list[Diagnostic]]:
         return [], [exc.diagnostic]
     except OSError as exc:
         return [], [Diagnostic(display, 1, 1, f"cannot read file: {exc.strerror}", "io")]
+
+
+def _state_file(value: Any, env_name: str) -> str:
+    """The state file of an environment (also where a remote state is shown from)."""
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, dict) and isinstance(value.get("path"), str) and value["path"]:
+        return str(value["path"])
+    return f".personactl/{env_name}.json"
+
+
+def _state_config(value: Any, env_name: str) -> StateConfig:
+    """An environment's `state:` (a path, or an object naming a backend), as data."""
+    raw = _str_map(value)
+    backend = raw.get("backend")
+    if backend not in ("postgres", "http"):
+        return StateConfig(path=_state_file(value, env_name))
+
+    def text(key: str, default: str = "") -> str:
+        got = raw.get(key)
+        return got if isinstance(got, str) and got else default
+
+    if backend == "postgres":
+        return StateConfig(
+            backend="postgres",
+            url_env=text("urlEnv", "PERSONACTL_STATE_URL"),
+            schema=text("schema", "personactl"),
+        )
+    lock = text("lockAddress", text("address"))
+    return StateConfig(
+        backend="http",
+        address=text("address"),
+        lock_address=lock,
+        unlock_address=text("unlockAddress", lock),
+        lock_method=text("lockMethod", "LOCK"),
+        unlock_method=text("unlockMethod", "UNLOCK"),
+        username_env=text("usernameEnv"),
+        password_env=text("passwordEnv"),
+    )
 
 
 def _str_map(value: Any) -> dict[str, Any]:
@@ -144,7 +184,8 @@ def load_project(root: Path | None) -> tuple[Project, list[Diagnostic]]:
             name_prefix=str(env.get("namePrefix") or ""),
             name_suffix=str(env.get("nameSuffix") or ""),
             vars=_str_map(env.get("vars")),
-            state_path=root / str(env.get("state") or f".personactl/{name}.json"),
+            state_path=root / _state_file(env.get("state"), name),
+            state=_state_config(env.get("state"), name),
             patches=patches,
             keypath=("spec", "environments", name),
         )

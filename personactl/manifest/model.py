@@ -86,6 +86,23 @@ class Patch:
     keypath: KeyPath  # of the `patch` value inside personactl.yaml
 
 
+@dataclass(frozen=True)
+class StateConfig:
+    """An environment's `state:` setting: a file path (a string), or a backend object."""
+
+    backend: str = "file"  # file | postgres | http
+    path: str = ""  # file: relative to the project
+    url_env: str = ""  # postgres: the variable holding the postgresql:// URL
+    schema: str = "personactl"  # postgres
+    address: str = ""  # http
+    lock_address: str = ""
+    unlock_address: str = ""
+    lock_method: str = "LOCK"
+    unlock_method: str = "UNLOCK"
+    username_env: str = ""
+    password_env: str = ""
+
+
 @dataclass
 class Environment:
     name: str
@@ -98,6 +115,7 @@ class Environment:
     state_path: Path
     patches: list[Patch]
     keypath: KeyPath  # of this environment inside personactl.yaml
+    state: StateConfig = field(default_factory=StateConfig)
 
     def anam_name(self, name: str) -> str:
         return f"{self.name_prefix}{name}{self.name_suffix}"

@@ -27,12 +27,12 @@ from personactl.core.secrets import SENTINEL, matches
 from personactl.engine.apply import Applier, Result
 from personactl.engine.plan import FORMAT_VERSION, Plan, content_digest
 from personactl.engine.staleness import stale_resources
-from personactl.engine.state import State, StateStore
-from personactl.manifest.loader import display_path
+from personactl.engine.state import State
 from personactl.manifest.model import Environment
 from personactl.usecases.connect import Connect, connect
 from personactl.usecases.plan import Options, api_url_of, make_plan, secret_templates
 from personactl.usecases.project import project_here
+from personactl.usecases.state import store_for
 
 # Shows a fresh plan (with the secret values to redact) before anything is written;
 # raises to stop the run.
@@ -100,12 +100,7 @@ def apply(
     # hold it to the end: a plan made while another apply runs is stale by the
     # time it is applied (a create it plans may have happened since: a duplicate).
     # A state that does not exist yet takes the saved plan's lineage.
-    store = StateStore(
-        env.state_path,
-        display_path(env.state_path),
-        env.name,
-        lineage=saved.lineage if saved else None,
-    )
+    store = store_for(env, lineage=saved.lineage if saved else None)
     with contextlib.ExitStack() as stack:
         stack.enter_context(store)
         if saved is not None:

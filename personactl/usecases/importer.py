@@ -36,6 +36,7 @@ from personactl.manifest.schemas import modeline
 from personactl.output.yamlout import dump_all
 from personactl.usecases.connect import ApiOptions, Connect, connect
 from personactl.usecases.plan import Options, make_plan
+from personactl.usecases.state import store_for
 
 
 @dataclass
@@ -73,7 +74,7 @@ def import_personas(
     project = loaded.project
     env = project.require_environment(api.env_name)
     root = out_dir or project.root
-    store = StateStore(env.state_path, display_path(env.state_path), env.name)
+    store = store_for(env, operation="import")
     client = api.client(env, project.root, connect)
     try:
         job = _prepare(AnamApi(client), loaded, env, store, ids, names)

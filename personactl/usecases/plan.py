@@ -24,13 +24,13 @@ from personactl.core.files import atomic_write
 from personactl.core.suggest import unknown_names
 from personactl.engine.plan import Plan
 from personactl.engine.planner import Desired, build_plan
-from personactl.engine.state import State, load_state, new_lineage
+from personactl.engine.state import State, new_lineage
 from personactl.manifest.checks import Select, check
-from personactl.manifest.loader import display_path
 from personactl.manifest.model import Environment, Project, Resource
 from personactl.manifest.render import Rendered
 from personactl.usecases.connect import ApiOptions, Connect, connect
 from personactl.usecases.project import manifests
+from personactl.usecases.state import current_state, state_display_of
 
 
 @dataclass(frozen=True)
@@ -118,9 +118,9 @@ def make_plan(opts: Options, state: State | None = None, *, connect: Connect = c
     loaded = manifests()
     project = loaded.project
     env = project.require_environment(opts.api.env_name)
-    state_display = display_path(env.state_path)
+    state_display = state_display_of(env)
     if state is None:
-        state = load_state(env.state_path, state_display, env.name)
+        state = current_state(env)
     # A state not written yet has no lineage: the plan's becomes the new state's.
     lineage = state.lineage if state and state.lineage else new_lineage()
     if state is not None:

@@ -14,11 +14,10 @@ from personactl.anam.errors import AuthRejected
 from personactl.core.errors import PersonactlError
 from personactl.core.records import StateEntry
 from personactl.core.suggest import unknown_names
-from personactl.engine.state import load_state
-from personactl.manifest.loader import display_path
 from personactl.manifest.model import Environment
 from personactl.usecases.connect import ApiOptions, Connect, connect
 from personactl.usecases.project import project_here
+from personactl.usecases.state import current_state
 
 
 @dataclass(frozen=True)
@@ -78,7 +77,7 @@ def smoke(
 
 def _applied(env: Environment, names: tuple[str, ...]) -> list[StateEntry]:
     """The personas the environment's state records, or those of them named."""
-    state = load_state(env.state_path, display_path(env.state_path))
+    state = current_state(env)
     personas = [e for e in (state.resources if state else []) if e.kind == "Persona"]
     if names:
         known = {e.name for e in personas}

@@ -26,11 +26,12 @@ from personactl.core.errors import OutcomeUnknown, PersonactlError
 from personactl.core.records import Live, StateEntry
 from personactl.core.refs import ref as made_ref
 from personactl.core.secrets import has_secret, sentinel
+from personactl.core.serialize import to_json
 from personactl.engine.apply import Applier
 from personactl.engine.diff import diff_resource
 from personactl.engine.plan import Plan
 from personactl.engine.planner import Desired, build_plan
-from personactl.engine.state import State, StateStore
+from personactl.engine.state import State, StateStore, load_state
 
 LINEAGE = "00000000-0000-4000-8000-00000000beef"
 # shared/ sits beside the repository (on a developer machine and in CI alike).
@@ -233,9 +234,11 @@ def apply(
 
 
 def read_state(state_path: Path) -> dict[str, Any]:
-    """The state file as JSON; its entries keyed "Kind/name"."""
-    data: dict[str, Any] = json.loads(state_path.read_text(encoding="utf-8"))
-    return {f"{r['kind']}/{r['name']}": r for r in data["resources"]}
+    """The state file's entries as JSON (observed in full, as the engine reads it, though
+    the file stores only what differs from applied), keyed "Kind/name"."""
+    state = load_state(state_path, state_path.name)
+    assert state is not None, state_path
+    return {f"{e.kind}/{e.name}": to_json(e) for e in state.resources}
 
 
 def seed_sandbox(project: Path, kind: str, body: dict[str, Any]) -> str:
