@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from cli_support import EXAMPLE, REPO, Result, WriteFiles, run_cli
 from e2e_support import Emulator, emulator, make_project, pc
+from state_servers import pg_url  # noqa: F401  (the state tests' PostgreSQL, per session)
 
 from personactl.emulator.settings import EmulatorSettings
 
