@@ -92,7 +92,9 @@ def start_postgres() -> PgServer:
         **quiet,  # type: ignore[call-overload]
     )
     if started.returncode != 0:
-        log = (folder / "log").read_text(errors="replace")[-500:] if (folder / "log").exists() else ""
+        log = (
+            (folder / "log").read_text(errors="replace")[-500:] if (folder / "log").exists() else ""
+        )
         shutil.rmtree(folder, ignore_errors=True)
         raise PgUnavailable(f"pg_ctl start failed: {started.stderr.strip()} {log}")
     return PgServer(folder, f"postgresql://postgres@/postgres?host={folder}", runner)
@@ -130,7 +132,9 @@ class HttpStateServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def state_config(self, name: str) -> dict[str, str]:
         """The `state:` block of an environment whose state is NAME on this server."""
@@ -161,6 +165,9 @@ class HttpStateServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as real servers
+            wbufsize = 1 << 16  # headers and body in one write: no Nagle stall
+
             def log_message(self, *args: Any) -> None:
                 pass
 
@@ -179,9 +186,10 @@ class HttpStateServer:
                 auth = self.headers.get("Authorization", "")
                 with server.mutex:
                     server.log.append(Seen(self.command, parts.path, parts.query, body, auth))
-                    expected = "Basic " + base64.b64encode(
-                        f"{server.user}:{server.password}".encode()
-                    ).decode()
+                    expected = (
+                        "Basic "
+                        + base64.b64encode(f"{server.user}:{server.password}".encode()).decode()
+                    )
                     if auth != expected:
                         return self._answer(401, '{"message": "401 Unauthorized"}')
                     code, text = server.route(self.command, parts.path, parts.query, body)

@@ -191,6 +191,15 @@ class Held(PersonactlError):
 class LockLost(PersonactlError):
     """The lease ran out and another run took the lock over: this run must stop writing."""
 
+    @classmethod
+    def of(cls, info: LockInfo | None, display: str, holder: LockInfo | None = None) -> LockLost:
+        mine = f" {info.id}" if info else ""
+        other = holder.describe() if holder else "another run"
+        return cls(
+            f"this run lost its lock{mine} on {display}: its lease ran out and {other} took "
+            "it over; nothing more is written, run again"
+        )
+
 
 @dataclass(frozen=True)
 class Version:

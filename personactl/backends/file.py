@@ -118,7 +118,7 @@ class FileBackend:
         try:
             handle = open(self.lock_path, "r+", encoding="utf-8")  # noqa: SIM115
         except FileNotFoundError:
-            raise PersonactlError(f"{self.display} is not locked (no lock {lock_id})") from None
+            raise PersonactlError(f"no lock {lock_id} on {self.display}: it is not locked") from None
         with handle:
             holder = _info_in(handle)
             try:
@@ -139,7 +139,7 @@ class FileBackend:
                     "(it releases the lock as it exits)"
                 ) from None
             if holder is None or holder.id != lock_id:
-                raise PersonactlError(f"{self.display} is not locked (no lock {lock_id})")
+                raise PersonactlError(f"no lock {lock_id} on {self.display}: it is not locked")
             handle.truncate(0)
             return holder
 

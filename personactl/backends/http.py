@@ -189,10 +189,7 @@ class HttpBackend:
         if response.status_code in LOCKED:
             holder = self._holder(response)
             if holder is not None and holder.id != info.id:
-                raise LockLost(
-                    f"this run lost its lock {info.id} on {self.display}: its lease ran out "
-                    f"and {holder.describe()} took it over; nothing more is written, run again"
-                )
+                raise LockLost.of(info, self.display, holder)
 
     def _unlock_id(self, info: LockInfo) -> httpx.Response:
         return self._request(
@@ -213,7 +210,7 @@ class HttpBackend:
         )
         if response.status_code not in LOCKED:
             self._unlock_id(probe)
-            raise PersonactlError(f"{self.display} is not locked (no lock {lock_id})")
+            raise PersonactlError(f"no lock {lock_id} on {self.display}: it is not locked")
         holder = self._holder(response)
         if holder is not None and holder.id != lock_id:
             raise PersonactlError(
@@ -243,12 +240,7 @@ class HttpBackend:
             params=params,
         )
         if response.status_code in LOCKED:
-            holder = self._holder(response)
-            raise LockLost(
-                f"{self.display} refused the write: the lock is now held by "
-                f"{holder.describe() if holder else 'another run'}; nothing more is written, "
-                "run again"
-            )
+            raise LockLost.of(self._holding, self.display, self._holder(response))
         if response.status_code not in (200, 201, 204):
             raise self._fail("POST", response)
         self._history = history

@@ -305,10 +305,7 @@ class PostgresBackend:
             raise self._lost(info)
 
     def _lost(self, info: LockInfo) -> LockLost:
-        return LockLost(
-            f"this run lost its lock {info.id} on {self.display}: its lease ran out and "
-            "another run took the lock over; nothing more is written, run again"
-        )
+        return LockLost.of(info, self.display)
 
     def unlock(self, info: LockInfo) -> None:
         self._holding = None
