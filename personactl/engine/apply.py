@@ -6,9 +6,11 @@ Within a phase, writes run concurrently up to `parallelism`. One failed
 resource does not stop the others; each success is written to the state file
 at once, so a crash at any point loses nothing and a re-run converges.
 
-A create whose outcome is unknown (the connection dropped after the request
-went out) is never blindly repeated: the resource is looked up by name first
-and adopted if it exists. No duplicates, ever.
+Before each create the name is looked up once more, so even two runs that
+share no lock never create a name that exists live when the create starts (it
+is adopted instead). A create whose outcome is unknown (the connection dropped
+after the request went out) is never blindly repeated: the resource is looked
+up by name first and adopted if it exists. No duplicates, ever.
 """
 
 from __future__ import annotations
@@ -216,32 +218,56 @@ class Applier:
 
     def _create(self, change: ResourceChange, body: dict[str, Any]) -> Result:
         response: dict[str, Any] | None = None
-        adopted = False
+        adopted = ""
+        # Looked up once more as the create starts: a run that shares no lock with this
+        # one (or a person in the Lab) may have created the name since the plan.
+        found = self.writer.find_by_name(change.kind, change.anam_name)
+        if found:
+            return self._adopt(change, body, found, ": it existed live when the create started")
         for _ in range(3):
             try:
                 response = self.writer.create(change.kind, reveal(body, self.salt))
                 break
             except OutcomeUnknown:
                 found = self.writer.find_by_name(change.kind, change.anam_name)
-                if len(found) > 1:
-                    ids = ", ".join(str(f.get("id")) for f in found)
-                    return Result(
-                        change,
-                        False,
-                        f"the create's outcome was unknown and "
-                        f"{len(found)} {change.kind.lower()}s now have its name ({ids})",
-                    )
                 if found:  # it was created: adopt it and make sure it is as desired
-                    put_keys = self.kinds[change.kind].put_keys
-                    put = {k: v for k, v in body.items() if k in put_keys}
-                    ident = str(found[0]["id"])
-                    response = self.writer.update(change.kind, ident, reveal(put, self.salt))
-                    body, adopted = put, True
-                    break
+                    return self._adopt(
+                        change,
+                        body,
+                        found,
+                        " after a dropped connection",
+                        "the create's outcome was unknown and ",
+                    )
         if response is None:
             return Result(change, False, "the create's outcome stayed unknown after 3 tries")
+        return self._created(change, body, response, "created")
+
+    def _adopt(
+        self,
+        change: ResourceChange,
+        body: dict[str, Any],
+        found: list[dict[str, Any]],
+        why: str,
+        lead: str = "",
+    ) -> Result:
+        """Make the one live resource of the name as desired and record it as this one."""
+        if len(found) > 1:
+            ids = ", ".join(str(f.get("id")) for f in found)
+            return Result(
+                change,
+                False,
+                f"{lead}{len(found)} {change.kind.lower()}s now have its name ({ids})",
+            )
+        put_keys = self.kinds[change.kind].put_keys
+        put = {k: v for k, v in body.items() if k in put_keys}
+        ident = str(found[0]["id"])
+        response = self.writer.update(change.kind, ident, reveal(put, self.salt))
+        return self._created(change, put, response, f"created (adopted{why})")
+
+    def _created(
+        self, change: ResourceChange, body: dict[str, Any], response: dict[str, Any], done: str
+    ) -> Result:
         ident = str(response["id"])
-        done = "created (adopted after a dropped connection)" if adopted else "created"
         # Fields the POST schema does not accept (widgetConfig) follow in one PUT.
         rest = {k: v for k, v in (change.desired or {}).items() if k not in body}
         if rest:

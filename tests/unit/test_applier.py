@@ -100,8 +100,10 @@ def test_order_tools_then_personas_then_deletes_in_reverse(state_path: Path) -> 
     fake = _mixed_run(state_path, parallelism=1)
     assert fake.writes() == [
         "PUT /v1/tools/tool-2",
+        "LIST /v1/tools?search=t-search",  # each create looks its name up once more
         "POST /v1/tools",
         "PUT /v1/personas/persona-1",
+        "LIST /v1/personas?search=t-lea",
         "POST /v1/personas",
         "DELETE /v1/personas/persona-2",
         "DELETE /v1/tools/tool-1",
@@ -112,14 +114,18 @@ def test_order_holds_between_phases_with_parallel_writes(state_path: Path) -> No
     fake = _mixed_run(state_path, parallelism=8)
     phase = {
         ("PUT", "/v1/tools"): 0,
+        ("LIST", "/v1/tools"): 0,
         ("POST", "/v1/tools"): 0,
         ("PUT", "/v1/personas"): 1,
+        ("LIST", "/v1/personas"): 1,
         ("POST", "/v1/personas"): 1,
         ("DELETE", "/v1/personas"): 2,
         ("DELETE", "/v1/tools"): 3,
     }
-    seen = [phase[(c.method, "/" + "/".join(c.path.split("/")[1:3]))] for c in fake.log]
-    assert seen == sorted(seen) and sorted(seen) == [0, 0, 1, 1, 2, 3]
+    seen = [
+        phase[(c.method, "/" + "/".join(c.path.split("?")[0].split("/")[1:3]))] for c in fake.log
+    ]
+    assert seen == sorted(seen) and sorted(seen) == [0, 0, 0, 1, 1, 1, 2, 3]
 
 
 # -- tool references ---------------------------------------------------------------------
@@ -191,6 +197,7 @@ def test_a_create_committed_then_dropped_is_adopted_never_duplicated(state_path:
         "Persona/cara": (True, "created (adopted after a dropped connection)")
     }
     assert fake.writes() == [
+        "LIST /v1/personas?search=t-cara",
         "POST /v1/personas",
         "LIST /v1/personas?search=t-cara",
         "PUT /v1/personas/persona-1",
@@ -204,6 +211,7 @@ def test_a_create_dropped_before_commit_is_sent_again_once(state_path: Path) -> 
     results = eng.apply(plan_for(fake, [persona("cara")], state_path), fake, state_path)
     assert outcomes(results) == {"Persona/cara": (True, "created")}
     assert fake.writes() == [
+        "LIST /v1/personas?search=t-cara",
         "POST /v1/personas",
         "LIST /v1/personas?search=t-cara",
         "POST /v1/personas",
@@ -214,7 +222,12 @@ def test_a_create_dropped_before_commit_is_sent_again_once(state_path: Path) -> 
 def test_two_found_after_an_unknown_outcome_is_an_error(state_path: Path) -> None:
     fake = FakeApi(drop_after_commit={"t-cara": 1})
     plan = plan_for(fake, [persona("cara")], state_path)
-    fake.seed("Persona", {"name": "t-cara"})  # made by someone else after the plan
+
+    def beside(call: Call) -> None:  # someone else makes the name as our POST goes out
+        if call.method == "POST":
+            fake.seed("Persona", {"name": "t-cara"})
+
+    fake.on_write = beside
     results = eng.apply(plan, fake, state_path)
     assert outcomes(results) == {
         "Persona/cara": (
@@ -224,6 +237,22 @@ def test_two_found_after_an_unknown_outcome_is_an_error(state_path: Path) -> Non
         )
     }
     assert not state_path.exists() or "Persona/cara" not in eng.read_state(state_path)
+
+
+def test_a_name_created_live_after_the_plan_is_adopted_not_created_again(
+    state_path: Path,
+) -> None:
+    """Two runs that share no lock: the name is looked up as the create starts."""
+    fake = FakeApi()
+    plan = plan_for(fake, [persona("cara")], state_path)
+    fake.seed("Persona", {"name": "t-cara"})  # the other run created it after our plan
+    results = eng.apply(plan, fake, state_path)
+    assert outcomes(results) == {
+        "Persona/cara": (True, "created (adopted: it existed live when the create started)")
+    }
+    assert fake.writes() == ["LIST /v1/personas?search=t-cara", "PUT /v1/personas/persona-1"]
+    assert fake.names("Persona") == ["t-cara"]
+    assert eng.read_state(state_path)["Persona/cara"]["id"] == "persona-1"
 
 
 def test_an_outcome_unknown_three_times_gives_up(state_path: Path) -> None:
@@ -294,8 +323,12 @@ def test_the_state_records_what_was_sent_and_the_answer_to_it(state_path: Path) 
         "description": "Tier-1",
         "widgetConfig": {"x": 1},
     }
-    assert fake.writes() == ["POST /v1/personas", "PUT /v1/personas/persona-1"]
-    assert fake.log[1].body == {"widgetConfig": {"x": 1}}
+    assert fake.writes() == [
+        "LIST /v1/personas?search=t-cara",
+        "POST /v1/personas",
+        "PUT /v1/personas/persona-1",
+    ]
+    assert fake.log[2].body == {"widgetConfig": {"x": 1}}
 
 
 def test_an_update_records_only_what_it_sent_accumulated_field_by_field(
@@ -354,8 +387,8 @@ def test_secrets_are_sent_in_clear_and_recorded_as_sentinels(
     desired = [tool("orders", type="SERVER_WEBHOOK", config=config)]
     results = eng.apply(plan_for(fake, desired, state_path), fake, state_path)
     assert outcomes(results) == {"Tool/orders": (True, "created")}
-    assert fake.log[0].body is not None
-    assert fake.log[0].body["config"]["headers"] == {"Authorization": "Bearer token-one"}
+    assert fake.log[1].body is not None
+    assert fake.log[1].body["config"]["headers"] == {"Authorization": "Bearer token-one"}
     text = state_path.read_text()
     assert "token-one" not in text and header in text
     monkeypatch.setenv("ORDERS_TOKEN", "token-two")  # rotated after the plan was made
@@ -387,5 +420,5 @@ def test_ctrl_c_lets_the_write_in_flight_finish_and_starts_nothing_new(
         ("cara", False, False, "not started: interrupted"),
         ("mia", False, False, "not started: interrupted"),
     ]
-    assert fake.writes() == ["POST /v1/tools"]
+    assert fake.writes() == ["LIST /v1/tools?search=t-orders", "POST /v1/tools"]
     assert sorted(eng.read_state(state_path)) == ["Tool/orders"]
