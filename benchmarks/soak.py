@@ -2,6 +2,7 @@
 
     python benchmarks/soak.py                 # 24 schedules + 24 kills, ~100 personas
     python benchmarks/soak.py --quick         # the short form CI runs (tests/test_soak.py)
+    python benchmarks/soak.py --state postgres  # the state in a throwaway PostgreSQL
 
 The example project scaled to 100 personas is applied to a fresh emulator
 under each fault schedule (429 storms with Retry-After, 5xx, connections
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import shutil
@@ -60,6 +62,11 @@ SCHEDULES: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
+# With --state postgres: each run's state in its own schema of one server.
+STATE: dict[str, str] = {}
+LEASE = 1.0
+
+
 def scaled_example(dest: Path, url: str, personas: int) -> Path:
     """The example project with generated copies of its support persona, up to `personas`."""
     shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns(".personactl"))
@@ -67,6 +74,9 @@ def scaled_example(dest: Path, url: str, personas: int) -> Path:
     config["spec"]["environments"] = {
         "soak": {"backend": "anam", "apiUrl": url, "apiKeyEnv": "SOAK_KEY", "namePrefix": "s-"}
     }
+    if STATE:
+        schema = "soak_" + re.sub(r"\W", "_", dest.parent.name.lower())
+        config["spec"]["environments"]["soak"]["state"] = {**STATE, "schema": schema}
     config["spec"]["defaultEnvironment"] = "soak"
     (dest / "personactl.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     template = (dest / "personas" / "support.yaml").read_text()
@@ -108,12 +118,20 @@ def check_invariants(root: Path, url: str) -> list[str]:
     if dupes:
         problems.append(f"duplicates: {dupes[:5]}")
     state = root / ".personactl" / "soak.json"
-    if state.exists():
+    text = None
+    if STATE:
+        pulled = personactl(root, "state", "pull")
+        text = pulled.out if pulled.code == 0 else None
+        if pulled.code != 0 and "has no state yet" not in pulled.err:
+            problems.append(f"state pull exited {pulled.code}: {pulled.err[-300:]}")
+    elif state.exists():
+        text = state.read_text()
+    if text is not None:
         try:
-            data = json.loads(state.read_text())
-            assert data["version"] == 2 and isinstance(data["resources"], list)
+            data = json.loads(text)
+            assert data["version"] == 3 and isinstance(data["resources"], list)
         except (ValueError, KeyError, AssertionError) as exc:
-            problems.append(f"state file invalid: {exc}")
+            problems.append(f"state invalid: {exc!r}")
     return problems
 
 
@@ -197,6 +215,8 @@ def run_kill(work: Path, seed: int, personas: int, duration: float) -> Outcome:
                 proc.wait()
                 when = f"at {delay:.2f} s"
             emu.wait_idle()  # a request the killed process sent still lands
+            if STATE and when != "after it finished":
+                time.sleep(LEASE + 0.1)  # its lock is taken over once its lease ran out
             problems = check_invariants(root, emu.url) + converge(root, emu.url)
         return Outcome(
             f"SIGKILL {when} (seed {seed})", not problems, "; ".join(problems) or "converged"
@@ -212,7 +232,36 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kills", type=int, default=None)
     ap.add_argument("--personas", type=int, default=100)
     ap.add_argument("--seconds", type=float, default=None, help="stop starting runs after this")
+    ap.add_argument(
+        "--state",
+        choices=["file", "postgres"],
+        default="file",
+        help="where the state lives: a file, or a throwaway PostgreSQL (falls back to a "
+        "file when its binaries are missing, unless PERSONACTL_REQUIRE_POSTGRES is set)",
+    )
     args = ap.parse_args(argv)
+    server = None
+    if args.state == "postgres":
+        from state_servers import REQUIRE_ENV, PgUnavailable, start_postgres
+
+        try:
+            server = start_postgres()
+        except PgUnavailable as exc:
+            if os.environ.get(REQUIRE_ENV):
+                raise
+            print(f"state in a file: {exc}", file=sys.stderr)
+    if server is not None:
+        STATE.update(backend="postgres", urlEnv="SOAK_STATE_URL")
+        # A killed run's lock is taken over after its lease: a short one here.
+        ENV.update(SOAK_STATE_URL=server.url, PERSONACTL_LOCK_LEASE=str(LEASE))
+    try:
+        return _soak(args)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def _soak(args: argparse.Namespace) -> int:
     n_schedules = args.schedules if args.schedules is not None else (5 if args.quick else 25)
     n_kills = args.kills if args.kills is not None else (3 if args.quick else 24)
     seconds = args.seconds if args.seconds is not None else (240.0 if args.quick else 1800.0)
@@ -242,8 +291,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'ok  ' if outcome.ok else 'FAIL'} {outcome.name}: {outcome.detail}", flush=True)
     schedules = [o for o in outcomes if not o.name.startswith("SIGKILL")]
     kills = [o for o in outcomes if o.name.startswith("SIGKILL")]
+    where = ", state in PostgreSQL" if STATE else ""
     print(
-        f"Soak ({personas} personas): {sum(o.ok for o in schedules)}/{len(schedules)} fault "
+        f"Soak ({personas} personas{where}): {sum(o.ok for o in schedules)}/{len(schedules)} fault "
         f"schedules and {sum(o.ok for o in kills)}/{len(kills)} SIGKILLs survived"
         + (f"; {skipped} runs not started (time bound)" if skipped else "")
         + "."

@@ -108,7 +108,8 @@ def applied(project: Path, emu: Emulator, applied_templates: AppliedTemplates) -
 
 # -- the soak, beside the rest -----------------------------------------------------------
 
-SOAK = [sys.executable, str(REPO / "benchmarks" / "soak.py"), "--quick"]
+# The state in PostgreSQL: the soak's one run against that backend (a file without it).
+SOAK = [sys.executable, str(REPO / "benchmarks" / "soak.py"), "--quick", "--state", "postgres"]
 _SOAK_RUN = pytest.StashKey[subprocess.Popen[str]]()
 
 

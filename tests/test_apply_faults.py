@@ -63,11 +63,12 @@ def check_state_file(project: Path) -> dict[str, Any] | None:
         return None
     doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     assert list(doc) == ["version", "environment", "lineage", "serial", "resources"]
-    assert (doc["version"], doc["environment"]) == (2, "emu")
+    assert (doc["version"], doc["environment"]) == (3, "emu")
     keys = [(r["kind"], r["name"]) for r in doc["resources"]]
     assert keys == sorted(set(keys)), keys  # sorted, each resource once
     for entry in doc["resources"]:
-        assert list(entry) == ENTRY_KEYS
+        # `unobserved`: the applied keys the server did not return (version 3)
+        assert [k for k in entry if k != "unobserved"] == ENTRY_KEYS
         assert entry["kind"] in ("Persona", "Tool")
         assert entry["anamName"] == "t-" + entry["name"]
         assert isinstance(entry["id"], str) and entry["id"]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 import shlex
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
 import yaml
-from cli_support import REPO
+from cli_support import REPO, run_cli
 
 from personactl.cli import cli
 
@@ -79,3 +80,62 @@ def test_github_recipe_covers_the_four_jobs() -> None:
 def test_a_wrong_flag_would_be_caught() -> None:
     with pytest.raises(click.UsageError):
         check(["plan", "--detailed-exit-code"])
+
+
+def state_snippet(recipe: Path) -> dict[str, Any]:
+    """The `environments:` block the recipe's header tells to put in personactl.yaml."""
+    lines = recipe.read_text().splitlines()
+    start = lines.index("#   environments:")
+    block = []
+    for line in lines[start:]:
+        if not line.startswith("#   "):
+            break
+        block.append(line[4:])
+    parsed: dict[str, Any] = yaml.safe_load("\n".join(block))
+    return parsed
+
+
+@pytest.mark.parametrize(
+    ("recipe", "backend"), [("github-actions.yml", "postgres"), ("gitlab-ci.yml", "http")]
+)
+def test_the_state_is_remote_and_nothing_is_committed_back(
+    recipe: str, backend: str, tmp_path: Path
+) -> None:
+    path = REPO / "examples" / "ci" / recipe
+    text = path.read_text()
+    assert "git push" not in text and "git commit" not in text
+    environments = state_snippet(path)["environments"]
+    assert environments["production"]["state"]["backend"] == backend
+    # The snippet is a valid environment of a project.
+    project = {
+        "apiVersion": "personactl/v1",
+        "kind": "Project",
+        "metadata": {"name": "ci"},
+        "spec": {"environments": environments},
+    }
+    (tmp_path / "personactl.yaml").write_text(yaml.safe_dump(project))
+    (tmp_path / "tools").mkdir()
+    (tmp_path / "tools" / "end.yaml").write_text(
+        (REPO / "examples" / "acme-personas" / "tools" / "system.yaml").read_text()
+    )
+    r = run_cli(["validate"], tmp_path)
+    assert (r.code, r.err) == (0, ""), r.err
+
+
+def test_github_reads_the_state_url_from_a_secret_in_every_job_that_plans() -> None:
+    doc = yaml.safe_load((REPO / "examples" / "ci" / "github-actions.yml").read_text())
+    for job in ("plan", "apply", "drift"):
+        env = doc["jobs"][job]["env"]
+        assert env["PERSONACTL_STATE_URL"] == "${{ secrets.PERSONACTL_STATE_URL }}", job
+    installs = [line for line in scripts(doc) if "pip install" in line]
+    assert installs and all("personactl[postgres]" in line for line in installs)
+
+
+def test_gitlab_authenticates_the_state_with_the_job_token() -> None:
+    path = REPO / "examples" / "ci" / "gitlab-ci.yml"
+    doc = yaml.safe_load(path.read_text())
+    state = state_snippet(path)["environments"]["production"]["state"]
+    assert (state["lockMethod"], state["unlockMethod"]) == ("POST", "DELETE")
+    assert (state["usernameEnv"], state["passwordEnv"]) == ("PERSONACTL_STATE_USER", "CI_JOB_TOKEN")
+    assert doc["variables"]["PERSONACTL_STATE_USER"] == "gitlab-ci-token"
+    assert state["lockAddress"] == state["unlockAddress"] == state["address"] + "/lock"

@@ -84,7 +84,16 @@ SHARED_HELP = {
 }
 
 
-STATE = ["state list", "state show", "state rm", "state mv"]
+STATE = [
+    "state history",
+    "state list",
+    "state mv",
+    "state pull",
+    "state push",
+    "state rm",
+    "state show",
+    "state unlock",
+]
 PLANNERS = ["plan", "diff", "apply"]
 CONNECTED = [*PLANNERS, "import", "smoke"]
 TAKING = {

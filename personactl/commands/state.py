@@ -74,12 +74,13 @@ def _find(store: Any, ref: str) -> Any:
 
 @click.group()
 def state() -> None:
-    """List, show, forget or rename what the state records; its history; move it.
+    """List, show, forget or rename what the state records.
 
     The state (the file .personactl/ENV.json unless the environment sets
     `state`, which may also name a PostgreSQL or HTTP backend) records, per
     resource, its id, what personactl last sent and what the server returned:
-    plan compares with it to tell drift from local changes.
+    plan compares with it to tell drift from local changes. `history` lists its
+    versions, `pull` and `push` move it, `unlock` breaks a gone run's lock.
     """
 
 
@@ -168,7 +169,9 @@ def mv(old: str, new: str, env_name: str | None) -> None:
 @state.command()
 @env_option
 def history(env_name: str | None) -> None:
-    """List the versions of the state: serial, when, who, operation, counts.
+    """List the state's versions, newest first.
+
+    Per version: serial, when, who, operation, resources, changes.
 
     Every write makes a new version (serial + 1). The file backend keeps the
     last 20 in .personactl/ENV.history/ (git keeps the rest when the state file
@@ -196,7 +199,10 @@ def history(env_name: str | None) -> None:
 @state.command()
 @env_option
 def pull(env_name: str | None) -> None:
-    """Print the current state as JSON (`state pull > FILE`), any journal folded in."""
+    """Print the current state as JSON (state pull > FILE).
+
+    Any journal of a run in progress or killed is folded in.
+    """
     from personactl.usecases.state import pull as current
 
     click.echo(current(_env(env_name)), nl=False)
@@ -211,7 +217,9 @@ def pull(env_name: str | None) -> None:
 )
 @env_option
 def push(file: str, force: bool, env_name: str | None) -> None:
-    """Make FILE (from `state pull`, or a state file) the state of the environment.
+    """Make FILE the environment's state (moves a state).
+
+    FILE comes from `state pull`, or is a state file.
 
     This is how a file state moves to PostgreSQL or HTTP: set the environment's
     `state:` to the new backend, then `personactl state push .personactl/ENV.json`.
@@ -233,7 +241,9 @@ def push(file: str, force: bool, env_name: str | None) -> None:
 @click.argument("lock_id")
 @env_option
 def unlock(lock_id: str, env_name: str | None) -> None:
-    """Break the lock LOCK_ID of a run that is gone (killed, its runner lost).
+    """Break the lock of a run that is gone, by its id.
+
+    The run was killed, or its runner lost.
 
     The id is in the error a locked run prints. A file lock held by a running
     process cannot be broken: stop that process (it releases the lock as it

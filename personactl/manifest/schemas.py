@@ -69,6 +69,7 @@ _PATTERN_WORDS = {
     "^[a-zA-Z0-9_.-]+$": "may contain only letters, digits, '_', '.' and '-'",
     "^(https?://[^\\s/$.?#][^\\s]*|.*\\{\\{.*\\}\\}.*)$": "is not an http:// or https:// URL",
     "^[a-z]{2}$": "is not a two-letter ISO 639-1 code (e.g. en, fr)",
+    "^https?://": "is not an http:// or https:// URL",
     "^\\S([\\s\\S]*\\S)?$": "must not start or end with white space",
 }
 # $defs.printable: characters that would hide what a name or label really says.
