@@ -118,7 +118,9 @@ class FileBackend:
         try:
             handle = open(self.lock_path, "r+", encoding="utf-8")  # noqa: SIM115
         except FileNotFoundError:
-            raise PersonactlError(f"no lock {lock_id} on {self.display}: it is not locked") from None
+            raise PersonactlError(
+                f"no lock {lock_id} on {self.display}: it is not locked"
+            ) from None
         with handle:
             holder = _info_in(handle)
             try:

@@ -218,7 +218,6 @@ class Applier:
 
     def _create(self, change: ResourceChange, body: dict[str, Any]) -> Result:
         response: dict[str, Any] | None = None
-        adopted = ""
         # Looked up once more as the create starts: a run that shares no lock with this
         # one (or a person in the Lab) may have created the name since the plan.
         found = self.writer.find_by_name(change.kind, change.anam_name)
