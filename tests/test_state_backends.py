@@ -105,6 +105,8 @@ def test_each_record_is_durable_when_record_returns_and_close_makes_one_version(
     assert state.lineage and state.serial >= 1
     history = make().history()
     assert history[-1].serial == state.serial
+    kept = make().document_at(state.serial)  # what `state show --serial N` reads
+    assert kept is not None and '"name": "lea"' in kept and '"name": "cara"' not in kept
     assert (history[-1].operation, history[-1].resources) == ("apply", 1)
     assert re.fullmatch(r"\S+@\S+", history[-1].who)
 

@@ -181,10 +181,18 @@ def test_state_history_show_pull_push_and_unlock(team: Team, tmp_path: Path) -> 
     assert (doc["lineage"], doc["serial"]) == (file_state["lineage"], 2)
     assert doc["resources"] == file_state["resources"]
     assert pc(team.b, "plan", "--detailed-exitcode", env=env).code == 0  # adopted as it was
-    # An edit applied from the other checkout makes version 3.
+    # A plan saved in one checkout; an edit applied from the other makes version 3.
+    saved = pc(team.a, "plan", "--out", "plan.json", env=env)
+    assert saved.code == 0, saved.err
     persona = team.b / "personas" / "support.yaml"
     persona.write_text(persona.read_text().replace("speed: 1.05", "speed: 1.1", 1))
     assert pc(team.b, "apply", "--auto-approve", env=env).code == 0
+    stale = pc(team.a, "apply", "plan.json", env=env)
+    assert (stale.code, stale.err) == (
+        1,
+        "error: the state of environment 'emu' changed since plan file plan.json was made "
+        "(serial 2 -> 3); make a new one with `personactl plan --out FILE`\n",
+    )
     history = pc(team.a, "state", "history", env=env)
     lines = history.out.splitlines()
     assert re.fullmatch(r"SERIAL +WHEN +WHO +OPERATION +RESOURCES +CHANGES", lines[0])
@@ -243,3 +251,17 @@ def test_state_unlock_breaks_a_gone_runs_lock_by_its_id(team: Team) -> None:
         f"Unlocked: lock {gone.info.id} of {gone.info.describe()} is released.\n",
     )
     assert team.apply(team.a).code == 0
+
+
+@pytest.mark.parametrize("team", ["http-gitlab"], indirect=True)
+def test_ctrl_c_releases_the_lock(team: Team) -> None:
+    first = team.spawn_apply(team.a)
+    team.wait_first_write(first)
+    assert team.held() is not None
+    first.send_signal(signal.SIGINT)
+    out, err = first.communicate(timeout=60)
+    assert "Apply interrupted!" in out + err, out + err
+    assert team.held() is None  # released on the way out, no lease to wait for
+    assert team.apply(team.b).code == 0
+    names = team.live_names()
+    assert len(names) == 7 and set(names.values()) == {1}
