@@ -217,9 +217,11 @@ class HttpStateServer:
         )
         if is_lock:
             info = json.loads(body or "{}")
-            if stored.lock is not None and stored.lock.get("ID") != info.get("ID"):
+            if stored.lock is not None and (stored.lock.get("ID") != info.get("ID") or self.gitlab):
+                # GitLab refuses even the same ID again; Terraform-style servers
+                # take it as the holder renewing its lease.
                 return locked, json.dumps(stored.lock)
-            stored.lock = info  # the same ID again: the holder renews its lease
+            stored.lock = info
             return 200, ""
         if is_unlock:
             info = json.loads(body or "{}")

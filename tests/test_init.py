@@ -99,7 +99,12 @@ def test_gitignore_keeps_state_files_and_drops_locks_journals_and_sandbox_data(
         for line in (tmp_path / ".gitignore").read_text().splitlines()
         if line and not line.startswith("#")
     ]
-    assert patterns == [".personactl/*.lock", ".personactl/*.journal", ".personactl/sandbox/"]
+    assert patterns == [
+        ".personactl/*.lock",
+        ".personactl/*.journal",
+        ".personactl/*.history/",
+        ".personactl/sandbox/",
+    ]
 
 
 def test_init_refuses_to_overwrite_and_writes_nothing(tmp_path: Path) -> None:

@@ -24,7 +24,8 @@ from personactl.manifest.model import StateConfig
 
 KINDS = ["file", "postgres", "http-terraform", "http-gitlab"]
 LOCK_MESSAGE = re.compile(
-    r"the state of environment 'prod' is locked by \S+@\S+ \(apply since \S+Z\), lock id "
+    r"the state of environment 'prod' is locked by \S+@\S+ \(apply since \S+Z(?:, job \S+)?\), "
+    r"lock id "
     r"(?P<id>[0-9a-f-]{36}); wait for it to finish, or if that run is gone, run "
     r"`personactl state unlock (?P=id) -e prod`"
 )
@@ -76,8 +77,12 @@ def store(make: Factory, **kw: Any) -> StateStore:
     return StateStore(make(), environment="prod", **kw)
 
 
-def test_a_second_lock_fails_at_once_naming_the_holder_and_lock_id(make: Factory) -> None:
+def test_a_second_lock_fails_at_once_naming_the_holder_and_lock_id(
+    make: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CI_JOB_URL", "https://ci.example/acme/-/jobs/7")  # the holder is a job
     with store(make) as first:
+        monkeypatch.delenv("CI_JOB_URL")
         assert first.info is not None
         start = time.monotonic()
         with pytest.raises(StateLocked) as caught:
@@ -86,6 +91,7 @@ def test_a_second_lock_fails_at_once_naming_the_holder_and_lock_id(make: Factory
         found = LOCK_MESSAGE.fullmatch(caught.value.message)
         assert found, caught.value.message
         assert found["id"] == first.info.id
+        assert ", job https://ci.example/acme/-/jobs/7), lock id" in caught.value.message
     with store(make) as again:  # released on exit: the next run locks at once
         assert again.took_over is None
 
@@ -148,7 +154,7 @@ def _version(serial: int) -> Any:
     return Version(serial, "", "", "", 0, 0)
 
 
-@pytest.mark.parametrize("make", ["postgres", "http-terraform"], indirect=True)
+@pytest.mark.parametrize("make", ["postgres", "http-terraform", "http-gitlab"], indirect=True)
 def test_a_lease_is_renewed_while_the_holder_works(
     make: Factory, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -219,6 +219,15 @@ def test_state_history_show_pull_push_and_unlock(team: Team, tmp_path: Path) -> 
         f"error: {older} is older (serial 1) than PostgreSQL state {_schema(team.a)}.emu "
         "(serial 3); pull the state again, or pass --force\n",
     )
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({**doc, "lineage": "0" * 8 + "-0000-0000-0000-" + "0" * 12}))
+    foreign = pc(team.a, "state", "push", str(other), env=env)
+    assert (foreign.code, foreign.err) == (
+        1,
+        f"error: {other} is from another state (lineage 00000000-0000-0000-0000-000000000000) "
+        f"than PostgreSQL state {_schema(team.a)}.emu ({doc['lineage']}); pass --force to "
+        "replace it anyway\n",
+    )
     assert pc(team.a, "state", "push", str(older), "--force", env=env).code == 0
 
 

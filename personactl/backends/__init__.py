@@ -282,6 +282,15 @@ def redact(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, query, ""))
 
 
+def display_of(config: StateConfig, environment: str, display_path: str) -> str:
+    """How messages name a state (without opening it): its file, schema.env, or URL."""
+    if config.backend == "postgres":
+        return f"PostgreSQL state {config.schema}.{environment}"
+    if config.backend == "http":
+        return f"HTTP state {redact(config.address)}"
+    return display_path
+
+
 def open_backend(
     config: StateConfig,
     environment: str,

@@ -14,20 +14,31 @@ version POSTed (grouped under parallel writes, see StateStore), and the state
 document carries the last `HISTORY_KEEP` history lines under `history` (GitLab
 keeps the versions themselves: `state show --serial N` reads
 `<address>/versions/N` where the server offers it). A lease is renewed by
-locking again with the same ID, which a server may refuse (409 naming this
-very lock): then the lease stays as first written, and only a run killed
-without unlocking waits for it to end.
+locking again with the same ID; a server that refuses that (409 naming this
+very lock, as GitLab answers) gets the lock released and taken again at once
+with the new lease (no write goes out in between; if another run took it in
+that moment, this one stops writing).
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
-from personactl.backends import Held, LockInfo, LockLost, Snapshot, Version, redact
+from personactl.backends import (
+    Held,
+    LockInfo,
+    LockLost,
+    Snapshot,
+    Version,
+    display_of,
+    new_lock,
+    redact,
+)
 from personactl.core.errors import PersonactlError
 from personactl.manifest.model import StateConfig
 
@@ -51,11 +62,12 @@ class HttpBackend:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.config = config
-        self.display = f"HTTP state {redact(config.address)}"
+        self.display = display_of(config, "", "")
         self._secrets = tuple(s for s in secrets if s)
         self._client = httpx.Client(auth=auth, timeout=30.0, transport=transport)
         self._history: list[Version] = []
         self._holding: LockInfo | None = None
+        self._mutex = threading.Lock()
 
     @classmethod
     def from_config(
@@ -183,13 +195,20 @@ class HttpBackend:
 
     def renew(self, info: LockInfo, lease: float) -> None:
         renewed = info.renewed(lease)
-        response = self._request(
-            self.config.lock_method, self.config.lock_address, body=renewed.to_json()
-        )
-        if response.status_code in LOCKED:
+        method, url = self.config.lock_method, self.config.lock_address
+        with self._mutex:  # no write goes out while the lock is renewed
+            response = self._request(method, url, body=renewed.to_json())
+            if response.status_code not in LOCKED:
+                return
             holder = self._holder(response)
             if holder is not None and holder.id != info.id:
                 raise LockLost.of(info, self.display, holder)
+            # The server keeps a lock's first body (GitLab does): release it and take it
+            # again at once, with the new lease. Whoever took it in between wins.
+            self._unlock_id(info)
+            response = self._request(method, url, body=renewed.to_json())
+            if response.status_code in LOCKED:
+                raise LockLost.of(info, self.display, self._holder(response))
 
     def _unlock_id(self, info: LockInfo) -> httpx.Response:
         return self._request(
@@ -202,9 +221,7 @@ class HttpBackend:
 
     def force_unlock(self, lock_id: str) -> LockInfo:
         # Who holds it: a lock attempt with a throwaway id is refused with the holder's info.
-        probe = LockInfo(
-            id="personactl-probe", who="personactl state unlock", operation="", created=""
-        )
+        probe = new_lock("state unlock (probe)", 10.0)
         response = self._request(
             self.config.lock_method, self.config.lock_address, body=probe.to_json()
         )
@@ -233,12 +250,13 @@ class HttpBackend:
         history = [*self._history, version][-HISTORY_KEEP:]
         data["history"] = [v.to_json() for v in history]
         params = {"ID": self._holding.id} if self._holding else None
-        response = self._request(
-            "POST",
-            self.config.address,
-            body=json.dumps(data, ensure_ascii=False),
-            params=params,
-        )
+        with self._mutex:
+            response = self._request(
+                "POST",
+                self.config.address,
+                body=json.dumps(data, ensure_ascii=False),
+                params=params,
+            )
         if response.status_code in LOCKED:
             raise LockLost.of(self._holding, self.display, self._holder(response))
         if response.status_code not in (200, 201, 204):

@@ -32,6 +32,7 @@ from personactl.backends import (
     LockLost,
     Snapshot,
     Version,
+    display_of,
     iso,
     redact,
 )
@@ -91,7 +92,7 @@ class PostgresBackend:
         self.schema = schema
         self.environment = environment
         self.url_env = url_env
-        self.display = f"PostgreSQL state {schema}.{environment}"
+        self.display = display_of(StateConfig("postgres", schema=schema), environment, "")
         self._conns: dict[str, Any] = {}
         self._mutexes = {"data": threading.Lock(), "lock": threading.Lock()}
         self._ready = False

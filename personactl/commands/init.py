@@ -71,6 +71,7 @@ GITIGNORE = """\
 # personactl: commit the state files (.personactl/<environment>.json), not these.
 .personactl/*.lock
 .personactl/*.journal
+.personactl/*.history/
 .personactl/sandbox/
 """
 

@@ -504,6 +504,7 @@ class StateStore:
                     self._cond.acquire()
             except BaseException as failed:
                 self._failures.append((upto - len(batch) + 1, upto, failed))
+                self._dirty = True  # the closing version holds them, if it can be written
             else:
                 self._journal = self._journal or document is None
             self._durable = upto

@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from personactl.backends import Backend, LockInfo, Version, open_backend
+from personactl.backends import Backend, LockInfo, Version, display_of, open_backend
 from personactl.core.errors import PersonactlError
 from personactl.engine.state import (
     State,
@@ -25,9 +25,7 @@ def backend_for(env: Environment) -> Backend:
 
 def state_display_of(env: Environment) -> str:
     """How plans and messages name the environment's state: its file, or its backend."""
-    if env.state.backend == "file":
-        return display_path(env.state_path)
-    return backend_for(env).display
+    return display_of(env.state, env.name, display_path(env.state_path))
 
 
 def _stderr(message: str) -> None:
