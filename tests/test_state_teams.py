@@ -96,7 +96,7 @@ def team(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Team]:
 
             for project in (a, b):
                 _set_state(project, state)
-            yield Team(a, b, {**env, "PERSONACTL_LOCK_LEASE": "1"}, emu, held)
+            yield Team(a, b, env, emu, held)
         else:
             with HttpStateServer(gitlab=kind == "http-gitlab") as server:
                 for project in (a, b):
@@ -106,30 +106,42 @@ def team(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Team]:
                     lock = server.states[name].lock
                     return lock["ID"] if lock else None
 
-                yield Team(a, b, {**server.env, "PERSONACTL_LOCK_LEASE": "1"}, emu, held)
+                yield Team(a, b, dict(server.env), emu, held)
 
 
-@pytest.mark.parametrize("team", ["postgres", "http-gitlab"], indirect=True)
+@pytest.mark.parametrize(
+    ("team", "interrupt"), [("postgres", False), ("http-gitlab", True)], indirect=["team"]
+)
 def test_two_checkouts_apply_at_once_one_proceeds_the_other_fails_naming_the_holder(
-    team: Team,
+    team: Team, interrupt: bool
 ) -> None:
+    """`interrupt`: the first is then stopped with Ctrl-C, which releases the lock at once
+    (no lease to wait for), and the second applies the rest."""
     first = team.spawn_apply(team.a)
     try:
         team.wait_first_write(first)
         holder = team.held()
         second = team.apply(team.b)
         assert first.poll() is None, "the first apply ended before the check"
+        if interrupt:
+            first.send_signal(signal.SIGINT)
     finally:
         out, err = first.communicate(timeout=60)
     assert (second.code, second.out) == (1, "")
     found = LOCKED.fullmatch(second.err)
     assert found, second.err
     assert found["id"] == holder
-    assert first.returncode == 0, err
-    assert out.splitlines()[-1].startswith("Apply complete! Resources: 7 created")
+    assert team.held() is None  # released at the end, Ctrl-C or not
+    if interrupt:
+        assert first.returncode == 1, err
+        assert out.splitlines()[-1].startswith("Apply interrupted! Resources: ")
+        rest = team.apply(team.b)
+        assert rest.code == 0, rest.err
+    else:
+        assert first.returncode == 0, err
+        assert out.splitlines()[-1].startswith("Apply complete! Resources: 7 created")
     names = team.live_names()
     assert len(names) == 7 and set(names.values()) == {1}  # nothing twice
-    assert team.held() is None  # released at the end
     for project in (team.a, team.b):
         plan = pc(project, "plan", "--detailed-exitcode", env=team.env)
         assert plan.code == 0, plan.out + plan.err
@@ -139,15 +151,16 @@ def test_two_checkouts_apply_at_once_one_proceeds_the_other_fails_naming_the_hol
 def test_a_killed_holder_is_taken_over_after_its_lease_and_the_run_converges(
     team: Team,
 ) -> None:
+    team.env["PERSONACTL_LOCK_LEASE"] = "0.6"
     first = team.spawn_apply(team.a)
     team.wait_first_write(first)
-    time.sleep(0.3)  # a few writes recorded
+    time.sleep(0.25)  # a few writes recorded
     dead = team.held()
     first.send_signal(signal.SIGKILL)
     first.communicate()
     team.emu.wait_idle()  # a request the killed process sent still lands
     assert team.held() == dead  # nobody released it
-    time.sleep(1.1)  # the lease (PERSONACTL_LOCK_LEASE=1) runs out
+    time.sleep(0.7)  # the lease (PERSONACTL_LOCK_LEASE=0.6) runs out
     again = team.apply(team.b)
     assert again.code == 0, again.err
     assert re.search(
@@ -260,17 +273,3 @@ def test_state_unlock_breaks_a_gone_runs_lock_by_its_id(team: Team) -> None:
         f"Unlocked: lock {gone.info.id} of {gone.info.describe()} is released.\n",
     )
     assert team.apply(team.a).code == 0
-
-
-@pytest.mark.parametrize("team", ["http-gitlab"], indirect=True)
-def test_ctrl_c_releases_the_lock(team: Team) -> None:
-    first = team.spawn_apply(team.a)
-    team.wait_first_write(first)
-    assert team.held() is not None
-    first.send_signal(signal.SIGINT)
-    out, err = first.communicate(timeout=60)
-    assert "Apply interrupted!" in out + err, out + err
-    assert team.held() is None  # released on the way out, no lease to wait for
-    assert team.apply(team.b).code == 0
-    names = team.live_names()
-    assert len(names) == 7 and set(names.values()) == {1}
