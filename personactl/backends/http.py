@@ -26,6 +26,7 @@ import json
 import threading
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -63,7 +64,11 @@ class HttpBackend:
     ) -> None:
         self.config = config
         self.display = display_of(config, "", "")
-        self._secrets = tuple(s for s in secrets if s)
+        in_urls = [
+            urlsplit(u).password or ""
+            for u in (config.address, config.lock_address, config.unlock_address)
+        ]
+        self._secrets = tuple(s for s in (*secrets, *in_urls) if s)
         self._client = httpx.Client(auth=auth, timeout=30.0, transport=transport)
         self._history: list[Version] = []
         self._holding: LockInfo | None = None
