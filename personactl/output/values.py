@@ -178,10 +178,9 @@ def backend_label(plan: p.Plan) -> str:
 
 
 def two_way_line(plan: p.Plan) -> str:
-    return (
-        f"No state file at {plan.state_path}: comparing the manifests with the live "
-        "resources (two-way)."
-    )
+    remote = plan.state_path.startswith(("PostgreSQL state ", "HTTP state "))
+    where = f"No state yet in {plan.state_path}" if remote else f"No state file at {plan.state_path}"
+    return f"{where}: comparing the manifests with the live resources (two-way)."
 
 
 def request_body_json(req: p.Request) -> str | None:
