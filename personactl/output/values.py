@@ -179,7 +179,8 @@ def backend_label(plan: p.Plan) -> str:
 
 def two_way_line(plan: p.Plan) -> str:
     remote = plan.state_path.startswith(("PostgreSQL state ", "HTTP state "))
-    where = f"No state yet in {plan.state_path}" if remote else f"No state file at {plan.state_path}"
+    where = "No state yet in" if remote else "No state file at"
+    where = f"{where} {plan.state_path}"
     return f"{where}: comparing the manifests with the live resources (two-way)."
 
 
