@@ -206,12 +206,12 @@ def test_parallel_records_share_flushes_and_all_are_durable(make: Factory) -> No
 
     def append(records: list[str]) -> None:
         flushes.append(len(records))
-        time.sleep(0.01)  # a slow disk or a round trip
+        time.sleep(0.02)  # a slow disk or a round trip
         real_append(records)
 
     def write(document: str, version: Any) -> None:
         flushes.append(1)
-        time.sleep(0.01)
+        time.sleep(0.02)
         real_write(document, version)
 
     backend.append = append  # type: ignore[method-assign]
@@ -224,6 +224,7 @@ def test_parallel_records_share_flushes_and_all_are_durable(make: Factory) -> No
             t.join()
         seen = read_state(make(), "prod")
         assert seen is not None and len(seen.resources) == 24
-    assert len(flushes) < 24 + 1  # fewer flushes than records (+1: the final version)
+    # Far fewer flushes than records (a flush per record would be 24, +1 the final version).
+    assert len(flushes) <= 12, flushes
     state = read_state(make(), "prod")
     assert state is not None and len(state.resources) == 24
