@@ -432,8 +432,8 @@ class StateStore:
             except LockLost as exc:
                 self._lost = exc
                 return
-            except PersonactlError:
-                continue  # a passing network error: the next renewal tries again
+            except Exception:  # a passing network error: the next renewal tries again
+                continue
 
     def unlock(self) -> None:
         if self.info is None:
