@@ -19,7 +19,8 @@ from personactl.backends import StateLocked
 from personactl.backends.http import HttpBackend
 from personactl.backends.postgres import MIGRATIONS, PostgresBackend
 from personactl.core.errors import PersonactlError
-from personactl.engine.state import StateStore
+from personactl.core.records import StateEntry
+from personactl.engine.state import StateStore, read_state
 from personactl.manifest.model import StateConfig
 
 PROJECT = """\
@@ -34,6 +35,10 @@ spec:
       state:
 {state}
 """
+
+
+def entry(name: str) -> StateEntry:
+    return StateEntry("Persona", name, name, f"id-{name}", {"name": name}, {"name": name})
 
 
 def project(tmp_path: Path, state: str) -> Path:
@@ -215,3 +220,19 @@ def test_locks_of_other_schemas_or_environments_never_block(pg_url: str) -> None
         for store in held:
             store.unlock()
             store.close()
+
+
+def test_a_lost_connection_keeps_the_lock_and_the_run_goes_on(pg_url: str) -> None:
+    """Why the lock is a row: a session advisory lock would die with the connection."""
+    backend = PostgresBackend(pg_url, "blip", "prod")
+    with StateStore(backend, environment="prod") as store:
+        store.record(entry("cara"))
+        pids = [conn.info.backend_pid for conn in backend._conns.values()]
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            for pid in pids:  # a restart, a pooler, a network blip
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        with pytest.raises(StateLocked):  # still held: by the row, not by a session
+            StateStore(PostgresBackend(pg_url, "blip", "prod"), environment="prod").lock()
+        store.record(entry("lea"))  # on a new connection
+    state = read_state(PostgresBackend(pg_url, "blip", "prod"), "prod")
+    assert state is not None and [e.name for e in state.resources] == ["cara", "lea"]

@@ -114,7 +114,7 @@ class PostgresBackend:
 
     def _conn(self, which: str) -> Any:
         conn = self._conns.get(which)
-        if conn is not None and not conn.closed:
+        if conn is not None and not conn.closed and not conn.broken:
             return conn
         psycopg = _psycopg()
         try:
@@ -143,16 +143,25 @@ class PostgresBackend:
             text = text.replace(str(password), "***")
         return text.replace(self.url, redact(self.url))
 
-    def _run(self, which: str, work: Any) -> Any:
-        """`work(connection)` inside one transaction, errors as one sentence."""
+    def _run(self, which: str, work: Any, *, again: bool = True) -> Any:
+        """`work(connection)` inside one transaction, errors as one sentence. A connection
+        lost before or during it (a restart, a pooler, a network blip) is opened again and
+        the transaction run once more when `again` (it is idempotent): the lock, being a
+        row, is still this run's."""
         psycopg = _psycopg()
         with self._mutexes[which]:
-            conn = self._conn(which)
-            try:
-                with conn.transaction():
-                    return work(conn)
-            except psycopg.Error as exc:
-                raise PersonactlError(f"{self.display}: {self._clean(exc)}") from None
+            for attempt in (1, 2):
+                conn = self._conn(which)
+                try:
+                    with conn.transaction():
+                        return work(conn)
+                except psycopg.OperationalError as exc:
+                    if attempt == 1 and again and (conn.closed or conn.broken):
+                        continue
+                    raise PersonactlError(f"{self.display}: {self._clean(exc)}") from None
+                except psycopg.Error as exc:
+                    raise PersonactlError(f"{self.display}: {self._clean(exc)}") from None
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _sql(self, text: str) -> Any:
         psycopg = _psycopg()
@@ -267,6 +276,8 @@ class PostgresBackend:
             if row is None:
                 return False, None  # released in between: try again
             holder = LockInfo.from_json(row[0])
+            if holder is not None and holder.id == info.id:
+                return True, None  # ours: a retry after the answer to the insert was lost
             if not row[1]:
                 raise Held(holder)
             conn.execute(
@@ -402,7 +413,7 @@ class PostgresBackend:
                 self._sql("DELETE FROM {s}.journal WHERE environment = %s"), (self.environment,)
             )
 
-        self._run("data", work)
+        self._run("data", work, again=False)
 
     def close(self) -> None:
         for conn in self._conns.values():
