@@ -171,8 +171,7 @@ def test_a_killed_holder_is_taken_over_after_its_lease_and_the_run_converges(
     ), again.err
     names = team.live_names()
     assert len(names) == 7 and set(names.values()) == {1}  # the killed run's creates adopted
-    for project in (team.a, team.b):
-        assert pc(project, "plan", "--detailed-exitcode", env=team.env).code == 0
+    assert pc(team.a, "plan", "--detailed-exitcode", env=team.env).code == 0  # the killed one
 
 
 @pytest.mark.parametrize("team", ["postgres"], indirect=True)
