@@ -14,23 +14,24 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
-from typing import Any, Literal
-
-import jinja2
-from jinja2.exceptions import SecurityError
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 from personactl.core.errors import Diagnostic, Location
 from personactl.manifest.model import Environment, Project, Resource
-from personactl.manifest.sandbox import (
+from personactl.manifest.schemas import fmt_path
+from personactl.manifest.templatefiles import (
     MAX_OUTPUT,
-    BoundedSandbox,
     TemplateLimitError,
     file_problem,
     read_template,
 )
-from personactl.manifest.schemas import fmt_path
 from personactl.manifest.yamlsource import KeyPath
+
+if TYPE_CHECKING:  # Jinja is imported only when a template needs more than substitution
+    import jinja2
+
+    from personactl.manifest.sandbox import BoundedSandbox
 
 SENSITIVE = "(sensitive)"
 _MARKERS = ("{{", "{%", "{#")
@@ -98,40 +99,6 @@ class BadSecretName(Exception):
     pass
 
 
-class ProjectLoader(jinja2.BaseLoader):
-    """Looks templates up in the search path and never outside the project."""
-
-    def __init__(self, root: Path, dirs: list[Path]) -> None:
-        self.root = root.resolve()
-        self.dirs = [d.resolve() for d in dirs] + [self.root]
-
-    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Any]:
-        parts = PurePosixPath(template.replace("\\", "/")).parts
-        if template.startswith(("/", "\\")) or ".." in parts or re.match(r"^[A-Za-z]:", template):
-            raise jinja2.TemplateNotFound(
-                template,
-                f"template {template!r} is outside the project: includes are relative to the "
-                "template search path and may not be absolute or use '..'",
-            )
-        for folder in self.dirs:
-            path = (folder / template).resolve()
-            if not path.is_relative_to(self.root):
-                raise jinja2.TemplateNotFound(
-                    template, f"template {template!r} resolves outside the project"
-                )
-            if os.path.exists(path):
-                problem = file_problem(path, f"template {template!r}")
-                if problem:
-                    raise TemplateLimitError(problem)
-                mtime = path.stat().st_mtime
-                source = read_template(path).decode("utf-8")
-                return source, str(path), lambda p=path, m=mtime: p.stat().st_mtime == m
-        searched = ", ".join(os.path.relpath(d) for d in self.dirs)
-        raise jinja2.TemplateNotFound(
-            template, f"template {template!r} not found in the template search path ({searched})"
-        )
-
-
 @dataclass
 class Rendered:
     """A resource with its strings rendered, ready to diff."""
@@ -181,23 +148,34 @@ class Renderer:
         self.project = project
         self.mode = secrets
         self.salt = salt  # for sentinels: the lineage of the state they will be compared in
-        self.jinja = BoundedSandbox(
-            loader=ProjectLoader(project.root, project.template_dirs),
-            undefined=jinja2.StrictUndefined,
-            autoescape=False,
-            keep_trailing_newline=True,
-            # `{% include %}` on its own line should not leave a blank line behind.
-            trim_blocks=True,
-            lstrip_blocks=True,
-            auto_reload=False,
-        )
-        self.jinja.globals["secret"] = self._secret
+        self._jinja: BoundedSandbox | None = None
         self._used: list[str] = []
         self.secret_values: set[str] = set()  # every secret value read, for redaction
         self._file_cache: dict[Path, jinja2.Template | Diagnostic] = {}
         self._inline_cache: dict[str, jinja2.Template] = {}
         self._sources: dict[Path, str | None] = {}
         self._real_dirs: dict[Path, Path] = {}
+
+    @property
+    def jinja(self) -> BoundedSandbox:
+        """The sandboxed Jinja environment, built (and Jinja imported) on first use."""
+        if self._jinja is None:
+            import jinja2
+
+            from personactl.manifest.sandbox import BoundedSandbox, ProjectLoader
+
+            self._jinja = BoundedSandbox(
+                loader=ProjectLoader(self.project.root, self.project.template_dirs),
+                undefined=jinja2.StrictUndefined,
+                autoescape=False,
+                keep_trailing_newline=True,
+                # `{% include %}` on its own line should not leave a blank line behind.
+                trim_blocks=True,
+                lstrip_blocks=True,
+                auto_reload=False,
+            )
+            self._jinja.globals["secret"] = self._secret
+        return self._jinja
 
     def _secret(self, name: Any) -> str:
         if not isinstance(name, str) or not _ENV_NAME.match(name):
@@ -239,6 +217,9 @@ class Renderer:
         what: str = "value",
     ) -> Diagnostic:
         """One diagnostic for a template failure, at the best location we can find."""
+        import jinja2
+        from jinja2.exceptions import SecurityError
+
         if isinstance(exc, TemplateLimitError):
             return self._limit_error(exc, at, filename, what)
         if isinstance(exc, jinja2.TemplateSyntaxError):
@@ -355,6 +336,8 @@ class Renderer:
         return self._sources[path]
 
     def _load_prompt_file(self, path: Path) -> jinja2.Template | Diagnostic | None:
+        import jinja2
+
         cached = self._file_cache.get(path)
         if cached is not None:
             return cached
