@@ -232,8 +232,9 @@ class _Compiler:
 
     def k_patternProperties(self, value: dict[str, Any], _: dict[str, Any]) -> Check:  # noqa: N802
         subs = [(re.compile(p).search, self.compile(s)) for p, s in value.items()]
-        return lambda v: not isinstance(v, dict) or all(
-            sub(x) for k, x in v.items() for search, sub in subs if search(k)
+        return lambda v: (
+            not isinstance(v, dict)
+            or all(sub(x) for k, x in v.items() for search, sub in subs if search(k))
         )
 
     def k_additionalProperties(self, value: Any, schema: dict[str, Any]) -> Check:  # noqa: N802

@@ -58,8 +58,9 @@ scalars = st.one_of(
     st.integers(-5, 400),
     st.floats(allow_nan=True, allow_infinity=True),
     st.sampled_from([0, 1, 1.0, 0.5, 2.0, -1, "", " x", "x ", "en", "zz", "home", "a\u202eb"]),
-    st.sampled_from(sorted({json.dumps(v) for k in KINDS for v in _enum_values(SCHEMAS[k], [])}))
-    .map(json.loads),
+    st.sampled_from(
+        sorted({json.dumps(v) for k in KINDS for v in _enum_values(SCHEMAS[k], [])})
+    ).map(json.loads),
     st.text(max_size=8),
     st.sampled_from(["2b3c1d2e-0000-4000-8000-00000000000a", "https://x.example/a", "{{ a }}"]),
 )
