@@ -82,7 +82,52 @@ def equal(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+_OBJECT = frozenset(
+    {
+        "properties",
+        "additionalProperties",
+        "patternProperties",
+        "required",
+        "propertyNames",
+        "minProperties",
+        "maxProperties",
+    }
+)
+_STRING = frozenset({"minLength", "maxLength", "pattern"})
+_NUMBER = frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"})
+_ARRAY = frozenset({"items", "minItems", "maxItems", "uniqueItems"})
+_OTHER = frozenset({"$ref", "type", "enum", "const", "allOf", "anyOf", "oneOf", "not", "if"})
+_INF = float("inf")
+
+
+def _true(v: Any) -> bool:
+    return True
+
+
+def _false(v: Any) -> bool:
+    return False
+
+
+def _all(checks: list[Check]) -> Check:
+    if not checks:
+        return _true
+    if len(checks) == 1:
+        return checks[0]
+
+    def all_of(v: Any) -> bool:
+        for c in checks:  # noqa: SIM110 - a loop, not a generator: this is the hot path
+            if not c(v):
+                return False
+        return True
+
+    return all_of
+
+
 class _Compiler:
+    """Each schema becomes one closure: the keywords for one JSON type are checked
+    together, after one test of the value's type (the keywords of other types do not
+    apply to it), then the keywords that apply to every value."""
+
     def __init__(self, root: Any) -> None:
         self.root = root
         self.refs: dict[str, list[Check]] = {}  # a cell per $ref, for recursive schemas
@@ -104,167 +149,180 @@ class _Compiler:
 
     def compile(self, schema: Any) -> Check:
         if schema is True:
-            return lambda v: True
+            return _true
         if schema is False:
-            return lambda v: False
+            return _false
         if not isinstance(schema, dict):
             raise Unsupported(f"schema {schema!r}")
-        checks: list[Check] = []
-        for key, value in schema.items():
-            if key in _ANNOTATIONS:
-                continue
-            make = getattr(self, "k_" + key.lstrip("$"), None)
-            if make is None:
+        for key in schema:
+            if key not in _ANNOTATIONS and key not in _OTHER | _OBJECT | _STRING | _NUMBER | _ARRAY:
                 raise Unsupported(key)
-            checks.append(make(value, schema))
-        if not checks:
-            return lambda v: True
-        if len(checks) == 1:
-            return checks[0]
-        return lambda v: all(c(v) for c in checks)
+        obj = self.object_keywords(schema) if _OBJECT & schema.keys() else None
+        text = self.string_keywords(schema) if _STRING & schema.keys() else None
+        num = self.number_keywords(schema) if _NUMBER & schema.keys() else None
+        arr = self.array_keywords(schema) if _ARRAY & schema.keys() else None
+        rest = _all([self.other(key, schema) for key in schema if key in _OTHER])
+        if obj is None and text is None and num is None and arr is None:
+            return rest
 
-    # -- any type --------------------------------------------------------------------
+        def check(v: Any) -> bool:
+            if isinstance(v, dict):
+                if obj is not None and not obj(v):
+                    return False
+            elif isinstance(v, str):
+                if text is not None and not text(v):
+                    return False
+            elif isinstance(v, list):
+                if arr is not None and not arr(v):
+                    return False
+            elif (
+                num is not None
+                and isinstance(v, int | float)
+                and not isinstance(v, bool)
+                and not num(v)
+            ):
+                return False
+            return rest(v)
 
-    def k_ref(self, value: str, _: dict[str, Any]) -> Check:
-        return self.ref(value)
+        return check
 
-    def k_type(self, value: str | list[str], _: dict[str, Any]) -> Check:
-        names = [value] if isinstance(value, str) else value
-        if any(n not in _TYPES for n in names):
-            raise Unsupported(f"type {value!r}")
-        tests = [_TYPES[n] for n in names]
-        return lambda v: any(t(v) for t in tests)
+    # -- every type ------------------------------------------------------------------
 
-    def k_enum(self, value: list[Any], _: dict[str, Any]) -> Check:
-        return lambda v: any(equal(v, e) for e in value)
+    def other(self, key: str, schema: dict[str, Any]) -> Check:
+        value = schema[key]
+        if key == "$ref":
+            return self.ref(value)
+        if key == "type":
+            names = [value] if isinstance(value, str) else value
+            if any(n not in _TYPES for n in names):
+                raise Unsupported(f"type {value!r}")
+            if len(names) == 1:
+                return _TYPES[names[0]]
+            tests = [_TYPES[n] for n in names]
+            return lambda v: any(t(v) for t in tests)
+        if key == "enum":
+            if all(isinstance(e, str) for e in value):
+                strings = frozenset(value)
+                return lambda v: isinstance(v, str) and v in strings
+            return lambda v: any(equal(v, e) for e in value)
+        if key == "const":
+            return lambda v: equal(v, value)
+        subs = [self.compile(s) for s in value] if key in ("allOf", "anyOf", "oneOf") else []
+        if key == "allOf":
+            return _all(subs)
+        if key == "anyOf":
 
-    def k_const(self, value: Any, _: dict[str, Any]) -> Check:
-        return lambda v: equal(v, value)
+            def any_of(v: Any) -> bool:
+                for sub in subs:  # noqa: SIM110 - a loop, not a generator: the hot path
+                    if sub(v):
+                        return True
+                return False
 
-    def k_allOf(self, value: list[Any], _: dict[str, Any]) -> Check:  # noqa: N802
-        subs = [self.compile(s) for s in value]
-        return lambda v: all(s(v) for s in subs)
+            return any_of
+        if key == "oneOf":
 
-    def k_anyOf(self, value: list[Any], _: dict[str, Any]) -> Check:  # noqa: N802
-        subs = [self.compile(s) for s in value]
-        return lambda v: any(s(v) for s in subs)
+            def one_of(v: Any) -> bool:
+                found = 0
+                for sub in subs:
+                    if sub(v):
+                        found += 1
+                        if found > 1:
+                            return False
+                return found == 1
 
-    def k_oneOf(self, value: list[Any], _: dict[str, Any]) -> Check:  # noqa: N802
-        subs = [self.compile(s) for s in value]
-        return lambda v: sum(1 for s in subs if s(v)) == 1
-
-    def k_not(self, value: Any, _: dict[str, Any]) -> Check:
-        sub = self.compile(value)
-        return lambda v: not sub(v)
-
-    def k_if(self, value: Any, schema: dict[str, Any]) -> Check:
+            return one_of
+        if key == "not":
+            negated = self.compile(value)
+            return lambda v: not negated(v)
+        # "if", with its "then" and "else"
         cond = self.compile(value)
         then = self.compile(schema.get("then", True))
         other = self.compile(schema.get("else", True))
         return lambda v: then(v) if cond(v) else other(v)
 
-    # -- numbers ---------------------------------------------------------------------
+    # -- one type each ---------------------------------------------------------------
 
-    # Written as jsonschema tests them (`not v < bound`), so NaN behaves the same.
+    def object_keywords(self, schema: dict[str, Any]) -> Check:
+        props = {k: self.compile(s) for k, s in schema.get("properties", {}).items()}
+        patterns = [
+            (re.compile(p).search, self.compile(s))
+            for p, s in schema.get("patternProperties", {}).items()
+        ]
+        extra = schema.get("additionalProperties")
+        additional = None if extra is None else self.compile(extra)
+        names = self.compile(schema["propertyNames"]) if "propertyNames" in schema else None
+        required = tuple(schema.get("required", ()))
+        low, high = schema.get("minProperties", 0), schema.get("maxProperties", _INF)
 
-    def k_minimum(self, bound: float, _: dict[str, Any]) -> Check:
-        return lambda v: not _is_number(v) or not v < bound
+        def check(v: dict[str, Any]) -> bool:
+            if not low <= len(v) <= high:
+                return False
+            for name in required:
+                if name not in v:
+                    return False
+            for key, item in v.items():
+                if names is not None and not names(key):
+                    return False
+                sub = props.get(key)
+                if sub is not None and not sub(item):
+                    return False
+                matched = False
+                for search, pattern_sub in patterns:
+                    if search(key):
+                        matched = True
+                        if not pattern_sub(item):
+                            return False
+                if sub is None and not matched and additional is not None and not additional(item):
+                    return False
+            return True
 
-    def k_maximum(self, bound: float, _: dict[str, Any]) -> Check:
-        return lambda v: not _is_number(v) or not v > bound
+        return check
 
-    def k_exclusiveMinimum(self, bound: float, _: dict[str, Any]) -> Check:  # noqa: N802
-        return lambda v: not _is_number(v) or not v <= bound
+    def string_keywords(self, schema: dict[str, Any]) -> Check:
+        low, high = schema.get("minLength", 0), schema.get("maxLength", _INF)
+        search = re.compile(schema["pattern"]).search if "pattern" in schema else None
+        if search is None:
+            return lambda v: low <= len(v) <= high
+        return lambda v: low <= len(v) <= high and search(v) is not None
 
-    def k_exclusiveMaximum(self, bound: float, _: dict[str, Any]) -> Check:  # noqa: N802
-        return lambda v: not _is_number(v) or not v >= bound
+    def number_keywords(self, schema: dict[str, Any]) -> Check:
+        # Written as jsonschema tests them (`not v < bound`), so NaN behaves the same.
+        lo, hi = schema.get("minimum"), schema.get("maximum")
+        xlo, xhi = schema.get("exclusiveMinimum"), schema.get("exclusiveMaximum")
 
-    # -- strings ---------------------------------------------------------------------
+        def check(v: float) -> bool:
+            if lo is not None and v < lo:
+                return False
+            if hi is not None and v > hi:
+                return False
+            if xlo is not None and v <= xlo:
+                return False
+            return not (xhi is not None and v >= xhi)
 
-    def k_minLength(self, n: int, _: dict[str, Any]) -> Check:  # noqa: N802
-        return lambda v: not isinstance(v, str) or len(v) >= n
+        return check
 
-    def k_maxLength(self, n: int, _: dict[str, Any]) -> Check:  # noqa: N802
-        return lambda v: not isinstance(v, str) or len(v) <= n
-
-    def k_pattern(self, pattern: str, _: dict[str, Any]) -> Check:
-        search = re.compile(pattern).search
-        return lambda v: not isinstance(v, str) or search(v) is not None
-
-    # -- arrays ----------------------------------------------------------------------
-
-    def k_items(self, value: Any, schema: dict[str, Any]) -> Check:
+    def array_keywords(self, schema: dict[str, Any]) -> Check:
         if "prefixItems" in schema:
             raise Unsupported("prefixItems")
-        sub = self.compile(value)
-        return lambda v: not isinstance(v, list) or all(sub(x) for x in v)
+        items = self.compile(schema["items"]) if "items" in schema else None
+        low, high = schema.get("minItems", 0), schema.get("maxItems", _INF)
+        unique = schema.get("uniqueItems") is True
 
-    def k_minItems(self, n: int, _: dict[str, Any]) -> Check:  # noqa: N802
-        return lambda v: not isinstance(v, list) or len(v) >= n
+        def check(v: list[Any]) -> bool:
+            if not low <= len(v) <= high:
+                return False
+            if items is not None:
+                for item in v:
+                    if not items(item):
+                        return False
+            if unique:
+                for i, a in enumerate(v):
+                    for b in v[i + 1 :]:
+                        if equal(a, b):
+                            return False
+            return True
 
-    def k_maxItems(self, n: int, _: dict[str, Any]) -> Check:  # noqa: N802
-        return lambda v: not isinstance(v, list) or len(v) <= n
-
-    def k_uniqueItems(self, value: bool, _: dict[str, Any]) -> Check:  # noqa: N802
-        if not value:
-            return lambda v: True
-
-        def unique(v: Any) -> bool:
-            if not isinstance(v, list):
-                return True
-            return not any(equal(a, b) for i, a in enumerate(v) for b in v[i + 1 :])
-
-        return unique
-
-    # -- objects ---------------------------------------------------------------------
-
-    def k_properties(self, value: dict[str, Any], _: dict[str, Any]) -> Check:
-        subs = {k: self.compile(s) for k, s in value.items()}
-
-        def properties(v: Any) -> bool:
-            if not isinstance(v, dict):
-                return True
-            if len(v) < len(subs):
-                return all(sub(v[k]) for k, sub in subs.items() if k in v)
-            return all(subs[k](x) for k, x in v.items() if k in subs)
-
-        return properties
-
-    def k_patternProperties(self, value: dict[str, Any], _: dict[str, Any]) -> Check:  # noqa: N802
-        subs = [(re.compile(p).search, self.compile(s)) for p, s in value.items()]
-        return lambda v: (
-            not isinstance(v, dict)
-            or all(sub(x) for k, x in v.items() for search, sub in subs if search(k))
-        )
-
-    def k_additionalProperties(self, value: Any, schema: dict[str, Any]) -> Check:  # noqa: N802
-        known = frozenset(schema.get("properties", {}))
-        patterns = [re.compile(p).search for p in schema.get("patternProperties", {})]
-        sub = self.compile(value)
-
-        def additional(v: Any) -> bool:
-            if not isinstance(v, dict):
-                return True
-            return all(
-                sub(x)
-                for k, x in v.items()
-                if k not in known and not any(search(k) for search in patterns)
-            )
-
-        return additional
-
-    def k_required(self, names: list[str], _: dict[str, Any]) -> Check:
-        return lambda v: not isinstance(v, dict) or all(n in v for n in names)
-
-    def k_propertyNames(self, value: Any, _: dict[str, Any]) -> Check:  # noqa: N802
-        sub = self.compile(value)
-        return lambda v: not isinstance(v, dict) or all(sub(k) for k in v)
-
-    def k_minProperties(self, n: int, _: dict[str, Any]) -> Check:  # noqa: N802
-        return lambda v: not isinstance(v, dict) or len(v) >= n
-
-    def k_maxProperties(self, n: int, _: dict[str, Any]) -> Check:  # noqa: N802
-        return lambda v: not isinstance(v, dict) or len(v) <= n
+        return check
 
 
 def compile_schema(schema: Any) -> Check:
