@@ -116,7 +116,63 @@ def main(root: Path) -> dict[str, Any]:
     counts = plan.counts()
     assert counts["no-op"] == len(desired), counts
     t["total"] = time.perf_counter() - start
-    return {"resources": len(desired), "seconds": t}
+
+    # Sizes: the saved plan (formatVersion 3: each prompt once), the same plan with
+    # every string in place (as formatVersion 2 wrote it), and the state file. Then
+    # the same for a plan in which every persona's prompt changed (before and after
+    # in `fields`, the request body, `desired`): where the four copies were.
+    sizes: dict[str, int] = {}
+    mark = time.perf_counter()
+    sizes["plan"] = len(json.dumps(plan.sealed(), indent=2, ensure_ascii=False).encode())
+    t["plan JSON"] = time.perf_counter() - mark
+    sizes["plan, strings in place"] = _unpacked_size(plan)
+    mark = time.perf_counter()
+    sizes["state"] = len(json.dumps(state.to_dict(), indent=2, ensure_ascii=False).encode())
+    t["state JSON"] = time.perf_counter() - mark
+    for d in desired:
+        if d.kind == "Persona":
+            entry = state.find(d.kind, d.name)
+            assert entry is not None
+            old = d.body["systemPrompt"] + "\nAn older line."
+            state.put(
+                StateEntry(
+                    d.kind,
+                    d.name,
+                    d.anam_name,
+                    entry.id,
+                    {**entry.applied, "systemPrompt": old},
+                    {**entry.observed, "systemPrompt": old},
+                )
+            )
+            live_one = live.matched[(d.kind, d.name)]
+            live_one.normalized["systemPrompt"] = old
+    mark = time.perf_counter()
+    changed = build_plan(
+        environment=env.name,
+        backend="anam",
+        api_url="-",
+        state_path="-",
+        state=state,
+        desired=desired,
+        live=live,
+        label=lambda k, v: resolver.label(k, v, {}),
+        prune=False,
+        lineage="benchmark",
+        kinds=KINDS,
+    )
+    assert changed.counts()["update"] == len(desired) - len(tool_ids), changed.counts()
+    sizes["plan, every prompt changed"] = len(
+        json.dumps(changed.sealed(), indent=2, ensure_ascii=False).encode()
+    )
+    t["plan, every prompt changed, +JSON"] = time.perf_counter() - mark
+    sizes["the same, strings in place"] = _unpacked_size(changed)
+    return {"resources": len(desired), "seconds": t, "bytes": sizes}
+
+
+def _unpacked_size(plan: Any) -> int:
+    data = plan.to_dict()
+    data["display"] = False
+    return len(json.dumps(data, indent=2, ensure_ascii=False).encode())
 
 
 if __name__ == "__main__":

@@ -86,7 +86,8 @@ def run(runs: int, work: Path, big: int = 10_000) -> list[str]:
     lines = ["| command (one persona file, whole process) | median |", "|---|---|"]
     lines += [f"| {name} | {m * 1000:.0f} ms |" for name, m in med.items()]
     names = list(where)
-    example, large = med[f"personactl validate, {names[0]}"], med[f"personactl validate, {names[2]}"]
+    example = med[f"personactl validate, {names[0]}"]
+    large = med[f"personactl validate, {names[2]}"]
     lines += [
         "",
         f"- {names[2]} / example: **{large / example:.2f}x** (budget: within 1.5x).",
