@@ -10,6 +10,7 @@ expansion and nesting so a hostile file fails fast with bounded memory, and
 from __future__ import annotations
 
 import contextlib
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,8 @@ _BOOL_WORDS = {"yes", "no", "on", "off", "y", "n"}
 _PATHS: dict[KeyPath, KeyPath] = {}
 _POSITIONS: dict[tuple[int, int], tuple[int, int]] = {}
 _KEY = "#key"
+_INTERN_MAX = 64
+_intern = sys.intern
 
 
 @dataclass
@@ -181,7 +184,9 @@ class _Builder:
                 "yaml-tag",
             )
         if tag == _STR:
-            return node.value
+            value = node.value
+            # Short strings repeat across documents (a voice name, a language): share them.
+            return _intern(value) if len(value) <= _INTERN_MAX else value
         value = _SCALARS[tag](node)
         if tag == "tag:yaml.org,2002:bool" and node.value.lower() in _BOOL_WORDS:
             self.doc.bool_words.add(path)
@@ -197,6 +202,7 @@ class _Builder:
             if not isinstance(key_node, yaml.ScalarNode):
                 raise self.fail(key_node, "mapping keys must be plain strings", "yaml-key")
             key = key_node.value if key_node.tag == _STR else str(self.scalar(key_node, path))
+            key = _intern(key)
             if key in result:
                 if not self.keys:
                     raise _NeedKeys
