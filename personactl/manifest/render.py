@@ -23,8 +23,8 @@ from personactl.manifest.schemas import fmt_path
 from personactl.manifest.templatefiles import (
     MAX_OUTPUT,
     TemplateLimitError,
-    file_problem,
     read_template,
+    stat_problem,
 )
 from personactl.manifest.yamlsource import KeyPath
 
@@ -151,10 +151,11 @@ class Renderer:
         self._jinja: BoundedSandbox | None = None
         self._used: list[str] = []
         self.secret_values: set[str] = set()  # every secret value read, for redaction
-        self._file_cache: dict[Path, jinja2.Template | Diagnostic] = {}
+        self._file_cache: dict[str, jinja2.Template | Diagnostic] = {}
         self._inline_cache: dict[str, jinja2.Template] = {}
-        self._sources: dict[Path, str | None] = {}
-        self._real_dirs: dict[Path, Path] = {}
+        self._sources: dict[str, str | None] = {}
+        self._real_dirs: dict[str, str] = {}
+        self._cwd: str | None = None
 
     @property
     def jinja(self) -> BoundedSandbox:
@@ -319,15 +320,21 @@ class Renderer:
         too_long = TemplateLimitError("", sized=True)
         return self._limit_error(too_long, res.loc(path), None, _value_name(path))
 
-    def _realpath(self, path: Path) -> Path:
-        """os.path.realpath, with each directory resolved once per run."""
-        parent = self._real_dirs.get(path.parent)
-        if parent is None:
-            parent = self._real_dirs[path.parent] = Path(os.path.realpath(path.parent))
-        candidate = parent / path.name
-        return Path(os.path.realpath(candidate)) if candidate.is_symlink() else candidate
+    def _prompt_path(self, manifest: str, file: str) -> str:
+        """The real path of a prompt file named in `manifest` (os.path.realpath, with
+        each directory resolved once per run): strings, not Paths, on this hot path."""
+        if self._cwd is None:
+            self._cwd = os.getcwd()
+        parent, name = os.path.split(
+            os.path.normpath(os.path.join(self._cwd, os.path.dirname(manifest), file))
+        )
+        real = self._real_dirs.get(parent)
+        if real is None:
+            real = self._real_dirs[parent] = os.path.realpath(parent)
+        candidate = os.path.join(real, name)
+        return os.path.realpath(candidate) if os.path.islink(candidate) else candidate
 
-    def _source(self, path: Path) -> str | None:
+    def _source(self, path: str) -> str | None:
         if path not in self._sources:
             try:
                 self._sources[path] = read_template(path).decode("utf-8")
@@ -335,7 +342,7 @@ class Renderer:
                 self._sources[path] = None
         return self._sources[path]
 
-    def _load_prompt_file(self, path: Path) -> jinja2.Template | Diagnostic | None:
+    def _load_prompt_file(self, path: str) -> jinja2.Template | Diagnostic | None:
         import jinja2
 
         cached = self._file_cache.get(path)
@@ -381,37 +388,39 @@ class Renderer:
         file = prompt.get("file")
         if not isinstance(file, str):
             return None, False, []
-        at = res.loc(("spec", "prompt", "file"))
-        path = self._realpath(Path(os.path.abspath(Path(res.path).parent / file)))
-        root = self.project.root
-        if not path.is_relative_to(root):
+        path = self._prompt_path(res.path, file)
+        root = str(self.project.root)
+        if path != root and not path.startswith(os.path.join(root, "")):
             return (
                 None,
                 False,
                 [
                     Diagnostic.at(
-                        at,
+                        res.loc(("spec", "prompt", "file")),
                         f"prompt file {file!r} is outside the project "
                         f"({os.path.relpath(root) or '.'}); keep prompts inside the project",
                         "prompt-outside",
                     )
                 ],
             )
-        if not os.path.exists(path):  # stat only: never open a FIFO
+        try:
+            st = os.stat(path)  # stat only: never open a FIFO
+        except OSError:
             return (
                 None,
                 False,
                 [
                     Diagnostic.at(
-                        at,
+                        res.loc(("spec", "prompt", "file")),
                         f"prompt file {file!r} not found (looked for {os.path.relpath(path)}; "
                         "the path is relative to the manifest)",
                         "prompt-missing",
                     )
                 ],
             )
-        problem = file_problem(path, f"prompt file {file!r}")
+        problem = stat_problem(st, f"prompt file {file!r}")
         if problem:
+            at = res.loc(("spec", "prompt", "file"))
             return None, False, [Diagnostic.at(at, problem, "prompt-file")]
         source = self._source(path)
         if source is not None:
@@ -426,7 +435,8 @@ class Renderer:
         try:
             return self.jinja.render_bounded(tmpl, pctx), bool(self._used), []
         except Exception as exc:  # every template failure becomes a diagnostic
-            return None, False, [self._error(exc, res, at, str(path), "prompt")]
+            at = res.loc(("spec", "prompt", "file"))
+            return None, False, [self._error(exc, res, at, path, "prompt")]
 
     def _walk(
         self,

@@ -52,6 +52,11 @@ def file_problem(path: Path, what: str) -> str | None:
         st = os.stat(path)
     except OSError:
         return None  # the caller reports a missing file its own way
+    return stat_problem(st, what)
+
+
+def stat_problem(st: os.stat_result, what: str) -> str | None:
+    """Why a file with this stat cannot be read as a template."""
     if not stat.S_ISREG(st.st_mode):
         return f"{what} is not a regular file ({_file_kind(st.st_mode)}); point it at a file"
     if st.st_size > MAX_TEMPLATE_BYTES:
@@ -62,7 +67,7 @@ def file_problem(path: Path, what: str) -> str | None:
     return None
 
 
-def read_template(path: Path) -> bytes:
+def read_template(path: Path | str) -> bytes:
     """The file, read only up to the limit: one that grew after stat stays bounded."""
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size

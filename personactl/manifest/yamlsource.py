@@ -51,6 +51,7 @@ class _Loader(_BaseLoader):
             return _STR
         return _SEQ if kind is yaml.SequenceNode else _MAP
 
+
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_VALUES_PER_DOCUMENT = 50_000
 MAX_DEPTH = 64
