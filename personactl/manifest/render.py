@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # Jinja is imported only when a template needs more than subs
     from personactl.manifest.sandbox import BoundedSandbox
 
 SENSITIVE = "(sensitive)"
+SOURCE_CACHE_BYTES = 8 * 1024 * 1024
 _MARKERS = ("{{", "{%", "{#")
 # Sent verbatim: Anam's own webhook body template and the tool's JSON Schema.
 _VERBATIM = {("config", "bodyTemplate"), ("config", "parameters")}
@@ -153,7 +154,8 @@ class Renderer:
         self.secret_values: set[str] = set()  # every secret value read, for redaction
         self._file_cache: dict[str, jinja2.Template | Diagnostic] = {}
         self._inline_cache: dict[str, jinja2.Template] = {}
-        self._sources: dict[str, str | None] = {}
+        self._sources: dict[str, str | None] = {}  # oldest first
+        self._source_bytes = 0
         self._real_dirs: dict[str, str] = {}
         self._cwd: str | None = None
 
@@ -335,12 +337,21 @@ class Renderer:
         return os.path.realpath(candidate) if os.path.islink(candidate) else candidate
 
     def _source(self, path: str) -> str | None:
-        if path not in self._sources:
-            try:
-                self._sources[path] = read_template(path).decode("utf-8")
-            except (UnicodeDecodeError, OSError, TemplateLimitError):
-                self._sources[path] = None
-        return self._sources[path]
+        """A template file's text; the last SOURCE_CACHE_BYTES of them are kept (a prompt
+        shared by personas, or rendered for each environment, is read once), not all:
+        10,000 prompts of 4 KB would hold 40 MB to the end of the run."""
+        if path in self._sources:
+            return self._sources[path]
+        try:
+            text: str | None = read_template(path).decode("utf-8")
+        except (UnicodeDecodeError, OSError, TemplateLimitError):
+            text = None
+        self._sources[path] = text
+        self._source_bytes += len(text or "")
+        while self._source_bytes > SOURCE_CACHE_BYTES and len(self._sources) > 1:
+            oldest = next(iter(self._sources))
+            self._source_bytes -= len(self._sources.pop(oldest) or "")
+        return text
 
     def _load_prompt_file(self, path: str) -> jinja2.Template | Diagnostic | None:
         import jinja2
