@@ -211,6 +211,7 @@ def test_fast_glob_finds_what_pathlib_finds(tmp_path: Path) -> None:
         ["personas/*", "tools/**/*.yaml", "personas/a.yaml"],
         ["personas/[a-b]*.yaml"],
         ["personas/x/**/*.yml", "personas/*/y/*.yml"],
+        ["personas/*.yaml", "personas/**/?.yaml", "tools/**/[tu].yaml"],
     ):
         project = Project(tmp_path, None, globs, [], {}, {}, None)
         assert loader.glob_files(project) == loader._glob_files_pathlib(project), globs
@@ -220,6 +221,7 @@ def test_fast_glob_finds_what_pathlib_finds(tmp_path: Path) -> None:
         ["../x/*.yaml"],
         [str(tmp_path / "*.yaml")],
         ["**/x/**/*.yaml"],
+        ["./personas/*.yaml"],
     ):
         assert loader.glob_stats(Project(tmp_path, None, globs, [], {}, {}, None)) is None
 
