@@ -222,9 +222,6 @@ def glob_stats(project: Project) -> dict[str, os.stat_result] | None:
             or parts.count("**") > 1
         ):
             return None
-        simple = _scan(root, parts, found)
-        if simple:
-            continue
         # Directories `**` stands for: after `before` parts, and before the last `after`.
         before = parts.index("**") if "**" in parts else None
         after = len(parts) - 1 - before if before is not None else 0
@@ -250,51 +247,6 @@ def glob_stats(project: Project) -> dict[str, os.stat_result] | None:
                 found[path] = st
     found.pop(os.path.join(root, PROJECT_FILE), None)
     return found
-
-
-def _scan(root: str, parts: list[str], found: dict[str, os.stat_result]) -> bool:
-    """glob_stats for the usual pattern, DIR/.../**/NAME or DIR/.../NAME (no wildcard
-    in a directory), with one os.scandir per directory: as Path.glob, `**` is every
-    directory below, symlinked ones not entered, and NAME an fnmatch pattern. False
-    (nothing done) for any other pattern."""
-    import fnmatch
-    import re
-    import stat
-
-    *folders, name = parts
-    recursive = bool(folders) and folders[-1] == "**"
-    if recursive:
-        folders = folders[:-1]
-    if any(_MAGIC.search(f) for f in folders):
-        return False
-    match = re.compile(fnmatch.translate(name)).fullmatch
-    start = os.path.join(root, *folders) if folders else root
-    pending = [start]
-    while pending:
-        folder = pending.pop()
-        try:
-            with os.scandir(folder) as entries:
-                listed = list(entries)
-        except OSError:
-            continue
-        for entry in listed:
-            if recursive and entry.name != ".personactl" and entry.is_dir(follow_symlinks=False):
-                pending.append(entry.path)
-            if not match(entry.name) or not entry.name.endswith(YAML_SUFFIXES):
-                continue
-            path = entry.path
-            if path in found or ".personactl" in path[len(root) :].split(os.sep):
-                continue
-            try:
-                st = entry.stat()
-            except OSError:
-                continue
-            if stat.S_ISREG(st.st_mode):
-                found[path] = st
-    return True
-
-
-_MAGIC = re.compile(r"[*?\[]")
 
 
 def _through_link(
