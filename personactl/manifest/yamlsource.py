@@ -80,6 +80,7 @@ _PATHS: dict[KeyPath, KeyPath] = {}
 _POSITIONS: dict[tuple[int, int], tuple[int, int]] = {}
 _KEY = "#key"
 _INTERN_MAX = 64
+_SCALAR_NODE = yaml.ScalarNode
 _intern = sys.intern
 
 
@@ -217,7 +218,23 @@ class _Builder:
             if self.keys:
                 kmark = key_node.start_mark
                 self.doc.locs[(_KEY,) + path + (key,)] = (kmark.line + 1, kmark.column + 1)
-            result[key] = self.build(value_node, path + (key,), depth + 1)
+            child = path + (key,)
+            if (
+                value_node.tag == _STR
+                and type(value_node) is _SCALAR_NODE
+                and depth < MAX_DEPTH
+                and self.count < MAX_VALUES_PER_DOCUMENT
+            ):
+                # What build() does for a string, inline: most values are strings.
+                self.count += 1
+                child = _PATHS.setdefault(child, child)
+                mark = value_node.start_mark
+                pos = (mark.line + 1, mark.column + 1)
+                self.doc.locs.setdefault(child, _POSITIONS.setdefault(pos, pos))
+                value = value_node.value
+                result[key] = _intern(value) if len(value) <= _INTERN_MAX else value
+            else:
+                result[key] = self.build(value_node, child, depth + 1)
         for key, value in merged.items():
             result.setdefault(key, value)
         return result
