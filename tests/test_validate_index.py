@@ -87,6 +87,7 @@ def test_added_edited_renamed_and_removed_files_are_seen(write: WriteFiles, inde
     assert (r.code, r.lines) == (1, [undefined, "1 error in 1 file"])
     assert entries(root) == {
         "personas/a.yaml": [["Persona", "ann", 0, 4, 9]],
+        "personas/b.yaml": [["Persona", "bob", 0, 4, 9]],
         "personas/deep/c.yaml": [["Persona", "cy", 0, 4, 9]],
         "tools/alpha.yaml": [["Tool", "alpha", 0, 3, 18]],
     }
@@ -111,6 +112,18 @@ def test_added_edited_renamed_and_removed_files_are_seen(write: WriteFiles, inde
     (root / "tools" / "zeta.yaml").unlink()
     assert both(root, "personas/b.yaml").lines == [undefined, "1 error in 1 file"]
     assert "tools/zeta.yaml" not in entries(root)
+
+
+def test_validating_one_file_then_another_leaves_the_index_as_it_was(
+    write: WriteFiles, indexed: None
+) -> None:
+    root = project(write)
+    both(root, "personas/a.yaml")
+    path = root / ".personactl" / "cache" / "index.json"
+    text, mtime = path.read_text(), path.stat().st_mtime_ns
+    for name in ("personas/b.yaml", "personas/deep/c.yaml", "personas/a.yaml"):
+        both(root, name)
+        assert (path.read_text(), path.stat().st_mtime_ns) == (text, mtime), name
 
 
 def test_duplicates_in_unread_files_name_both_places(write: WriteFiles, indexed: None) -> None:

@@ -535,18 +535,24 @@ def _load_indexed(
             order[got[0].path] = _path_order(path)
         return file_errs
 
-    for path in wanted:
-        read(path)
-    mentioned: set[str] = set()
-    for res in resources:
-        _strings(res.data, mentioned)
-    if project.doc is not None:
-        _strings(project.doc.data, mentioned)
     cached = index.load(root)
     entries: dict[str, index.Entry] = {}
     changed = False
     now = index.now_ns()
     cut = len(str(root)) + 1  # every path found is root/...
+    for path in wanted:
+        first = len(resources)
+        failed = read(path)
+        st = found.get(path)
+        if st is not None and not failed and not index.racy(st, now):  # keep it indexed
+            rel = path[cut:]
+            entries[rel] = index.entry(st, [_declared(r) for r in resources[first:]])
+            changed = changed or entries[rel] != cached.get(rel)
+    mentioned: set[str] = set()
+    for res in resources:
+        _strings(res.data, mentioned)
+    if project.doc is not None:
+        _strings(project.doc.data, mentioned)
     here = os.getcwd() + os.sep
     stat_key = index.stat_key
     for path, st in found.items():
