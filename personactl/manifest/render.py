@@ -38,6 +38,7 @@ SOURCE_CACHE_BYTES = 8 * 1024 * 1024
 _MARKERS = ("{{", "{%", "{#")
 # Sent verbatim: Anam's own webhook body template and the tool's JSON Schema.
 _VERBATIM = {("config", "bodyTemplate"), ("config", "parameters")}
+_VERBATIM_KEYS = {key for _, key in _VERBATIM}
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SIMPLE_EXPR = re.compile(r"\{\{ *([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*) *\}\}")
 _PLAIN_TYPES = (str, int, float)
@@ -77,12 +78,12 @@ def substitute_simple(source: str, ctx: dict[str, Any]) -> str | None:
         out.append(literal)
         out.append(text)
         pos = m.end()
-    rest = source[pos:]
-    if "{{" in rest:
+    if source.find("{{", pos) != -1:
         return None
-    out.append(rest)
+    out.append(source[pos:])
+    text = "".join(out)
     # Jinja normalises line endings in template data.
-    return "".join(out).replace("\r\n", "\n").replace("\r", "\n")
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 # require: real values (render); placeholder: `<secret:X>` (validate, offline);
@@ -299,7 +300,7 @@ class Renderer:
         self, source: str, ctx: dict[str, Any], res: Resource, path: KeyPath
     ) -> tuple[str, bool, Diagnostic | None]:
         """(rendered, used a secret, error)."""
-        if not any(m in source for m in _MARKERS):
+        if "{" not in source or not any(m in source for m in _MARKERS):
             return source, False, self._too_long(source, res, path)
         fast = substitute_simple(source, ctx)
         if fast is not None:
@@ -459,6 +460,8 @@ class Renderer:
         diags: list[Diagnostic],
     ) -> Any:
         if isinstance(value, str):
+            if "{" not in value and len(value) <= MAX_OUTPUT // 4:
+                return value  # no template, not too long: what _render_string says, sooner
             out, secret, err = self._render_string(value, ctx, res, path)
             if err:
                 diags.append(err)
@@ -468,7 +471,7 @@ class Renderer:
         if isinstance(value, dict):
             return {
                 k: v
-                if path[1:] + (k,) in _VERBATIM
+                if k in _VERBATIM_KEYS and path[1:] + (k,) in _VERBATIM
                 else self._walk(v, path + (k,), ctx, res, sensitive, diags)
                 for k, v in value.items()
             }
