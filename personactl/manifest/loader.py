@@ -211,40 +211,55 @@ def glob_stats(project: Project) -> dict[str, os.stat_result] | None:
     prefix = os.path.join(root, "")
     found: dict[str, os.stat_result] = {}
     links: dict[str, bool] = {}
-    for pattern in project.manifest_globs:
-        parts = pattern.replace("\\", "/").split("/")
-        if (
-            os.path.isabs(pattern)
-            or ".." in parts
-            or parts[-1] == "**"
-            or "" in parts
-            or "." in parts
-            or parts.count("**") > 1
-        ):
-            return None
-        # Directories `**` stands for: after `before` parts, and before the last `after`.
-        before = parts.index("**") if "**" in parts else None
-        after = len(parts) - 1 - before if before is not None else 0
-        for rel in globber.glob(pattern, root_dir=root, recursive=True, include_hidden=True):
-            if not rel.endswith(YAML_SUFFIXES):
-                continue
-            if ".personactl" in rel and ".personactl" in rel.split(os.sep):
-                continue
-            path = prefix + rel
-            if path in found:
-                continue
-            if before is not None:
-                names = rel.split(os.sep)
-                if len(names) - after > before and _through_link(
-                    prefix, names, before, len(names) - after, links
-                ):
+    folders: dict[str, int] = {}  # folder (relative) -> an open descriptor, for os.stat
+    by_folder = os.stat in os.supports_dir_fd
+    try:
+        for pattern in project.manifest_globs:
+            parts = pattern.replace("\\", "/").split("/")
+            if (
+                os.path.isabs(pattern)
+                or ".." in parts
+                or parts[-1] == "**"
+                or "" in parts
+                or "." in parts
+                or parts.count("**") > 1
+            ):
+                return None
+            # Directories `**` stands for: after `before` parts, and before the last `after`.
+            before = parts.index("**") if "**" in parts else None
+            after = len(parts) - 1 - before if before is not None else 0
+            for rel in globber.glob(pattern, root_dir=root, recursive=True, include_hidden=True):
+                if not rel.endswith(YAML_SUFFIXES):
                     continue
-            try:
-                st = os.stat(path)
-            except OSError:
-                continue
-            if stat.S_ISREG(st.st_mode):
-                found[path] = st
+                if ".personactl" in rel and ".personactl" in rel.split(os.sep):
+                    continue
+                path = prefix + rel
+                if path in found:
+                    continue
+                if before is not None:
+                    names = rel.split(os.sep)
+                    if len(names) - after > before and _through_link(
+                        prefix, names, before, len(names) - after, links
+                    ):
+                        continue
+                folder, _, name = rel.rpartition(os.sep)
+                try:
+                    # Relative to its folder: the kernel walks one name, not the whole path.
+                    if not by_folder:
+                        st = os.stat(path)
+                    else:
+                        fd = folders.get(folder)
+                        if fd is None:
+                            fd = os.open(prefix + folder, os.O_RDONLY | os.O_DIRECTORY)
+                            folders[folder] = fd
+                        st = os.stat(name, dir_fd=fd)
+                except OSError:
+                    continue
+                if stat.S_ISREG(st.st_mode):
+                    found[path] = st
+    finally:
+        for fd in folders.values():
+            os.close(fd)
     found.pop(os.path.join(root, PROJECT_FILE), None)
     return found
 
@@ -562,7 +577,19 @@ def _load_indexed(
         raw = cached.get(rel)
         # A malformed entry (not a pair, a key that is not a string) is never fresh.
         if type(raw) is list and len(raw) == 2 and raw[0] == stat_key(st):
-            stand_ins = _stand_ins(path, raw[1], here, mentioned)
+            declared = raw[1]
+            if type(declared) is list and len(declared) == 1:  # the usual file: one persona
+                one = declared[0]
+                if (
+                    type(one) is list
+                    and len(one) == 5
+                    and one[0] == "Persona"
+                    and type(one[1]) is str
+                    and one[1] not in mentioned
+                ):
+                    entries[rel] = raw  # no stand-in needed (see above)
+                    continue
+            stand_ins = _stand_ins(path, declared, here, mentioned)
             if stand_ins is not None:
                 entries[rel] = raw
                 if stand_ins:
