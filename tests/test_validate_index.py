@@ -72,9 +72,10 @@ def project(write: WriteFiles) -> Path:
     )
 
 
-def entries(root: Path) -> dict[str, list[object]]:
+def entries(root: Path) -> dict[str, list[str]]:
+    """What the index records of each file: kind, name, document, line and column."""
     data = json.loads((root / ".personactl" / "cache" / "index.json").read_text())
-    return {rel: entry[1] for rel, entry in data["files"].items()}
+    return {rel: entry.split("\t")[1:] for rel, entry in data["files"].items()}
 
 
 def test_added_edited_renamed_and_removed_files_are_seen(write: WriteFiles, indexed: None) -> None:
@@ -86,10 +87,10 @@ def test_added_edited_renamed_and_removed_files_are_seen(write: WriteFiles, inde
     r = both(root, "personas/b.yaml")
     assert (r.code, r.lines) == (1, [undefined, "1 error in 1 file"])
     assert entries(root) == {
-        "personas/a.yaml": [["Persona", "ann", 0, 4, 9]],
-        "personas/b.yaml": [["Persona", "bob", 0, 4, 9]],
-        "personas/deep/c.yaml": [["Persona", "cy", 0, 4, 9]],
-        "tools/alpha.yaml": [["Tool", "alpha", 0, 3, 18]],
+        "personas/a.yaml": ["Persona", "ann", "0", "4", "9"],
+        "personas/b.yaml": ["Persona", "bob", "0", "4", "9"],
+        "personas/deep/c.yaml": ["Persona", "cy", "0", "4", "9"],
+        "tools/alpha.yaml": ["Tool", "alpha", "0", "3", "18"],
     }
     assert (root / ".personactl" / "cache" / ".gitignore").read_text().endswith("\n*\n")
     # Added: the tool is now defined.
@@ -166,17 +167,26 @@ def test_a_damaged_or_foreign_index_is_ignored_and_rebuilt(
         json.dumps({**good, "version": 99}),
         json.dumps({**good, "root": "/elsewhere"}),
         # an entry that claims tools/alpha.yaml declares 'beta', with a wrong stat key
+        json.dumps({**good, "files": {"tools/alpha.yaml": "1:2:3:4\tTool\tbeta\t0\t1\t1"}}),
+        # the right stat key, but entries of the wrong shape
         json.dumps(
-            {**good, "files": {"tools/alpha.yaml": ["1:2:3:4", [["Tool", "beta", 0, 1, 1]]]}}
+            {**good, "files": {k: key(v) + "\tTool\tbeta" for k, v in good["files"].items()}}
         ),
-        # the right stat key, but an entry of the wrong shape
         json.dumps(
-            {**good, "files": {k: [v[0], [["Tool", 7, 0, 1, 1]]] for k, v in good["files"].items()}}
+            {
+                **good,
+                "files": {k: key(v) + "\tTool\tbeta\tx\t1\t1" for k, v in good["files"].items()},
+            }
         ),
+        json.dumps({**good, "files": {k: ["a", "list"] for k in good["files"]}}),
     ):
         path.write_text(bad)
         assert both(root, "personas/b.yaml").code == 1  # 'beta' is still undefined
         assert json.loads(path.read_text())["files"] == good["files"]
+
+
+def key(entry: str) -> str:
+    return entry.split("\t")[0]
 
 
 def test_files_changed_in_the_last_two_seconds_are_not_trusted(

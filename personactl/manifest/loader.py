@@ -225,6 +225,8 @@ def glob_stats(project: Project) -> dict[str, os.stat_result] | None:
                 or parts.count("**") > 1
             ):
                 return None
+            if _scan(prefix, parts, found):
+                continue
             # Directories `**` stands for: after `before` parts, and before the last `after`.
             before = parts.index("**") if "**" in parts else None
             after = len(parts) - 1 - before if before is not None else 0
@@ -262,6 +264,54 @@ def glob_stats(project: Project) -> dict[str, os.stat_result] | None:
             os.close(fd)
     found.pop(os.path.join(root, PROJECT_FILE), None)
     return found
+
+
+def _scan(prefix: str, parts: list[str], found: dict[str, os.stat_result]) -> bool:
+    """glob_stats for the usual patterns, DIR/.../**/NAME and DIR/.../NAME (no wildcard
+    in a folder): a scandir per folder, NAME matched as fnmatch does, each match
+    stat'ed relative to its folder. As Path.glob: `**` is the folder and every folder
+    below it, symlinked ones not entered. False (nothing done) for another pattern."""
+    import fnmatch
+    import re
+    import stat
+
+    *folders, name = parts
+    recursive = bool(folders) and folders[-1] == "**"
+    if recursive:
+        folders.pop()
+    if any(_MAGIC.search(f) for f in folders) or os.stat not in os.supports_dir_fd:
+        return False
+    match = re.compile(fnmatch.translate(name)).fullmatch
+    pending = [prefix + "".join(f + os.sep for f in folders)]
+    while pending:
+        folder = pending.pop()
+        try:
+            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            continue
+        try:
+            with os.scandir(fd) as entries:
+                listed = [(e.name, recursive and e.is_dir(follow_symlinks=False)) for e in entries]
+            for entry, is_dir in listed:
+                if is_dir and entry != ".personactl":
+                    pending.append(folder + entry + os.sep)
+                if not entry.endswith(YAML_SUFFIXES) or not match(entry):
+                    continue
+                path = folder + entry
+                if path in found or ".personactl" in path[len(prefix) :].split(os.sep):
+                    continue
+                try:
+                    st = os.stat(entry, dir_fd=fd)
+                except OSError:
+                    continue
+                if stat.S_ISREG(st.st_mode):
+                    found[path] = st
+        finally:
+            os.close(fd)
+    return True
+
+
+_MAGIC = re.compile(r"[*?\[]")
 
 
 def _through_link(
@@ -561,8 +611,10 @@ def _load_indexed(
         st = found.get(path)
         if st is not None and not failed and not index.racy(st, now):  # keep it indexed
             rel = path[cut:]
-            entries[rel] = index.entry(st, [_declared(r) for r in resources[first:]])
-            changed = changed or entries[rel] != cached.get(rel)
+            made = index.entry(st, [_declared(r) for r in resources[first:]])
+            if made is not None:
+                entries[rel] = made
+                changed = changed or made != cached.get(rel)
     mentioned: set[str] = set()
     for res in resources:
         _strings(res.data, mentioned)
@@ -575,21 +627,14 @@ def _load_indexed(
             continue
         rel = path[cut:]
         raw = cached.get(rel)
-        # A malformed entry (not a pair, a key that is not a string) is never fresh.
-        if type(raw) is list and len(raw) == 2 and raw[0] == stat_key(st):
-            declared = raw[1]
-            if type(declared) is list and len(declared) == 1:  # the usual file: one persona
-                one = declared[0]
-                if (
-                    type(one) is list
-                    and len(one) == 5
-                    and one[0] == "Persona"
-                    and type(one[1]) is str
-                    and one[1] not in mentioned
-                ):
-                    entries[rel] = raw  # no stand-in needed (see above)
-                    continue
-            stand_ins = _stand_ins(path, declared, here, mentioned)
+        # A malformed entry (not a string, another stat) is never fresh.
+        fields = raw.split("\t") if isinstance(raw, str) else None
+        if raw is not None and fields is not None and fields[0] == stat_key(st):
+            # The usual file, one persona no named file mentions: no stand-in (see above).
+            if len(fields) == 6 and fields[1] == "Persona" and fields[2] not in mentioned:
+                entries[rel] = raw
+                continue
+            stand_ins = _stand_ins(path, fields[1:], here, mentioned)
             if stand_ins is not None:
                 entries[rel] = raw
                 if stand_ins:
@@ -598,8 +643,10 @@ def _load_indexed(
                 continue
         first = len(resources)
         if not read(path) and not index.racy(st, now):
-            entries[rel] = index.entry(st, [_declared(r) for r in resources[first:]])
-            changed = changed or entries[rel] != raw
+            made = index.entry(st, [_declared(r) for r in resources[first:]])
+            if made is not None:
+                entries[rel] = made
+                changed = changed or made != raw
     if changed or entries.keys() != cached.keys():
         index.save(root, entries)
     # In the order a whole load finds them, which decides which of two is the duplicate.
@@ -626,23 +673,29 @@ def _declared(res: Resource) -> list[Any]:
     return [res.kind, res.name, res.doc.index, at.line, at.column]
 
 
-def _stand_ins(path: str, declared: Any, here: str, mentioned: set[str]) -> list[Resource] | None:
-    """Resources standing for the documents an index entry records (see _load_indexed
-    for the personas left out); None when the entry is malformed: the file is read."""
-    out: list[Resource] = []
-    try:
-        for kind, name, index, line, column in declared:
-            if not (type(kind) is type(name) is str and type(index) is type(line) is int):
-                return None
-            if kind == "Persona" and name not in mentioned:
-                continue
-            shown = path[len(here) :] if path.startswith(here) else display_path(Path(path))
-            doc = Document(shown, index, None, {("metadata", "name"): (line, int(column))})
-            data = {"apiVersion": API_VERSION, "kind": kind, "metadata": {"name": name}}
-            doc.data = data
-            out.append(Resource(kind=kind, name=name, doc=doc, data=data))
-    except (TypeError, ValueError):
+def _stand_ins(
+    path: str, declared: list[str], here: str, mentioned: set[str]
+) -> list[Resource] | None:
+    """Resources standing for the documents an index entry records, five fields each
+    (see _load_indexed for the personas left out); None when the entry is malformed:
+    the file is read instead."""
+    if len(declared) % 5:
         return None
+    out: list[Resource] = []
+    for i in range(0, len(declared), 5):
+        kind, name, index, line, column = declared[i : i + 5]
+        if kind == "Persona" and name not in mentioned:
+            continue
+        try:
+            at = (int(line), int(column))
+            position = int(index)
+        except ValueError:
+            return None
+        shown = path[len(here) :] if path.startswith(here) else display_path(Path(path))
+        doc = Document(shown, position, None, {("metadata", "name"): at})
+        data = {"apiVersion": API_VERSION, "kind": kind, "metadata": {"name": name}}
+        doc.data = data
+        out.append(Resource(kind=kind, name=name, doc=doc, data=data))
     return out
 
 
