@@ -298,7 +298,9 @@ def _scan(prefix: str, parts: list[str], found: dict[str, os.stat_result]) -> bo
                 if not entry.endswith(YAML_SUFFIXES) or not match(entry):
                     continue
                 path = folder + entry
-                if path in found or ".personactl" in path[len(prefix) :].split(os.sep):
+                if path in found or (
+                    ".personactl" in path and ".personactl" in path[len(prefix) :].split(os.sep)
+                ):
                     continue
                 try:
                     st = os.stat(entry, dir_fd=fd)
