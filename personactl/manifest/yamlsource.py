@@ -76,8 +76,10 @@ _BOOL_WORDS = {"yes", "no", "on", "off", "y", "n"}
 
 # Key paths and (line, column) pairs repeat from document to document (every persona
 # has ("spec", "voice", "name")): each is kept once, not once a document.
+# (Up to _SHARED_MAX of each: a long-lived process reading hostile files stays bounded.)
 _PATHS: dict[KeyPath, KeyPath] = {}
 _POSITIONS: dict[tuple[int, int], tuple[int, int]] = {}
+_SHARED_MAX = 200_000
 _KEY = "#key"
 _INTERN_MAX = 64
 _SCALAR_NODE = yaml.ScalarNode
@@ -158,10 +160,12 @@ class _Builder:
             raise self.fail(
                 node, f"values are nested more than {MAX_DEPTH} levels deep", "yaml-too-deep"
             )
-        path = _PATHS.setdefault(path, path)
         mark = node.start_mark
         pos = (mark.line + 1, mark.column + 1)
-        self.doc.locs.setdefault(path, _POSITIONS.setdefault(pos, pos))
+        if len(_PATHS) < _SHARED_MAX and len(_POSITIONS) < _SHARED_MAX:
+            path = _PATHS.setdefault(path, path)
+            pos = _POSITIONS.setdefault(pos, pos)
+        self.doc.locs.setdefault(path, pos)
         if isinstance(node, yaml.ScalarNode):
             return self.scalar(node, path)
         if isinstance(node, yaml.SequenceNode):
@@ -227,10 +231,12 @@ class _Builder:
             ):
                 # What build() does for a string, inline: most values are strings.
                 self.count += 1
-                child = _PATHS.setdefault(child, child)
                 mark = value_node.start_mark
                 pos = (mark.line + 1, mark.column + 1)
-                self.doc.locs.setdefault(child, _POSITIONS.setdefault(pos, pos))
+                if len(_PATHS) < _SHARED_MAX and len(_POSITIONS) < _SHARED_MAX:
+                    child = _PATHS.setdefault(child, child)
+                    pos = _POSITIONS.setdefault(pos, pos)
+                self.doc.locs.setdefault(child, pos)
                 value = value_node.value
                 result[key] = _intern(value) if len(value) <= _INTERN_MAX else value
             else:
