@@ -1,6 +1,7 @@
 """Local pipeline: load + validate + render + resolve + normalize + diff + plan.
 
-Usage: python benchmarks/local_pipeline.py PROJECT_DIR   (prints JSON timings)
+Usage: python benchmarks/local_pipeline.py PROJECT_DIR [--sizes]   (prints JSON timings;
+--sizes adds the saved plan's and the state file's sizes, in a run of their own)
 
 Runs the real stages in one process for every persona of a generated project,
 with no network: the catalog is the emulator's stock catalog, and each
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 
-def main(root: Path) -> dict[str, Any]:
+def main(root: Path, sizes: bool = False) -> dict[str, Any]:
     start = time.perf_counter()
     os.chdir(root)
     from personactl.anam.fetch import LiveSet
@@ -116,8 +117,85 @@ def main(root: Path) -> dict[str, Any]:
     counts = plan.counts()
     assert counts["no-op"] == len(desired), counts
     t["total"] = time.perf_counter() - start
-    return {"resources": len(desired), "seconds": t}
+    if not sizes:
+        return {"resources": len(desired), "seconds": t}
+    stage = (desired, live, env.name, resolver, tool_ids)
+    return {"resources": len(desired), "seconds": t, "bytes": _sizes(plan, state, t, *stage)}
+
+
+def _sizes(
+    plan: Any,
+    state: Any,
+    t: dict[str, float],
+    desired: list[Any],
+    live: Any,
+    env_name: str,
+    resolver: Any,
+    tool_ids: dict[str, str],
+) -> dict[str, int]:
+    """(With --sizes, run apart: its JSON would add to the pipeline's peak memory.)"""
+    from personactl.anam.kinds import KINDS
+    from personactl.core.records import StateEntry
+    from personactl.engine.planner import build_plan
+
+    # Sizes: the saved plan (formatVersion 3: each prompt once), the same plan with
+    # every string in place (as formatVersion 2 wrote it), and the state file. Then
+    # the same for a plan in which every persona's prompt changed (before and after
+    # in `fields`, the request body, `desired`): where the four copies were.
+    sizes: dict[str, int] = {}
+    mark = time.perf_counter()
+    sizes["plan"] = len(json.dumps(plan.sealed(), indent=2, ensure_ascii=False).encode())
+    t["plan JSON"] = time.perf_counter() - mark
+    sizes["plan, strings in place"] = _unpacked_size(plan)
+    mark = time.perf_counter()
+    sizes["state"] = len(json.dumps(state.to_dict(), indent=2, ensure_ascii=False).encode())
+    t["state JSON"] = time.perf_counter() - mark
+    for d in desired:
+        if d.kind == "Persona":
+            entry = state.find(d.kind, d.name)
+            assert entry is not None
+            old = d.body["systemPrompt"] + "\nAn older line."
+            state.put(
+                StateEntry(
+                    d.kind,
+                    d.name,
+                    d.anam_name,
+                    entry.id,
+                    {**entry.applied, "systemPrompt": old},
+                    {**entry.observed, "systemPrompt": old},
+                )
+            )
+            live_one = live.matched[(d.kind, d.name)]
+            live_one.normalized["systemPrompt"] = old
+    mark = time.perf_counter()
+    changed = build_plan(
+        environment=env_name,
+        backend="anam",
+        api_url="-",
+        state_path="-",
+        state=state,
+        desired=desired,
+        live=live,
+        label=lambda k, v: resolver.label(k, v, {}),
+        prune=False,
+        lineage="benchmark",
+        kinds=KINDS,
+    )
+    assert changed.counts()["update"] == len(desired) - len(tool_ids), changed.counts()
+    sizes["plan, every prompt changed"] = len(
+        json.dumps(changed.sealed(), indent=2, ensure_ascii=False).encode()
+    )
+    t["plan, every prompt changed, +JSON"] = time.perf_counter() - mark
+    sizes["the same, strings in place"] = _unpacked_size(changed)
+    return sizes
+
+
+def _unpacked_size(plan: Any) -> int:
+    data = plan.to_dict()
+    data["display"] = False
+    return len(json.dumps(data, indent=2, ensure_ascii=False).encode())
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(Path(sys.argv[1]).resolve())))
+    # --sizes: also the plan and state JSON sizes (and their times), apart from the pipeline.
+    print(json.dumps(main(Path(sys.argv[1]).resolve(), sizes="--sizes" in sys.argv[2:])))

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-from typing import TYPE_CHECKING
 
 import click
 
 from personactl.commands.options import every_env_option
-
-if TYPE_CHECKING:
-    from personactl.core.errors import Diagnostic
-    from personactl.manifest.loader import Loaded
 
 
 @click.command()
@@ -48,51 +42,18 @@ def validate(paths: tuple[str, ...], env_name: str | None, fmt: str) -> int:
 
     Exit status: 0 when clean, 1 when there are errors.
     """
-    from personactl.manifest.loader import load_all, load_paths, no_manifests_error
+    from personactl.output.diagnostics import report
+    from personactl.usecases.validate import validate as run
 
-    if not paths:
-        loaded = load_all()
-        if not loaded.resources and not loaded.diagnostics:
-            raise no_manifests_error(loaded.project, takes_paths=True)
-        diags = _check(loaded, env_name)
-        _report(diags, fmt, loaded.files_checked(), 0)
-        return 1 if diags else 0
-    # Paths and messages are relative to where the user ran personactl (before -C).
-    with contextlib.chdir(_invoked_from()):
-        # pre-commit sets PRE_COMMIT=1 for its hooks.
-        found = load_paths(paths, pre_commit=os.environ.get("PRE_COMMIT") == "1")
-        diags = list(found.diagnostics)
-        groups = found.groups
-        for loaded in groups:
-            diags.extend(_check(loaded, env_name))
-    checked = sum(g.files_checked() for g in groups)
-    skipped = len(found.skipped) + sum(len(g.skipped) for g in groups)
-    diags = sorted(set(diags))
-    _report(diags, fmt, checked, skipped)
-    return 1 if diags else 0
+    # pre-commit sets PRE_COMMIT=1 for its hooks.
+    result = run(paths, env_name, _invoked_from(), os.environ.get("PRE_COMMIT") == "1")
+    out, err = report(result.diagnostics, fmt, result.checked, result.skipped)
+    click.echo(out, nl=False)
+    click.echo(err, nl=False, err=True)
+    return 1 if result.diagnostics else 0
 
 
 def _invoked_from() -> str:
     ctx = click.get_current_context(silent=True)
     obj = ctx.obj if ctx is not None and isinstance(ctx.obj, dict) else {}
     return str(obj.get("invoked_from") or os.getcwd())
-
-
-def _check(loaded: Loaded, env_name: str | None) -> list[Diagnostic]:
-    from personactl.manifest.checks import check
-
-    envs = None if env_name is None else [loaded.project.environment(env_name)]
-    return check(loaded, envs).diagnostics
-
-
-def _report(diags: list[Diagnostic], fmt: str, checked: int, skipped: int) -> None:
-    from personactl.output import diagnostics as view
-
-    if fmt == "json":
-        click.echo(view.as_json(diags), nl=False)
-    elif fmt == "github":
-        click.echo(view.github(diags), nl=False)
-    else:
-        click.echo(view.text(diags), nl=False)
-    # The summary is payload in text form; beside JSON or annotations it is a note.
-    click.echo(view.summary(diags, checked, skipped), err=fmt != "text")

@@ -4,12 +4,13 @@ names asked for that match nothing."""
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from difflib import get_close_matches
 
 
 def closest(name: str, candidates: Iterable[str], *, substrings: bool = False) -> list[str]:
     """Up to three candidates close to `name` (with `substrings`, those containing it,
     ignoring case, first: a catalog's display names are long)."""
+    from difflib import get_close_matches  # only on the way to an error: validate stays fast
+
     pool = list(candidates)
     found = [c for c in pool if name.casefold() in c.casefold()] if substrings else []
     cutoff = 0.5 if substrings else 0.6

@@ -22,7 +22,10 @@ from personactl.core.records import Fingerprint
 from personactl.core.serialize import from_json, to_json
 
 # 2: lineage, serial, digest and display; salted secret sentinels.
-FORMAT_VERSION = 2
+# 3: long strings (prompts) once, in `values`, referred to as {"$value": "vN"}.
+FORMAT_VERSION = 3
+# Strings this long or longer are kept once, in the plan's `values` table.
+VALUE_MIN_CHARS = 256
 
 
 
@@ -123,7 +126,8 @@ class Plan:
         return any(c.action != Action.NO_OP for c in self.changes)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form (camelCase keys, docs/plan-format.md), with its summary."""
+        """The JSON form (camelCase keys, docs/plan-format.md), with its summary, each
+        long string still in place: `pack` makes the form that is written out."""
         data: dict[str, Any] = to_json(self)
         counts = self.counts()
         data["summary"] = {
@@ -135,8 +139,8 @@ class Plan:
         return data
 
     def sealed(self) -> dict[str, Any]:
-        """The saved form: to_dict() with the digest of its content."""
-        data = self.to_dict()
+        """The saved form: to_dict(), packed, with the digest of its content."""
+        data = pack(self.to_dict())
         data["display"] = False
         data["digest"] = content_digest(data)
         return data
@@ -151,7 +155,7 @@ class Plan:
                 f"plan file has formatVersion {version!r}; this personactl reads "
                 f"formatVersion {FORMAT_VERSION}: run `personactl plan --out FILE` again"
             )
-        return from_json(cls, data)
+        return from_json(cls, unpack(data))
 
 
 def content_digest(data: dict[str, Any]) -> str:
@@ -159,3 +163,60 @@ def content_digest(data: dict[str, Any]) -> str:
     body = {k: v for k, v in data.items() if k != "digest"}
     canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# -- each long string once: the `values` table ----------------------------------------------
+# A prompt is in a plan up to four times (before and after in `fields`, the request body,
+# `desired`), and the same prompt may serve many personas. The written form keeps every
+# string of VALUE_MIN_CHARS or more once, in `values`, and puts {"$value": "vN"} wherever
+# it was. An object of the plan's own that has the single key "$value" or "$literal" is
+# written as {"$literal": {...}}, so a reference is never ambiguous.
+_REF = "$value"
+_LITERAL = "$literal"
+
+
+def pack(data: dict[str, Any]) -> dict[str, Any]:
+    """`data` (a plan's JSON form) with its long strings moved into `values`."""
+    ids: dict[str, str] = {}
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, str):
+            if len(value) < VALUE_MIN_CHARS:
+                return value
+            ref = ids.get(value)
+            if ref is None:
+                ref = ids[value] = f"v{len(ids) + 1}"
+            return {_REF: ref}
+        if isinstance(value, dict):
+            out = {k: walk(v) for k, v in value.items()}
+            return {_LITERAL: out} if len(out) == 1 and (_REF in out or _LITERAL in out) else out
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        return value
+
+    packed = {k: walk(v) if k == "changes" else v for k, v in data.items() if k != "values"}
+    packed["values"] = {ref: text for text, ref in ids.items()}
+    return packed
+
+
+def unpack(data: dict[str, Any]) -> dict[str, Any]:
+    """The inverse of `pack`; a reference to no value is a ValueError."""
+    values = data.get("values", {})
+    if not isinstance(values, dict):
+        raise ValueError("values must be an object")
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, dict):
+            if len(value) == 1 and _REF in value:
+                ref = value[_REF]
+                if not isinstance(ref, str) or not isinstance(values.get(ref), str):
+                    raise ValueError(f"{_REF} {ref!r} names no entry of values")
+                return values[ref]
+            if len(value) == 1 and _LITERAL in value and isinstance(value[_LITERAL], dict):
+                return {k: walk(v) for k, v in value[_LITERAL].items()}
+            return {k: walk(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        return value
+
+    return {k: walk(v) if k == "changes" else v for k, v in data.items() if k != "values"}

@@ -216,6 +216,19 @@ def load_project(root: Path | None) -> tuple[Project, list[Diagnostic]]:
 
 def glob_files(project: Project) -> list[Path]:
     """The manifest files the project's globs name, sorted, without duplicates."""
+    found = glob_stats(project)
+    if found is None:
+        return _glob_files_pathlib(project)
+    return [Path(p) for p in sorted(found, key=_path_order)]
+
+
+def _path_order(path: str) -> str:
+    """Sorts path strings as sorting their Path objects would (part by part): a
+    separator sorts before any character, as the end of a part does."""
+    return path.replace(os.sep, "\0")
+
+
+def _glob_files_pathlib(project: Project) -> list[Path]:
     found: set[Path] = set()
     for pattern in project.manifest_globs:
         for path in project.root.glob(pattern):
@@ -223,6 +236,138 @@ def glob_files(project: Project) -> list[Path]:
                 found.add(path)  # already absolute: the root is resolved
     found.discard(project.root / PROJECT_FILE)
     return sorted(found)
+
+
+def glob_stats(project: Project) -> dict[str, os.stat_result] | None:
+    """What glob_files finds, as absolute path strings with their stat, found with
+    `glob.glob` (cheaper than Path.glob, and no Path per file): None when a pattern
+    is one whose meaning could differ between the two (absolute, `..`, two `**`, or
+    ending in `**`, which pathlib reads as directories only). Like Path.glob, `**`
+    does not descend into symlinked directories (glob.glob does: such paths are
+    dropped)."""
+    import glob as globber
+    import stat
+
+    root = str(project.root)
+    prefix = os.path.join(root, "")
+    found: dict[str, os.stat_result] = {}
+    links: dict[str, bool] = {}
+    folders: dict[str, int] = {}  # folder (relative) -> an open descriptor, for os.stat
+    by_folder = os.stat in os.supports_dir_fd
+    try:
+        for pattern in project.manifest_globs:
+            parts = pattern.replace("\\", "/").split("/")
+            if (
+                os.path.isabs(pattern)
+                or ".." in parts
+                or parts[-1] == "**"
+                or "" in parts
+                or "." in parts
+                or parts.count("**") > 1
+            ):
+                return None
+            if _scan(prefix, parts, found):
+                continue
+            # Directories `**` stands for: after `before` parts, and before the last `after`.
+            before = parts.index("**") if "**" in parts else None
+            after = len(parts) - 1 - before if before is not None else 0
+            for rel in globber.glob(pattern, root_dir=root, recursive=True, include_hidden=True):
+                if not rel.endswith(YAML_SUFFIXES):
+                    continue
+                if ".personactl" in rel and ".personactl" in rel.split(os.sep):
+                    continue
+                path = prefix + rel
+                if path in found:
+                    continue
+                if before is not None:
+                    names = rel.split(os.sep)
+                    if len(names) - after > before and _through_link(
+                        prefix, names, before, len(names) - after, links
+                    ):
+                        continue
+                folder, _, name = rel.rpartition(os.sep)
+                try:
+                    # Relative to its folder: the kernel walks one name, not the whole path.
+                    if not by_folder:
+                        st = os.stat(path)
+                    else:
+                        fd = folders.get(folder)
+                        if fd is None:
+                            fd = os.open(prefix + folder, os.O_RDONLY | os.O_DIRECTORY)
+                            folders[folder] = fd
+                        st = os.stat(name, dir_fd=fd)
+                except OSError:
+                    continue
+                if stat.S_ISREG(st.st_mode):
+                    found[path] = st
+    finally:
+        for fd in folders.values():
+            os.close(fd)
+    found.pop(os.path.join(root, PROJECT_FILE), None)
+    return found
+
+
+def _scan(prefix: str, parts: list[str], found: dict[str, os.stat_result]) -> bool:
+    """glob_stats for the usual patterns, DIR/.../**/NAME and DIR/.../NAME (no wildcard
+    in a folder): a scandir per folder, NAME matched as fnmatch does, each match
+    stat'ed relative to its folder. As Path.glob: `**` is the folder and every folder
+    below it, symlinked ones not entered. False (nothing done) for another pattern."""
+    import fnmatch
+    import re
+    import stat
+
+    *folders, name = parts
+    recursive = bool(folders) and folders[-1] == "**"
+    if recursive:
+        folders.pop()
+    if any(_MAGIC.search(f) for f in folders) or os.stat not in os.supports_dir_fd:
+        return False
+    match = re.compile(fnmatch.translate(name)).fullmatch
+    pending = [prefix + "".join(f + os.sep for f in folders)]
+    while pending:
+        folder = pending.pop()
+        try:
+            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            continue
+        try:
+            with os.scandir(fd) as entries:
+                listed = [(e.name, recursive and e.is_dir(follow_symlinks=False)) for e in entries]
+            for entry, is_dir in listed:
+                if is_dir and entry != ".personactl":
+                    pending.append(folder + entry + os.sep)
+                if not entry.endswith(YAML_SUFFIXES) or not match(entry):
+                    continue
+                path = folder + entry
+                if path in found or (
+                    ".personactl" in path and ".personactl" in path[len(prefix) :].split(os.sep)
+                ):
+                    continue
+                try:
+                    st = os.stat(entry, dir_fd=fd)
+                except OSError:
+                    continue
+                if stat.S_ISREG(st.st_mode):
+                    found[path] = st
+        finally:
+            os.close(fd)
+    return True
+
+
+_MAGIC = re.compile(r"[*?\[]")
+
+
+def _through_link(
+    prefix: str, names: list[str], start: int, end: int, links: dict[str, bool]
+) -> bool:
+    """Whether any of the directories names[:start+1] ... names[:end] is a symlink."""
+    for i in range(start + 1, end + 1):
+        folder = prefix + os.sep.join(names[:i])
+        if folder not in links:
+            links[folder] = os.path.islink(folder)
+        if links[folder]:
+            return True
+    return False
 
 
 def expand_paths(paths: Iterable[str]) -> tuple[list[Path], list[Diagnostic]]:
@@ -379,6 +524,17 @@ def load_resources(
     Also returns, for each name a broken file or document may define, its errors:
     a check that would say "not defined" reports the root cause instead.
     """
+    resources, diags, skipped, unresolved = _read_files(files, project, optional, pre_commit)
+    diags.extend(duplicate_names(resources))
+    return resources, diags, skipped, unresolved
+
+
+def _read_files(
+    files: list[Path],
+    project: Project,
+    optional: frozenset[Path],
+    pre_commit: bool,
+) -> tuple[list[Resource], list[Diagnostic], list[Path], Unresolved]:
     resources: list[Resource] = []
     diags: list[Diagnostic] = []
     skipped: list[Path] = []
@@ -398,7 +554,6 @@ def load_resources(
         diags.extend(errs)
         for name, name_errs in broken.items():
             unresolved.setdefault(name, []).extend(name_errs)
-    diags.extend(duplicate_names(resources))
     return resources, diags, skipped, unresolved
 
 
@@ -444,11 +599,147 @@ def _load(
     optional = frozenset(p for p in requested if p not in in_globs)
     # personactl.yaml, even when named, is read by load_project only.
     everything = sorted((in_globs | set(requested)) - {project.root / PROJECT_FILE})
-    resources, errs, skipped, unresolved = load_resources(
-        everything, project, optional, pre_commit
-    )
+    resources, errs, skipped, unresolved = load_resources(everything, project, optional, pre_commit)
     broken = project.doc is None and (project.root / PROJECT_FILE).is_file()
     return Loaded(project, resources, diags + errs, requested, skipped, unresolved, broken)
+
+
+def _load_indexed(
+    project: Project, diags: list[Diagnostic], requested: list[Path], pre_commit: bool
+) -> Loaded | None:
+    """_load for files named on the command line, with the project's other manifests
+    taken from the index (manifest/index.py) where their stat is unchanged, as
+    stand-ins that carry only their kind, name and where the name is: all that the
+    checks of the named files read of them. None: not worth it (a small project).
+
+    Nothing refers to a persona by name but a patch in personactl.yaml and another
+    document of the same name, so a persona of another file whose name neither the
+    named files nor personactl.yaml mention gets no stand-in at all: the cost of a
+    10,000-persona project is then a `stat` per file."""
+    from personactl.manifest import index
+
+    found = glob_stats(project)
+    if found is None or len(found) < index.MIN_FILES:
+        return None
+    root = project.root
+    wanted = {str(p): p for p in requested if p != root / PROJECT_FILE}
+    optional = frozenset(p for key, p in wanted.items() if key not in found)
+    resources: list[Resource] = []
+    errs: list[Diagnostic] = []
+    skipped: list[Path] = []
+    unresolved: Unresolved = {}
+    order: dict[str, str] = {}  # path -> its sort key, for the files resources came from
+
+    def read(path: str) -> list[Diagnostic]:
+        got, file_errs, file_skipped, broken = _read_files(
+            [wanted.get(path) or Path(path)], project, optional, pre_commit
+        )
+        resources.extend(got)
+        errs.extend(file_errs)
+        skipped.extend(file_skipped)
+        for name, name_errs in broken.items():
+            unresolved.setdefault(name, []).extend(name_errs)
+        if got:
+            order[got[0].path] = _path_order(path)
+        return file_errs
+
+    cached = index.load(root)
+    entries: dict[str, index.Entry] = {}
+    changed = False
+    now = index.now_ns()
+    cut = len(str(root)) + 1  # every path found is root/...
+    for path in wanted:
+        first = len(resources)
+        failed = read(path)
+        st = found.get(path)
+        if st is not None and not failed and not index.racy(st, now):  # keep it indexed
+            rel = path[cut:]
+            made = index.entry(st, [_declared(r) for r in resources[first:]])
+            if made is not None:
+                entries[rel] = made
+                changed = changed or made != cached.get(rel)
+    mentioned: set[str] = set()
+    for res in resources:
+        _strings(res.data, mentioned)
+    if project.doc is not None:
+        _strings(project.doc.data, mentioned)
+    here = os.getcwd() + os.sep
+    stat_key = index.stat_key
+    for path, st in found.items():
+        if path in wanted:
+            continue
+        rel = path[cut:]
+        raw = cached.get(rel)
+        # A malformed entry (not a string, another stat) is never fresh.
+        fields = raw.split("\t") if isinstance(raw, str) else None
+        if raw is not None and fields is not None and fields[0] == stat_key(st):
+            # The usual file, one persona no named file mentions: no stand-in (see above).
+            if len(fields) == 6 and fields[1] == "Persona" and fields[2] not in mentioned:
+                entries[rel] = raw
+                continue
+            stand_ins = _stand_ins(path, fields[1:], here, mentioned)
+            if stand_ins is not None:
+                entries[rel] = raw
+                if stand_ins:
+                    resources.extend(stand_ins)
+                    order[stand_ins[0].path] = _path_order(path)
+                continue
+        first = len(resources)
+        if not read(path) and not index.racy(st, now):
+            made = index.entry(st, [_declared(r) for r in resources[first:]])
+            if made is not None:
+                entries[rel] = made
+                changed = changed or made != raw
+    if changed or entries.keys() != cached.keys():
+        index.save(root, entries)
+    # In the order a whole load finds them, which decides which of two is the duplicate.
+    resources.sort(key=lambda r: (order[r.path], r.doc.index))
+    errs.extend(duplicate_names(resources))
+    broken_project = project.doc is None and (root / PROJECT_FILE).is_file()
+    return Loaded(project, resources, diags + errs, requested, skipped, unresolved, broken_project)
+
+
+def _strings(value: Any, out: set[str]) -> None:
+    if isinstance(value, str):
+        out.add(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            out.add(key)
+            _strings(item, out)
+    elif isinstance(value, list):
+        for item in value:
+            _strings(item, out)
+
+
+def _declared(res: Resource) -> list[Any]:
+    at = res.loc(("metadata", "name"))
+    return [res.kind, res.name, res.doc.index, at.line, at.column]
+
+
+def _stand_ins(
+    path: str, declared: list[str], here: str, mentioned: set[str]
+) -> list[Resource] | None:
+    """Resources standing for the documents an index entry records, five fields each
+    (see _load_indexed for the personas left out); None when the entry is malformed:
+    the file is read instead."""
+    if len(declared) % 5:
+        return None
+    out: list[Resource] = []
+    for i in range(0, len(declared), 5):
+        kind, name, index, line, column = declared[i : i + 5]
+        if kind == "Persona" and name not in mentioned:
+            continue
+        try:
+            at = (int(line), int(column))
+            position = int(index)
+        except ValueError:
+            return None
+        shown = path[len(here) :] if path.startswith(here) else display_path(Path(path))
+        doc = Document(shown, position, None, {("metadata", "name"): at})
+        data = {"apiVersion": API_VERSION, "kind": kind, "metadata": {"name": name}}
+        doc.data = data
+        out.append(Resource(kind=kind, name=name, doc=doc, data=data))
+    return out
 
 
 def load_all() -> Loaded:
@@ -490,7 +781,12 @@ def load_paths(paths: Iterable[str], pre_commit: bool = False) -> PathsLoaded:
     loaded = []
     for root, requested in groups.items():
         project, project_diags = load_project(root)
-        group = _load(project, project_diags, requested, root is not None, pre_commit)
+        group = None
+        # Only the named files are reported on: the others are needed for their names.
+        if root is not None and not triggers.get(root) and project.doc is not None:
+            group = _load_indexed(project, project_diags, requested, pre_commit)
+        if group is None:
+            group = _load(project, project_diags, requested, root is not None, pre_commit)
         group.triggers = triggers.get(root, [])
         loaded.append(group)
     return PathsLoaded(loaded, diags, outside)

@@ -14,28 +14,31 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
-from typing import Any, Literal
-
-import jinja2
-from jinja2.exceptions import SecurityError
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 from personactl.core.errors import Diagnostic, Location
 from personactl.manifest.model import Environment, Project, Resource
-from personactl.manifest.sandbox import (
-    MAX_OUTPUT,
-    BoundedSandbox,
-    TemplateLimitError,
-    file_problem,
-    read_template,
-)
 from personactl.manifest.schemas import fmt_path
+from personactl.manifest.templatefiles import (
+    MAX_OUTPUT,
+    TemplateLimitError,
+    read_template,
+    stat_problem,
+)
 from personactl.manifest.yamlsource import KeyPath
 
+if TYPE_CHECKING:  # Jinja is imported only when a template needs more than substitution
+    import jinja2
+
+    from personactl.manifest.sandbox import BoundedSandbox
+
 SENSITIVE = "(sensitive)"
+SOURCE_CACHE_BYTES = 8 * 1024 * 1024
 _MARKERS = ("{{", "{%", "{#")
 # Sent verbatim: Anam's own webhook body template and the tool's JSON Schema.
 _VERBATIM = {("config", "bodyTemplate"), ("config", "parameters")}
+_VERBATIM_KEYS = {key for _, key in _VERBATIM}
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SIMPLE_EXPR = re.compile(r"\{\{ *([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*) *\}\}")
 _PLAIN_TYPES = (str, int, float)
@@ -75,12 +78,12 @@ def substitute_simple(source: str, ctx: dict[str, Any]) -> str | None:
         out.append(literal)
         out.append(text)
         pos = m.end()
-    rest = source[pos:]
-    if "{{" in rest:
+    if source.find("{{", pos) != -1:
         return None
-    out.append(rest)
+    out.append(source[pos:])
+    text = "".join(out)
     # Jinja normalises line endings in template data.
-    return "".join(out).replace("\r\n", "\n").replace("\r", "\n")
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 # require: real values (render); placeholder: `<secret:X>` (validate, offline);
@@ -96,40 +99,6 @@ class MissingSecret(Exception):
 
 class BadSecretName(Exception):
     pass
-
-
-class ProjectLoader(jinja2.BaseLoader):
-    """Looks templates up in the search path and never outside the project."""
-
-    def __init__(self, root: Path, dirs: list[Path]) -> None:
-        self.root = root.resolve()
-        self.dirs = [d.resolve() for d in dirs] + [self.root]
-
-    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Any]:
-        parts = PurePosixPath(template.replace("\\", "/")).parts
-        if template.startswith(("/", "\\")) or ".." in parts or re.match(r"^[A-Za-z]:", template):
-            raise jinja2.TemplateNotFound(
-                template,
-                f"template {template!r} is outside the project: includes are relative to the "
-                "template search path and may not be absolute or use '..'",
-            )
-        for folder in self.dirs:
-            path = (folder / template).resolve()
-            if not path.is_relative_to(self.root):
-                raise jinja2.TemplateNotFound(
-                    template, f"template {template!r} resolves outside the project"
-                )
-            if os.path.exists(path):
-                problem = file_problem(path, f"template {template!r}")
-                if problem:
-                    raise TemplateLimitError(problem)
-                mtime = path.stat().st_mtime
-                source = read_template(path).decode("utf-8")
-                return source, str(path), lambda p=path, m=mtime: p.stat().st_mtime == m
-        searched = ", ".join(os.path.relpath(d) for d in self.dirs)
-        raise jinja2.TemplateNotFound(
-            template, f"template {template!r} not found in the template search path ({searched})"
-        )
 
 
 @dataclass
@@ -181,23 +150,36 @@ class Renderer:
         self.project = project
         self.mode = secrets
         self.salt = salt  # for sentinels: the lineage of the state they will be compared in
-        self.jinja = BoundedSandbox(
-            loader=ProjectLoader(project.root, project.template_dirs),
-            undefined=jinja2.StrictUndefined,
-            autoescape=False,
-            keep_trailing_newline=True,
-            # `{% include %}` on its own line should not leave a blank line behind.
-            trim_blocks=True,
-            lstrip_blocks=True,
-            auto_reload=False,
-        )
-        self.jinja.globals["secret"] = self._secret
+        self._jinja: BoundedSandbox | None = None
         self._used: list[str] = []
         self.secret_values: set[str] = set()  # every secret value read, for redaction
-        self._file_cache: dict[Path, jinja2.Template | Diagnostic] = {}
+        self._file_cache: dict[str, jinja2.Template | Diagnostic] = {}
         self._inline_cache: dict[str, jinja2.Template] = {}
-        self._sources: dict[Path, str | None] = {}
-        self._real_dirs: dict[Path, Path] = {}
+        self._sources: dict[str, str | None] = {}  # oldest first
+        self._source_bytes = 0
+        self._real_dirs: dict[str, str] = {}
+        self._cwd: str | None = None
+
+    @property
+    def jinja(self) -> BoundedSandbox:
+        """The sandboxed Jinja environment, built (and Jinja imported) on first use."""
+        if self._jinja is None:
+            import jinja2
+
+            from personactl.manifest.sandbox import BoundedSandbox, ProjectLoader
+
+            self._jinja = BoundedSandbox(
+                loader=ProjectLoader(self.project.root, self.project.template_dirs),
+                undefined=jinja2.StrictUndefined,
+                autoescape=False,
+                keep_trailing_newline=True,
+                # `{% include %}` on its own line should not leave a blank line behind.
+                trim_blocks=True,
+                lstrip_blocks=True,
+                auto_reload=False,
+            )
+            self._jinja.globals["secret"] = self._secret
+        return self._jinja
 
     def _secret(self, name: Any) -> str:
         if not isinstance(name, str) or not _ENV_NAME.match(name):
@@ -239,6 +221,9 @@ class Renderer:
         what: str = "value",
     ) -> Diagnostic:
         """One diagnostic for a template failure, at the best location we can find."""
+        import jinja2
+        from jinja2.exceptions import SecurityError
+
         if isinstance(exc, TemplateLimitError):
             return self._limit_error(exc, at, filename, what)
         if isinstance(exc, jinja2.TemplateSyntaxError):
@@ -315,7 +300,7 @@ class Renderer:
         self, source: str, ctx: dict[str, Any], res: Resource, path: KeyPath
     ) -> tuple[str, bool, Diagnostic | None]:
         """(rendered, used a secret, error)."""
-        if not any(m in source for m in _MARKERS):
+        if "{" not in source or not any(m in source for m in _MARKERS):
             return source, False, self._too_long(source, res, path)
         fast = substitute_simple(source, ctx)
         if fast is not None:
@@ -338,23 +323,40 @@ class Renderer:
         too_long = TemplateLimitError("", sized=True)
         return self._limit_error(too_long, res.loc(path), None, _value_name(path))
 
-    def _realpath(self, path: Path) -> Path:
-        """os.path.realpath, with each directory resolved once per run."""
-        parent = self._real_dirs.get(path.parent)
-        if parent is None:
-            parent = self._real_dirs[path.parent] = Path(os.path.realpath(path.parent))
-        candidate = parent / path.name
-        return Path(os.path.realpath(candidate)) if candidate.is_symlink() else candidate
+    def _prompt_path(self, manifest: str, file: str) -> str:
+        """The real path of a prompt file named in `manifest` (os.path.realpath, with
+        each directory resolved once per run): strings, not Paths, on this hot path."""
+        if self._cwd is None:
+            self._cwd = os.getcwd()
+        parent, name = os.path.split(
+            os.path.normpath(os.path.join(self._cwd, os.path.dirname(manifest), file))
+        )
+        real = self._real_dirs.get(parent)
+        if real is None:
+            real = self._real_dirs[parent] = os.path.realpath(parent)
+        candidate = os.path.join(real, name)
+        return os.path.realpath(candidate) if os.path.islink(candidate) else candidate
 
-    def _source(self, path: Path) -> str | None:
-        if path not in self._sources:
-            try:
-                self._sources[path] = read_template(path).decode("utf-8")
-            except (UnicodeDecodeError, OSError, TemplateLimitError):
-                self._sources[path] = None
-        return self._sources[path]
+    def _source(self, path: str) -> str | None:
+        """A template file's text; the last SOURCE_CACHE_BYTES of them are kept (a prompt
+        shared by personas, or rendered for each environment, is read once), not all:
+        10,000 prompts of 4 KB would hold 40 MB to the end of the run."""
+        if path in self._sources:
+            return self._sources[path]
+        try:
+            text: str | None = read_template(path).decode("utf-8")
+        except (UnicodeDecodeError, OSError, TemplateLimitError):
+            text = None
+        self._sources[path] = text
+        self._source_bytes += len(text or "")
+        while self._source_bytes > SOURCE_CACHE_BYTES and len(self._sources) > 1:
+            oldest = next(iter(self._sources))
+            self._source_bytes -= len(self._sources.pop(oldest) or "")
+        return text
 
-    def _load_prompt_file(self, path: Path) -> jinja2.Template | Diagnostic | None:
+    def _load_prompt_file(self, path: str) -> jinja2.Template | Diagnostic | None:
+        import jinja2
+
         cached = self._file_cache.get(path)
         if cached is not None:
             return cached
@@ -398,37 +400,39 @@ class Renderer:
         file = prompt.get("file")
         if not isinstance(file, str):
             return None, False, []
-        at = res.loc(("spec", "prompt", "file"))
-        path = self._realpath(Path(os.path.abspath(Path(res.path).parent / file)))
-        root = self.project.root
-        if not path.is_relative_to(root):
+        path = self._prompt_path(res.path, file)
+        root = str(self.project.root)
+        if path != root and not path.startswith(os.path.join(root, "")):
             return (
                 None,
                 False,
                 [
                     Diagnostic.at(
-                        at,
+                        res.loc(("spec", "prompt", "file")),
                         f"prompt file {file!r} is outside the project "
                         f"({os.path.relpath(root) or '.'}); keep prompts inside the project",
                         "prompt-outside",
                     )
                 ],
             )
-        if not os.path.exists(path):  # stat only: never open a FIFO
+        try:
+            st = os.stat(path)  # stat only: never open a FIFO
+        except OSError:
             return (
                 None,
                 False,
                 [
                     Diagnostic.at(
-                        at,
+                        res.loc(("spec", "prompt", "file")),
                         f"prompt file {file!r} not found (looked for {os.path.relpath(path)}; "
                         "the path is relative to the manifest)",
                         "prompt-missing",
                     )
                 ],
             )
-        problem = file_problem(path, f"prompt file {file!r}")
+        problem = stat_problem(st, f"prompt file {file!r}")
         if problem:
+            at = res.loc(("spec", "prompt", "file"))
             return None, False, [Diagnostic.at(at, problem, "prompt-file")]
         source = self._source(path)
         if source is not None:
@@ -443,7 +447,8 @@ class Renderer:
         try:
             return self.jinja.render_bounded(tmpl, pctx), bool(self._used), []
         except Exception as exc:  # every template failure becomes a diagnostic
-            return None, False, [self._error(exc, res, at, str(path), "prompt")]
+            at = res.loc(("spec", "prompt", "file"))
+            return None, False, [self._error(exc, res, at, path, "prompt")]
 
     def _walk(
         self,
@@ -455,6 +460,8 @@ class Renderer:
         diags: list[Diagnostic],
     ) -> Any:
         if isinstance(value, str):
+            if "{" not in value and len(value) <= MAX_OUTPUT // 4:
+                return value  # no template, not too long: what _render_string says, sooner
             out, secret, err = self._render_string(value, ctx, res, path)
             if err:
                 diags.append(err)
@@ -464,7 +471,7 @@ class Renderer:
         if isinstance(value, dict):
             return {
                 k: v
-                if path[1:] + (k,) in _VERBATIM
+                if k in _VERBATIM_KEYS and path[1:] + (k,) in _VERBATIM
                 else self._walk(v, path + (k,), ctx, res, sensitive, diags)
                 for k, v in value.items()
             }

@@ -28,12 +28,11 @@ from __future__ import annotations
 import inspect
 import os
 import re
-import stat
 import sys
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from functools import update_wrapper
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
 import jinja2
@@ -43,8 +42,14 @@ from jinja2.filters import make_attrgetter
 from jinja2.runtime import Context
 from jinja2.sandbox import MAX_RANGE, ImmutableSandboxedEnvironment
 
-MAX_TEMPLATE_BYTES = 1024 * 1024
-MAX_OUTPUT = 1024 * 1024
+from personactl.manifest.templatefiles import (  # jinja-free: render's fast path uses them
+    MAX_OUTPUT,
+    TemplateLimitError,
+    check_size,
+    file_problem,
+    read_template,
+)
+
 MAX_INT_DIGITS = 4300
 MAX_STEPS = 1_000_000
 MAX_INCLUDE_DEPTH = 32
@@ -57,71 +62,6 @@ _ITER_FILTER = "personactl_steps"
 _CONCAT_FILTER = "personactl_concat"
 _SIZED = (str, list, tuple)
 T = TypeVar("T")
-
-
-class TemplateLimitError(Exception):
-    """A template went over a limit. `sized`: the message is a detail of a value
-    over MAX_OUTPUT (the caller names the value); else it is the whole sentence."""
-
-    def __init__(self, message: str, sized: bool = False) -> None:
-        super().__init__(message)
-        self.message = message
-        self.sized = sized
-
-
-def _over(n: int, what: str) -> TemplateLimitError:
-    return TemplateLimitError(f"{what} would be {n:,} characters long", sized=True)
-
-
-def check_size(n: int, what: str) -> None:
-    if n > MAX_OUTPUT:
-        raise _over(n, what)
-
-
-def _file_kind(mode: int) -> str:
-    for test, name in (
-        (stat.S_ISFIFO, "a FIFO"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISSOCK, "a socket"),
-        (stat.S_ISDIR, "a directory"),
-    ):
-        if test(mode):
-            return name
-    return "not a regular file"  # pragma: no cover - every other type is listed
-
-
-def file_problem(path: Path, what: str) -> str | None:
-    """Why `path` cannot be read as a template (stat only: a FIFO never blocks us)."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None  # the caller reports a missing file its own way
-    if not stat.S_ISREG(st.st_mode):
-        return f"{what} is not a regular file ({_file_kind(st.st_mode)}); point it at a file"
-    if st.st_size > MAX_TEMPLATE_BYTES:
-        return (
-            f"{what} is {st.st_size:,} bytes, over the 1 MiB ({MAX_TEMPLATE_BYTES:,}-byte) "
-            "limit for prompt files and templates; shorten it"
-        )
-    return None
-
-
-def read_template(path: Path) -> bytes:
-    """The file, read only up to the limit: one that grew after stat stays bounded."""
-    with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        # read(n) allocates n bytes up front: ask for the size stat gave, then the rest.
-        want = size + 1 if 0 < size <= MAX_TEMPLATE_BYTES else MAX_TEMPLATE_BYTES + 1
-        data = f.read(want)
-        if len(data) == want and want <= MAX_TEMPLATE_BYTES:
-            data += f.read(MAX_TEMPLATE_BYTES + 1 - want)
-    if len(data) > MAX_TEMPLATE_BYTES:
-        raise TemplateLimitError(
-            f"{os.path.relpath(path)} is over the 1 MiB limit for prompt files and templates; "
-            "shorten it"
-        )
-    return data
 
 
 # -- format strings: the widths in '%10s' and '{:>10}' build strings too ---------------
@@ -540,3 +480,37 @@ def _counted_concat(node: nodes.Concat) -> nodes.Filter:
         None,
         lineno=node.lineno,
     )
+
+
+class ProjectLoader(jinja2.BaseLoader):
+    """Looks templates up in the search path and never outside the project."""
+
+    def __init__(self, root: Path, dirs: list[Path]) -> None:
+        self.root = root.resolve()
+        self.dirs = [d.resolve() for d in dirs] + [self.root]
+
+    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Any]:
+        parts = PurePosixPath(template.replace("\\", "/")).parts
+        if template.startswith(("/", "\\")) or ".." in parts or re.match(r"^[A-Za-z]:", template):
+            raise jinja2.TemplateNotFound(
+                template,
+                f"template {template!r} is outside the project: includes are relative to the "
+                "template search path and may not be absolute or use '..'",
+            )
+        for folder in self.dirs:
+            path = (folder / template).resolve()
+            if not path.is_relative_to(self.root):
+                raise jinja2.TemplateNotFound(
+                    template, f"template {template!r} resolves outside the project"
+                )
+            if os.path.exists(path):
+                problem = file_problem(path, f"template {template!r}")
+                if problem:
+                    raise TemplateLimitError(problem)
+                mtime = path.stat().st_mtime
+                source = read_template(path).decode("utf-8")
+                return source, str(path), lambda p=path, m=mtime: p.stat().st_mtime == m
+        searched = ", ".join(os.path.relpath(d) for d in self.dirs)
+        raise jinja2.TemplateNotFound(
+            template, f"template {template!r} not found in the template search path ({searched})"
+        )

@@ -230,6 +230,23 @@ def _errors(kind: str, data: Any) -> Iterator[tuple[KeyPath, Any]]:
             yield ("spec", name), err
 
 
+_fast: dict[str, Callable[[Any], bool] | None] = {}
+
+
+def fast_valid(kind: str, data: Any) -> bool:
+    """True when `data` is certainly valid, without importing jsonschema (fastschema.py);
+    False means "ask jsonschema", which finds and explains the errors."""
+    if kind not in _fast:
+        from personactl.manifest.fastschema import Unsupported, compile_schema
+
+        try:
+            _fast[kind] = compile_schema(json.loads(schema_text(kind)))
+        except Unsupported:
+            _fast[kind] = None
+    check = _fast[kind]
+    return check is not None and check(data)
+
+
 def validate_document(
     kind: str,
     data: Any,
@@ -238,6 +255,8 @@ def validate_document(
     bool_words: set[KeyPath],
 ) -> list[Diagnostic]:
     """All schema errors of one document, each at the location of the bad value."""
+    if fast_valid(kind, data):
+        return []
     out: list[Diagnostic] = []
     for prefix, top in _errors(kind, data):
         for err in _leaf_errors(top, prefix):

@@ -10,6 +10,7 @@ expansion and nesting so a hostile file fails fast with bounded memory, and
 from __future__ import annotations
 
 import contextlib
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,37 @@ import yaml
 from personactl.core.errors import Diagnostic, Location
 
 try:  # libyaml's composer is ~10x faster; fall back to pure Python.
-    from yaml import CSafeLoader as _Loader
+    from yaml import CSafeLoader as _BaseLoader
 except ImportError:  # pragma: no cover - depends on the PyYAML build
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+
+
+class _Loader(_BaseLoader):
+    """The safe loader, with tag resolution trimmed to what a safe loader uses: the
+    composer asks for a tag on every node (60 a persona), and PyYAML's resolver also
+    walks path resolvers, which a safe loader never has. Same tags, a third the cost."""
+
+    _implicit = _BaseLoader.yaml_implicit_resolvers
+    _wildcard = _implicit.get(None, [])
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        pass
+
+    def ascend_resolver(self) -> None:
+        pass
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        if kind is yaml.ScalarNode:
+            if implicit[0]:
+                for tag, regexp in self._implicit.get(value[:1], ()):
+                    if regexp.match(value):
+                        return str(tag)
+                for tag, regexp in self._wildcard:  # pragma: no cover - none by default
+                    if regexp.match(value):
+                        return str(tag)
+            return _STR
+        return _SEQ if kind is yaml.SequenceNode else _MAP
+
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_VALUES_PER_DOCUMENT = 50_000
@@ -45,6 +74,18 @@ _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _BOOL_WORDS = {"yes", "no", "on", "off", "y", "n"}
 
 
+# Key paths and (line, column) pairs repeat from document to document (every persona
+# has ("spec", "voice", "name")): each is kept once, not once a document.
+# (Up to _SHARED_MAX of each: a long-lived process reading hostile files stays bounded.)
+_PATHS: dict[KeyPath, KeyPath] = {}
+_POSITIONS: dict[tuple[int, int], tuple[int, int]] = {}
+_SHARED_MAX = 200_000
+_KEY = "#key"
+_INTERN_MAX = 64
+_SCALAR_NODE = yaml.ScalarNode
+_intern = sys.intern
+
+
 @dataclass
 class Document:
     """One YAML document: its data and where each value came from."""
@@ -56,24 +97,35 @@ class Document:
     locs: dict[KeyPath, tuple[int, int]] = field(default_factory=dict)
     # Key paths whose bool came from a YAML 1.1 word like `no`: a hint for errors.
     bool_words: set[KeyPath] = field(default_factory=set)
+    # The file's text, while `locs` holds where the values are but not where the keys
+    # are: only an error about a key needs that, and asking parses the text again.
+    source: str | None = None
+
+    def _with_keys(self) -> dict[KeyPath, tuple[int, int]]:
+        if self.source is not None:
+            self.locs = parse_documents(self.source, self.path, keys=True)[self.index].locs
+            self.source = None
+        return self.locs
 
     def find(self, path: KeyPath) -> Location | None:
-        found = self.locs.get(path)
+        locs = self._with_keys() if path[:1] == (_KEY,) else self.locs
+        found = locs.get(path)
         return Location(self.path, *found) if found else None
 
     def loc(self, path: KeyPath) -> Location:
         """The location of `path`, or of its nearest ancestor that has one."""
         p = tuple(path)
+        locs = self._with_keys() if p[:1] == (_KEY,) else self.locs
         while p:
-            found = self.locs.get(p)
+            found = locs.get(p)
             if found is not None:
                 return Location(self.path, *found)
             p = p[:-1]
-        return Location(self.path, *self.locs.get((), (1, 1)))
+        return Location(self.path, *locs.get((), (1, 1)))
 
     def key_loc(self, path: KeyPath) -> Location:
         """The location of the *key* of a mapping entry (for 'unknown key' errors)."""
-        return self.find(("#key",) + tuple(path)) or self.loc(path)
+        return self.find((_KEY,) + tuple(path)) or self.loc(path)
 
 
 class YamlError(Exception):
@@ -87,9 +139,10 @@ def _mark_loc(path: str, mark: Any) -> Location:
 
 
 class _Builder:
-    def __init__(self, path: str, index: int) -> None:
+    def __init__(self, path: str, index: int, keys: bool) -> None:
         self.doc = Document(path, index, None)
         self.count = 0
+        self.keys = keys  # record where each key is too
 
     def fail(self, node: yaml.Node, message: str, rule: str) -> YamlError:
         return YamlError(Diagnostic.at(_mark_loc(self.doc.path, node.start_mark), message, rule))
@@ -108,7 +161,11 @@ class _Builder:
                 node, f"values are nested more than {MAX_DEPTH} levels deep", "yaml-too-deep"
             )
         mark = node.start_mark
-        self.doc.locs.setdefault(path, (mark.line + 1, mark.column + 1))
+        pos = (mark.line + 1, mark.column + 1)
+        if len(_PATHS) < _SHARED_MAX and len(_POSITIONS) < _SHARED_MAX:
+            path = _PATHS.setdefault(path, path)
+            pos = _POSITIONS.setdefault(pos, pos)
+        self.doc.locs.setdefault(path, pos)
         if isinstance(node, yaml.ScalarNode):
             return self.scalar(node, path)
         if isinstance(node, yaml.SequenceNode):
@@ -133,7 +190,9 @@ class _Builder:
                 "yaml-tag",
             )
         if tag == _STR:
-            return node.value
+            value = node.value
+            # Short strings repeat across documents (a voice name, a language): share them.
+            return _intern(value) if len(value) <= _INTERN_MAX else value
         value = _SCALARS[tag](node)
         if tag == "tag:yaml.org,2002:bool" and node.value.lower() in _BOOL_WORDS:
             self.doc.bool_words.add(path)
@@ -149,17 +208,39 @@ class _Builder:
             if not isinstance(key_node, yaml.ScalarNode):
                 raise self.fail(key_node, "mapping keys must be plain strings", "yaml-key")
             key = key_node.value if key_node.tag == _STR else str(self.scalar(key_node, path))
+            key = _intern(key)
             if key in result:
-                first = self.doc.loc(("#key",) + path + (key,))
+                if not self.keys:
+                    raise _NeedKeys
+                first = self.doc.loc((_KEY,) + path + (key,))
                 raise self.fail(
                     key_node,
                     f"duplicate key {key!r} (first defined at line {first.line}); "
                     "remove one of them",
                     "yaml-duplicate-key",
                 )
-            kmark = key_node.start_mark
-            self.doc.locs[("#key",) + path + (key,)] = (kmark.line + 1, kmark.column + 1)
-            result[key] = self.build(value_node, path + (key,), depth + 1)
+            if self.keys:
+                kmark = key_node.start_mark
+                self.doc.locs[(_KEY,) + path + (key,)] = (kmark.line + 1, kmark.column + 1)
+            child = path + (key,)
+            if (
+                value_node.tag == _STR
+                and type(value_node) is _SCALAR_NODE
+                and depth < MAX_DEPTH
+                and self.count < MAX_VALUES_PER_DOCUMENT
+            ):
+                # What build() does for a string, inline: most values are strings.
+                self.count += 1
+                mark = value_node.start_mark
+                pos = (mark.line + 1, mark.column + 1)
+                if len(_PATHS) < _SHARED_MAX and len(_POSITIONS) < _SHARED_MAX:
+                    child = _PATHS.setdefault(child, child)
+                    pos = _POSITIONS.setdefault(pos, pos)
+                self.doc.locs.setdefault(child, pos)
+                value = value_node.value
+                result[key] = _intern(value) if len(value) <= _INTERN_MAX else value
+            else:
+                result[key] = self.build(value_node, child, depth + 1)
         for key, value in merged.items():
             result.setdefault(key, value)
         return result
@@ -256,8 +337,28 @@ def _check_depth(text: str, display: str) -> None:
         ) from None
 
 
-def parse_documents(text: str, display: str) -> list[Document]:
-    """Parse every YAML document in `text`; raise YamlError on the first problem."""
+class _NeedKeys(Exception):
+    """A message needs where a key is: parse again, recording the keys."""
+
+
+def parse_documents(text: str, display: str, keys: bool = False) -> list[Document]:
+    """Parse every YAML document in `text`; raise YamlError on the first problem.
+
+    Where each key is (for errors about a key) is recorded with `keys`; without it,
+    each document keeps the text and finds its keys when first asked. A problem is
+    always reported from a parse with `keys`, so its message is the same."""
+    if not keys:
+        try:
+            docs = _parse(text, display, False)
+        except (YamlError, _NeedKeys):
+            return parse_documents(text, display, keys=True)
+        for doc in docs:
+            doc.source = text
+        return docs
+    return _parse(text, display, True)
+
+
+def _parse(text: str, display: str, keys: bool) -> list[Document]:
     # A syntax error found here is reported by the composer below, with its location.
     with contextlib.suppress(yaml.YAMLError):
         _check_depth(text, display)
@@ -269,7 +370,7 @@ def parse_documents(text: str, display: str) -> list[Document]:
             node = loader.get_node()
             if node is None:  # pragma: no cover - check_node said there was one
                 break
-            builder = _Builder(display, index)
+            builder = _Builder(display, index, keys)
             builder.doc.data = builder.build(node, (), 0)
             docs.append(builder.doc)
             index += 1

@@ -43,3 +43,11 @@ def github(diags: list[Diagnostic]) -> str:
         f"title={_gh_escape_prop('personactl ' + d.rule)}::{_gh_escape_data(d.message)}\n"
         for d in diags
     )
+
+
+def report(diags: list[Diagnostic], fmt: str, checked: int, skipped: int) -> tuple[str, str]:
+    """(stdout, stderr) of `validate -o FMT`: the diagnostics in that form, and the
+    summary, which is payload in text form and a note beside JSON or annotations."""
+    body = as_json(diags) if fmt == "json" else github(diags) if fmt == "github" else text(diags)
+    line = summary(diags, checked, skipped) + "\n"
+    return (body + line, "") if fmt == "text" else (body, line)

@@ -52,7 +52,7 @@ def masked_dict(plan: p.Plan) -> dict[str, Any]:
     ordered.update({k: val for k, val in data.items() if k not in ordered})
     # One pass over everything else (request bodies, notes, warnings) as a safety net.
     masked: dict[str, Any] = mask(ordered)
-    return masked
+    return p.pack(masked)  # each long string (a prompt) once, in `values`
 
 
 def render_json(plan: p.Plan, *, color: bool = False, show_requests: bool = False) -> str:
