@@ -10,7 +10,7 @@ import pytest
 from cli_support import EXAMPLE, REPO, run_cli, run_inprocess
 
 
-@pytest.mark.parametrize("kind", ["project", "persona", "tool", "plan"])
+@pytest.mark.parametrize("kind", ["project", "persona", "tool", "llm", "plan"])
 def test_schema_prints_the_shipped_file_and_it_is_valid(kind: str, tmp_path: Path) -> None:
     r = run_cli(["schema", kind], cwd=tmp_path)
     assert r.code == 0

@@ -1,4 +1,4 @@
-"""Fetch stage: the live personas and tools, matched to the manifests.
+"""Fetch stage: the live personas, tools and custom LLMs, matched to the manifests.
 
 Identity (DESIGN.md §3): a resource is matched by its pinned `metadata.id`,
 else by the id in the environment's state file, else by exact name among the
@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from personactl.anam.api import AnamApi
 from personactl.anam.client import AnamClient, Outcome
 from personactl.anam.errors import NotFound
+from personactl.anam.kinds import KINDS, NO_LLM
 from personactl.anam.normalize import normalize
 from personactl.anam.resolve import Catalog
 from personactl.core.errors import Diagnostic
@@ -54,8 +55,10 @@ def catalog_needs(rendered: list[Rendered]) -> set[str]:
                 need.add("avatars")
             if "voice" in spec:
                 need.add("voices")
-            if isinstance(spec.get("llm"), dict):
+            if isinstance(spec.get("llm"), dict | str) and spec["llm"] != NO_LLM:
                 need.add("llms")
+        elif r.kind == "LLM":
+            need.add("llms")
         elif isinstance(spec.get("config"), dict) and "documentFolders" in spec["config"]:
             need.add("knowledge")
     return need
@@ -65,7 +68,10 @@ def fetch(
     client: AnamClient, rendered: list[Rendered], state: StateView | None, managed_kinds: set[str]
 ) -> LiveSet:
     live = LiveSet()
-    lists = ["personas", "tools", *sorted(catalog_needs(rendered))]
+    needs = catalog_needs(rendered)
+    if any(e.kind == "LLM" and "LLM" in managed_kinds for e in (state.resources if state else [])):
+        needs.add("llms")  # an LLM in the state may be a prune candidate
+    lists = ["personas", "tools", *sorted(needs)]
     reads = AnamApi(client)
     results = client.map_concurrent(reads.listing, lists)
     fetched: dict[str, list[dict[str, Any]]] = {}
@@ -79,7 +85,12 @@ def fetch(
         knowledge=fetched.get("knowledge", []),
         tools=fetched["tools"],
     )
-    summaries = {"Persona": fetched["personas"], "Tool": fetched["tools"]}
+    summaries = {
+        "Persona": fetched["personas"],
+        "Tool": fetched["tools"],
+        # LLM manifests are custom LLMs: a stock one is never matched, updated or deleted
+        "LLM": [i for i in fetched.get("llms", []) if i.get("isDefault") is not True],
+    }
     by_id = {kind: {str(i.get("id")): i for i in items} for kind, items in summaries.items()}
 
     to_get: list[tuple[tuple[str, str], str]] = []  # personas needing a full GET
@@ -109,7 +120,8 @@ def fetch(
                     f"the {r.kind.lower()} recorded in the state ({entry.id}) no longer exists; "
                     "it will be created again"
                 )
-            same_name = [i for i in summaries[r.kind] if i.get("name") == r.anam_name]
+            name_key = KINDS[r.kind].name_key
+            same_name = [i for i in summaries[r.kind] if i.get(name_key) == r.anam_name]
             if len(same_name) > 1:
                 ids = ", ".join(str(i.get("id")) for i in same_name)
                 live.diagnostics.append(
@@ -130,7 +142,7 @@ def fetch(
         elif r.kind == "Persona":
             to_get.append((key, ident))
         else:
-            live.matched[key] = normalize(r.kind, by_id["Tool"][ident])
+            live.matched[key] = normalize(r.kind, by_id[r.kind][ident])  # list items are whole
 
     # Resources in the state but no longer in the manifests (prune candidates).
     wanted = {(r.kind, r.name) for r in rendered}
@@ -141,8 +153,8 @@ def fetch(
         item = by_id.get(entry.kind, {}).get(entry.id)
         if item is None:
             live.orphans.append((entry, None))
-        elif entry.kind == "Tool":
-            live.orphans.append((entry, normalize("Tool", item)))
+        elif entry.kind != "Persona":
+            live.orphans.append((entry, normalize(entry.kind, item)))
         else:
             orphan_gets.append(entry)
 

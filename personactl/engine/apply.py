@@ -1,7 +1,10 @@
 """Apply stage: carry out a Plan, verify every write, record state as it goes.
 
-Consumes only a Plan. Order: tools, then personas (a persona may reference a
-tool created moments before), then deletes in reverse: personas, then tools.
+Consumes only a Plan. Order: LLMs, tools, then personas (a persona may reference
+one created moments before), then deletes in reverse: personas, tools, LLMs.
+A replace creates its new resource in the first pass and deletes the old one in
+the second, once every planned user has moved to the new one; until then the
+old one is recorded as deposed, so a crash in between converges on the next run.
 Within a phase, writes run concurrently up to `parallelism`. One failed
 resource does not stop the others; each success is written to the state file
 at once, so a crash at any point loses nothing and a re-run converges.
@@ -22,10 +25,10 @@ from typing import Any, Protocol
 from personactl.core.equality import covers
 from personactl.core.errors import OutcomeUnknown, PersonactlError
 from personactl.core.kinds import Kind
-from personactl.core.records import Live
-from personactl.core.refs import REF
+from personactl.core.records import Live, StateEntry
+from personactl.core.refs import REF, ref
 from personactl.core.secrets import SecretChanged, reveal
-from personactl.engine.plan import Plan, ResourceChange
+from personactl.engine.plan import DEPOSED, Plan, ResourceChange
 from personactl.engine.state import StateStore, entry_for
 
 
@@ -45,6 +48,7 @@ class Result:
     message: str
     id: str | None = None
     started: bool = True  # False: interrupted before its write began
+    retired: bool = False  # the second half of a replace: the old resource's delete
 
 
 Progress = Callable[[Result], None]
@@ -61,6 +65,14 @@ def unpersisted(kind: Kind, sent: dict[str, Any], response: dict[str, Any]) -> l
         if not covers(expected, got[key]):
             keys.append(key)
     return keys
+
+
+def _mentions(value: Any, token: str) -> bool:
+    if isinstance(value, dict):
+        return any(_mentions(v, token) for v in value.values())
+    if isinstance(value, list):
+        return any(_mentions(v, token) for v in value)
+    return bool(value == token)
 
 
 class Applier:
@@ -93,8 +105,11 @@ class Applier:
         # What is referred to before its users; deletes in reverse, users first.
         order = list(self.kinds)
         phases = [[c for c in changes if c.kind == k and c.action != "delete"] for k in order]
+        # A replace comes back with the deletes: its old resource goes once unused.
+        self.unreplaced = {id(c) for c in changes if c.action == "replace"}
         phases += [
-            [c for c in changes if c.kind == k and c.action == "delete"] for k in reversed(order)
+            [c for c in changes if c.kind == k and c.action in ("delete", "replace")]
+            for k in reversed(order)
         ]
         for c in changes:
             if c.id:
@@ -110,7 +125,7 @@ class Applier:
                 for future in as_completed(futures):
                     result = future.result()
                     done[futures[future]] = result
-                    if result.change.action != "delete":
+                    if result.change.action != "delete" and not result.retired:
                         key = (result.change.kind, result.change.name)
                         self.ids[key] = result.id if result.ok else None
                     self.progress(result)
@@ -125,9 +140,14 @@ class Applier:
                 return self._noop(change)
             if change.action == "delete":
                 return self._delete(change)
+            if change.action == "replace" and id(change) not in self.unreplaced:
+                return self._retire(change)
             body = self._resolve_refs(change)
             if change.action == "create":
                 return self._create(change, body)
+            if change.action == "replace":
+                self.unreplaced.discard(id(change))  # its next pass deletes the old one
+                return self._replace(change, body)
             return self._update(change, body)
         except SecretChanged as exc:
             return Result(
@@ -148,6 +168,8 @@ class Applier:
             if f.ref in self.kinds and isinstance(body.get(f.body), list):
                 ids = [self._id_of(ident) for ident in body[f.body]]
                 body[f.body] = sorted(ids) if f.is_set else ids
+            elif f.ref in self.kinds and isinstance(body.get(f.body), str):
+                body[f.body] = self._id_of(body[f.body])
         return body
 
     def _id_of(self, ident: str) -> str:
@@ -170,6 +192,7 @@ class Applier:
         so the next plan compares them with the live values and sends them again; they
         are returned."""
         kind = self.kinds[change.kind]
+        sent = kind.from_put(sent)  # a PUT's `url` is the body's `urls`
         lost = unpersisted(kind, reveal(sent, self.salt), response)
         before, observed = self._previous(change, ident)
         applied = {**before, **self._settled(change), **sent}
@@ -184,7 +207,7 @@ class Applier:
                 observed.pop(key, None)
         # A key sent that the manifest no longer has was a reset: from now on the field
         # is not managed (as kubectl forgets it), so a later edit in the Lab stays.
-        resets = [k for k in sent if k != "name" and k not in (change.desired or sent)]
+        resets = [k for k in sent if k != kind.name_key and k not in (change.desired or sent)]
         for key in [*lost, *resets]:
             applied.pop(key, None)
             observed.pop(key, None)
@@ -214,7 +237,9 @@ class Applier:
             )
         return Result(change, True, done, ident)
 
-    def _create(self, change: ResourceChange, body: dict[str, Any]) -> Result:
+    def _create(
+        self, change: ResourceChange, body: dict[str, Any], done: str = "created"
+    ) -> Result:
         response: dict[str, Any] | None = None
         adopted = False
         for _ in range(3):
@@ -223,6 +248,8 @@ class Applier:
                 break
             except OutcomeUnknown:
                 found = self.writer.find_by_name(change.kind, change.anam_name)
+                # A replace's old resource has the same name: it is not the new one.
+                found = [f for f in found if change.action != "replace" or f.get("id") != change.id]
                 if len(found) > 1:
                     ids = ", ".join(str(f.get("id")) for f in found)
                     return Result(
@@ -232,8 +259,10 @@ class Applier:
                         f"{len(found)} {change.kind.lower()}s now have its name ({ids})",
                     )
                 if found:  # it was created: adopt it and make sure it is as desired
-                    put_keys = self.kinds[change.kind].put_keys
-                    put = {k: v for k, v in body.items() if k in put_keys}
+                    kind = self.kinds[change.kind]
+                    # (what a PUT cannot say, the lost POST did)
+                    put, _ = kind.put_request({k: v for k, v in body.items()})
+                    put = {k: v for k, v in put.items() if k in kind.put_keys}
                     ident = str(found[0]["id"])
                     response = self.writer.update(change.kind, ident, reveal(put, self.salt))
                     body, adopted = put, True
@@ -241,13 +270,62 @@ class Applier:
         if response is None:
             return Result(change, False, "the create's outcome stayed unknown after 3 tries")
         ident = str(response["id"])
-        done = "created (adopted after a dropped connection)" if adopted else "created"
+        done = f"{done} (adopted after a dropped connection)" if adopted else done
         # Fields the POST schema does not accept (widgetConfig) follow in one PUT.
         rest = {k: v for k, v in (change.desired or {}).items() if k not in body}
         if rest:
             response = self.writer.update(change.kind, ident, reveal(rest, self.salt))
             body = {**body, **rest}
         return self._finish(change, ident, body, response, done)
+
+    def _replace(self, change: ResourceChange, body: dict[str, Any]) -> Result:
+        """The first half of a replace: the old resource is recorded as deposed (so the
+        next run deletes it if this one stops half way), then its successor is created."""
+        assert change.id is not None
+        old = self.store.state.find(change.kind, change.name)
+        self.store.record(
+            StateEntry(
+                kind=change.kind,
+                name=change.name + DEPOSED,
+                anam_name=change.anam_name,
+                id=change.id,
+                fingerprint=dict(old.fingerprint) if old and old.id == change.id else {},
+            )
+        )
+        try:
+            result = self._create(change, body, f"created to replace {change.id}")
+        except PersonactlError:
+            self.store.forget(change.kind, change.name + DEPOSED)  # nothing was created
+            raise
+        if result.id is None:
+            self.store.forget(change.kind, change.name + DEPOSED)
+        return result
+
+    def _retire(self, change: ResourceChange) -> Result:
+        """The second half of a replace: delete the old resource, unless its successor was
+        not created or a planned user of it was not moved (then the next run does it)."""
+        assert change.id is not None
+        token = ref(change.kind, change.name)
+        if self.ids.get((change.kind, change.name)) is None:
+            return Result(change, False, f"old {change.kind} {change.id} kept", retired=True)
+        stuck = sorted(
+            f"{c.kind.lower()} {c.name!r}"
+            for c in self.plan.changes
+            if c.request is not None
+            and _mentions(c.request.body, token)
+            and self.ids.get((c.kind, c.name)) is None
+        )
+        if stuck:
+            return Result(
+                change,
+                False,
+                f"old {change.kind} {change.id} kept: {', '.join(stuck)} still use it "
+                "(the next apply deletes it once they move)",
+                retired=True,
+            )
+        self.writer.delete(change.kind, change.id)
+        self.store.forget(change.kind, change.name + DEPOSED)
+        return Result(change, True, f"deleted the old {change.id}", change.id, retired=True)
 
     def _update(self, change: ResourceChange, body: dict[str, Any]) -> Result:
         assert change.id is not None

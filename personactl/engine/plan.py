@@ -22,7 +22,8 @@ from personactl.core.records import Fingerprint
 from personactl.core.serialize import from_json, to_json
 
 # 2: lineage, serial, digest and display; salted secret sentinels.
-FORMAT_VERSION = 2
+# 3: the replace action (and its count in the summary).
+FORMAT_VERSION = 3
 
 
 
@@ -43,8 +44,16 @@ class Action(StrEnum):
 
     CREATE = "create"
     UPDATE = "update"
+    # Terraform's -/+: a change no PUT can make. Apply creates the new resource,
+    # moves its users to it, then deletes the old one (`id`).
+    REPLACE = "replace"
     DELETE = "delete"
     NO_OP = "no-op"
+
+
+# The state name of a replaced resource not deleted yet (a crash, or a user that could
+# not be moved): the next apply deletes it once nothing planned uses it.
+DEPOSED = "#deposed"
 
 
 @dataclass
@@ -129,6 +138,7 @@ class Plan:
         data["summary"] = {
             "create": counts[Action.CREATE],
             "update": counts[Action.UPDATE],
+            "replace": counts[Action.REPLACE],
             "delete": counts[Action.DELETE],
             "unchanged": counts[Action.NO_OP],
         }

@@ -1,8 +1,10 @@
 """Plan stage: desired resources + live resources + state -> a Plan.
 
-Pure: no HTTP, no files. Order is what apply needs: tools before personas
-(a persona may reference a tool created in the same run), then deletes in
-reverse (personas before the tools they use).
+Pure: no HTTP, no files. Order is what apply needs: LLMs and tools before
+personas (a persona may reference one created in the same run), then deletes
+in reverse (personas before the tools they use). A change no PUT can make (an
+LLM's `urls` or `llmFormat`, see `Kind.put_request`) is a replace: the planned
+users of the old resource refer to its successor instead (`⟦ref:LLM:name⟧`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any, Protocol
 
 from personactl.core.kinds import Kind
 from personactl.core.records import Live, StateEntry
+from personactl.core.refs import ref
 from personactl.engine import plan as p
 from personactl.engine.diff import create_fields, diff_resource
 from personactl.engine.state import State
@@ -47,9 +50,13 @@ def _path(kind: Kind, ident: str | None = None) -> str:
     return f"{kind.path}/{ident}" if ident else kind.path
 
 
+def _post_body(kind: Kind, body: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if k in kind.post_keys}
+
+
 def _create(kind: Kind, d: Desired, label: Label, notes: list[str]) -> p.ResourceChange:
     dropped = sorted(set(d.body) - kind.post_keys)
-    body = {k: v for k, v in d.body.items() if k in kind.post_keys}
+    body = _post_body(kind, d.body)
     if dropped:
         notes.append(
             f"{', '.join(dropped)} is not accepted on create: apply sets it with a PUT "
@@ -86,6 +93,13 @@ def _update(
         label,
     )
     action = p.Action.UPDATE if fp.body else p.Action.NO_OP
+    put, problems = kind.put_request(fp.body)
+    request = p.Request("PUT", _path(kind, live.id), put) if fp.body else None
+    if problems:
+        # No PUT can make it: create the new one, move the users, delete the old (-/+).
+        action = p.Action.REPLACE
+        request = p.Request("POST", _path(kind), _post_body(kind, d.body))
+        notes = [*notes, f"must be replaced: {'; '.join(problems)}"]
     return p.ResourceChange(
         kind=d.kind,
         name=d.name,
@@ -94,7 +108,7 @@ def _update(
         id=live.id,
         fields=fp.fields,
         drift=fp.drift,
-        request=p.Request("PUT", _path(kind, live.id), fp.body) if fp.body else None,
+        request=request,
         fingerprint=live.fingerprint,
         source=d.source,
         notes=notes + fp.notes,
@@ -130,14 +144,25 @@ def build_plan(
         lineage=lineage,
         serial=state.serial if state else 0,
     )
+    # (kind, id of a resource being replaced) -> the reference to its successor
+    moved: dict[tuple[str, str], str] = {}
     for kind in kinds:  # in dependency order: what is referred to before its users
         for d in (x for x in desired if x.kind == kind):
+            _move_users(kinds[kind], d, moved)
             found = live.matched.get((d.kind, d.name))
             notes = list(live.notes.get((d.kind, d.name), []))
             if found is None:
                 plan.changes.append(_create(kinds[kind], d, label, notes))
-            else:
-                plan.changes.append(_update(kinds[kind], d, found, state, label, notes))
+                continue
+            change = _update(kinds[kind], d, found, state, label, notes)
+            if change.action == p.Action.REPLACE:
+                moved[(kind, found.id)] = ref(kind, d.name)
+                change.notes.append(
+                    f"personas of this environment's manifests that use it are moved to the "
+                    f"new {kind} before the old one ({found.id}) is deleted; personas "
+                    "personactl does not manage are never touched"
+                )
+            plan.changes.append(change)
 
     # Prune: only what this environment's state recorded and the manifests dropped.
     # Users go first (a persona before the tools it uses); a resource still used is kept.
@@ -149,16 +174,21 @@ def build_plan(
         for entry, found in live.orphans:
             if entry.kind != kind or found is None:
                 continue
-            live_name = found.normalized.get("name")
+            live_name = found.normalized.get(kinds[kind].name_key)
             shown = live_name if isinstance(live_name, str) else entry.anam_name
             what = f"{kind} {entry.name!r} ({shown})"
-            if not prune:
+            deposed = entry.name.endswith(p.DEPOSED)
+            if deposed and any(m is not None and m.id == found.id for m in live.matched.values()):
+                continue  # its replace never finished: a manifest still names it
+            if deposed:  # the old half of an unfinished replace: deleted once unused
+                what = f"{kind} {entry.name.removesuffix(p.DEPOSED)!r} replaced before ({shown})"
+            elif not prune:
                 plan.warnings.append(
                     f"{what} is in the state but no longer in the manifests; "
                     "run with --prune to delete it"
                 )
                 continue
-            if entry.prevent_destroy:
+            if entry.prevent_destroy and not deposed:
                 plan.warnings.append(f"{what} has lifecycle.preventDestroy: not deleted")
                 continue
             if _still_used(kinds, kinds[kind], found, desired, live, deleting):
@@ -184,6 +214,26 @@ def build_plan(
     return plan
 
 
+def _move_users(kind: Kind, d: Desired, moved: dict[tuple[str, str], str]) -> None:
+    """Point `d`'s references to a resource being replaced at its successor."""
+    if not moved:
+        return
+    for f in kind.fields:
+        value = d.body.get(f.body)
+        if f.ref is None or value is None:
+            continue
+        if isinstance(value, list):
+            new = [moved.get((f.ref, v), v) if isinstance(v, str) else v for v in value]
+            d.body[f.body] = sorted(new) if f.is_set else new
+        elif isinstance(value, str):
+            d.body[f.body] = moved.get((f.ref, value), value)
+
+
+def _refers(value: Any, ident: str) -> bool:
+    """Whether a body value (one id, or a list of ids) names `ident`."""
+    return value == ident or (isinstance(value, list) and ident in value)
+
+
 def _still_used(
     kinds: Mapping[str, Kind],
     kind: Kind,
@@ -198,23 +248,33 @@ def _still_used(
     users = [(k.name, f.body) for k in kinds.values() for f in k.fields if f.ref == kind.name]
     if not users:
         return False
-    if any(found.id in d.body.get(key, []) for d in desired for name, key in users
+    if any(_refers(d.body.get(key), found.id) for d in desired for name, key in users
            if d.kind == name):
         return True
     usage = found.raw.get(kind.usage) if kind.usage else None
     if not isinstance(usage, int):
-        return False
+        # No usage count (an LLM): the managed personas' live values are what is known.
+        return any(
+            _refers(m.normalized.get(key), found.id)
+            for (k, name), m in live.matched.items()
+            for user, key in users
+            if m is not None and k == user and key not in _body_of(desired, k, name)
+        )
     leaving = sum(
         1 for lv in deleting for name, key in users
-        if lv.kind == name and found.id in lv.normalized.get(key, [])
+        if lv.kind == name and _refers(lv.normalized.get(key), found.id)
     ) + sum(
         1
         for d in desired
         for name, key in users
         if d.kind == name
         and (m := live.matched.get((name, d.name))) is not None
-        and found.id in m.normalized.get(key, [])
+        and _refers(m.normalized.get(key), found.id)
         and key in d.body
-        and found.id not in d.body[key]
+        and not _refers(d.body[key], found.id)
     )
     return usage - leaving > 0
+
+
+def _body_of(desired: list[Desired], kind: str, name: str) -> dict[str, Any]:
+    return next((d.body for d in desired if d.kind == kind and d.name == name), {})

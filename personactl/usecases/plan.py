@@ -69,7 +69,7 @@ def _parse_selectors(selectors: tuple[str, ...]) -> dict[str, str]:
 def selection(targets: tuple[str, ...], selectors: tuple[str, ...]) -> Select | None:
     """--target and -l as a narrowing of the composed resources (None: everything).
 
-    Tools used by a chosen persona come along. Only what is chosen is rendered,
+    Tools and the LLM used by a chosen persona come along. Only what is chosen is rendered,
     so only its secrets must be set.
     """
     if not targets and not selectors:
@@ -101,11 +101,20 @@ def selection(targets: tuple[str, ...], selectors: tuple[str, ...]) -> Select | 
             for ref in r.spec.get("tools") or []
             if isinstance(ref, str)
         }
+        used_llms = {
+            r.spec.get("llm")
+            for r in chosen
+            if r.kind == "Persona" and isinstance(r.spec.get("llm"), str)
+        }
         keys = {(r.kind, r.name) for r in chosen}
         return chosen + [
             r
             for r in resources
-            if r.kind == "Tool" and r.name in used_tools and (r.kind, r.name) not in keys
+            if (r.kind, r.name) not in keys
+            and (
+                (r.kind == "Tool" and r.name in used_tools)
+                or (r.kind == "LLM" and r.name in used_llms)
+            )
         ]
 
     return choose
@@ -140,7 +149,7 @@ def make_plan(opts: Options, state: State | None = None, *, connect: Connect = c
     try:
         # With a selection, resources outside it are not missing, only not chosen:
         # no prune candidates, no warnings, no reads.
-        kinds = {"Persona", "Tool"} if selected is None else set()
+        kinds = set(KINDS) if selected is None else set()
         live = fetch(client, rendered, state, kinds)
         if live.diagnostics:
             raise ManifestErrors(live.diagnostics)
@@ -149,7 +158,12 @@ def make_plan(opts: Options, state: State | None = None, *, connect: Connect = c
             for r in rendered
             if r.kind == "Tool"
         }
-        resolver = Resolver(live.catalog, tool_ids)
+        llm_ids = {
+            r.name: (m.id if (m := live.matched.get(("LLM", r.name))) else None)
+            for r in rendered
+            if r.kind == "LLM"
+        }
+        resolver = Resolver(live.catalog, tool_ids, llm_ids)
         desired, errors = [], []
         for r in rendered:
             body, errs = resolver.body(KINDS[r.kind], r)
