@@ -252,7 +252,7 @@ def test_server_normalisation_causes_no_perpetual_diff(tmp_path: Path) -> None:
 def test_json_markdown_and_saved_plans(project: Path, emu: Emulator, tmp_path: Path) -> None:
     r = pc(project, "plan", "-o", "json")
     doc = json.loads(r.out)
-    assert doc["formatVersion"] == 2
+    assert doc["formatVersion"] == 3
     assert doc["summary"] == {"create": 7, "update": 0, "delete": 0, "unchanged": 0}
     r = pc(project, "plan", "-o", "markdown")
     assert "<details>" in r.out
