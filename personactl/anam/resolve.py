@@ -318,7 +318,7 @@ class Resolver:
                 return NO_LLM
             made = REF.match(value) if isinstance(value, str) else None
             if made:  # created (or replaced) by this apply: its id is known after
-                return {"id": "(known after apply)", "name": made.group(2)}
+                return {"id": "known after apply", "name": made.group(2)}
             m = self.catalog.by_id(self.catalog.llms, value) or {}
             return {"id": value, "name": m.get("displayName")}
         if body_key == "toolIds" and isinstance(value, list):
