@@ -137,7 +137,7 @@ class Kind:
                 continue
             if f.put_enum and value not in f.put_enum:
                 problems.append(
-                    f"a PUT cannot set {f.manifest} to {value!r} (it takes "
+                    f"{f.manifest} {value!r} cannot be set by a PUT (it takes "
                     f"{', '.join(f.put_enum)})"
                 )
             if not f.put_single:
@@ -151,8 +151,8 @@ class Kind:
                 put[f.put_single] = value[0][f.put_single]
             else:
                 problems.append(
-                    f"a PUT takes one {f.put_single} string, not this {f.manifest} list "
-                    f"(only a single item with {f.put_single} alone fits)"
+                    f"{f.manifest} cannot be changed by a PUT (it takes one "
+                    f"{f.put_single} string: a single item with no other key)"
                 )
         return put, problems
 

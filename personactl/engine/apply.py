@@ -265,7 +265,7 @@ class Applier:
                     put = {k: v for k, v in put.items() if k in kind.put_keys}
                     ident = str(found[0]["id"])
                     response = self.writer.update(change.kind, ident, reveal(put, self.salt))
-                    body, adopted = put, True
+                    body, adopted = kind.from_put(put), True
                     break
         if response is None:
             return Result(change, False, "the create's outcome stayed unknown after 3 tries")
