@@ -427,3 +427,34 @@ def test_target_persona_brings_its_llm_along(emu: Emulator, tmp_path: Path) -> N
         ("POST", "/v1/personas"),
     ]
     assert KEY not in r.out + r.err
+
+
+def test_export_maps_a_persona_on_the_gateway_to_a_deepgram_think_endpoint(
+    example: Path,
+) -> None:
+    """The example's onboarding-trainer runs on llms/acme-gateway.yaml (openai format)."""
+    import jsonschema
+    from cli_support import run_cli
+
+    from personactl.targets import deepgram
+
+    r = run_cli(["export", "onboarding-trainer", "--format", "deepgram"], example)
+    assert r.code == 0, r.err
+    doc = json.loads(r.out)
+    schema = json.loads(deepgram.SCHEMA_PATH.read_text())
+    assert list(jsonschema.Draft202012Validator(schema).iter_errors(doc)) == []
+    think = doc["agent"]["think"]
+    assert think["provider"] == {"type": "open_ai", "model": "gpt-4o", "temperature": 0.4}
+    assert think["endpoint"] == {
+        "url": "https://llm.acme.example/v1/chat/completions",
+        "headers": {"Authorization": "Bearer <secret:ACME_LLM_KEY>"},
+    }
+    assert "ACME_LLM_KEY" in r.err  # the note names the placeholder to fill
+    r = run_cli(
+        ["export", "onboarding-trainer", "--format", "deepgram", "--reveal-secrets"],
+        example,
+        {"ACME_LLM_KEY": "sk-gw-0042", "ACME_ORDERS_TOKEN": "tok-1"},
+    )
+    assert r.code == 0, r.err
+    headers = json.loads(r.out)["agent"]["think"]["endpoint"]["headers"]
+    assert headers == {"Authorization": "Bearer sk-gw-0042"}
