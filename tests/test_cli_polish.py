@@ -123,7 +123,7 @@ def test_directory_after_the_subcommand(example: Path) -> None:
     before = run_inprocess(["-C", example.name, "validate"], example.parent)
     after = run_inprocess(["validate", "-C", example.name], example.parent)
     assert (after.code, after.out, after.err) == (0, before.out, "")
-    assert after.out.startswith("7 files checked")
+    assert after.out.startswith("8 files checked")
     nested = run_inprocess(["state", "list", "-C", example.name], example.parent)
     assert (nested.code, nested.err) == (0, "No resources recorded in .personactl/sandbox.json.\n")
 

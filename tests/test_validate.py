@@ -28,7 +28,7 @@ def validate(root: Path, *args: str) -> Result:
 def test_example_project_is_clean(example: Path) -> None:
     r = validate(example)
     assert r.code == 0, r.out + r.err
-    assert r.out == "7 files checked: no errors\n"
+    assert r.out == "8 files checked: no errors\n"
     assert r.err == ""
 
 
