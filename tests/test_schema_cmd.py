@@ -93,7 +93,7 @@ def test_real_plans_validate_against_the_printed_plan_schema(
     first = run_inprocess(["plan", "-o", "json"], example)
     assert first.code == 0, first.err
     created = json.loads(first.out)
-    assert created["summary"]["create"] == 7
+    assert created["summary"]["create"] == 8
     check(created)
     assert run_inprocess(["apply", "--auto-approve"], example).code == 0
     support = example / "personas" / "support.yaml"
@@ -108,7 +108,7 @@ def test_real_plans_validate_against_the_printed_plan_schema(
         "update": 2,
         "replace": 0,
         "delete": 2,
-        "unchanged": 3,
+        "unchanged": 4,
     }
     check(updated)
     saved = run_inprocess(["plan", "--prune", "--out", "plan.json"], example)

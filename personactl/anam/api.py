@@ -92,11 +92,11 @@ class AnamApi:
     def find_by_name(self, kind: str, name: str) -> list[Resource]:
         """The live resources of a kind named exactly `name` (the API's search is broader);
         never a stock LLM (the kind's identity key says which key is the name)."""
-        from personactl.anam.kinds import KINDS
+        from personactl.anam.kinds import KINDS, is_custom_llm
 
         key = KINDS[kind].name_key
         items = self.client.list_all(resource_path(kind), {"search": name})
-        return [i for i in items if i.get(key) == name and i.get("isDefault") is not True]
+        return [i for i in items if i.get(key) == name and (kind != "LLM" or is_custom_llm(i))]
 
     # -- writes (engine.apply.Api) ----------------------------------------------------
 

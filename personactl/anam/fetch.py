@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from personactl.anam.api import AnamApi
 from personactl.anam.client import AnamClient, Outcome
 from personactl.anam.errors import NotFound
-from personactl.anam.kinds import KINDS, NO_LLM
+from personactl.anam.kinds import KINDS, NO_LLM, is_custom_llm
 from personactl.anam.normalize import normalize
 from personactl.anam.resolve import Catalog
 from personactl.core.errors import Diagnostic
@@ -89,7 +89,7 @@ def fetch(
         "Persona": fetched["personas"],
         "Tool": fetched["tools"],
         # LLM manifests are custom LLMs: a stock one is never matched, updated or deleted
-        "LLM": [i for i in fetched.get("llms", []) if i.get("isDefault") is not True],
+        "LLM": [i for i in fetched.get("llms", []) if is_custom_llm(i)],
     }
     by_id = {kind: {str(i.get("id")): i for i in items} for kind, items in summaries.items()}
 

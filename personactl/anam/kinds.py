@@ -20,6 +20,8 @@ avatar may reset the avatar model.
 
 from __future__ import annotations
 
+from typing import Any
+
 from personactl.anam.api import RESOURCE_PATHS
 from personactl.core.kinds import EACH, Field, Kind
 
@@ -95,6 +97,14 @@ LLM = Kind(
     ),
     name_key="displayName",
 )
+
+
+
+def is_custom_llm(item: dict[str, Any]) -> bool:
+    """An LLM of the organization (an LLM manifest's kind), not one of the stock catalog
+    (global, or a default: those answer 403 to PUT and DELETE)."""
+    return item.get("isGlobal") is not True and item.get("isDefault") is not True
+
 
 # In dependency order: what is referred to before its users (deletes go in reverse).
 KINDS: dict[str, Kind] = {k.name: k for k in (LLM, TOOL, PERSONA)}

@@ -28,6 +28,7 @@ from personactl.anam.importer import (
     schema_problems,
     tool_manifest,
 )
+from personactl.anam.kinds import is_custom_llm
 from personactl.anam.resolve import Catalog
 from personactl.core.errors import PersonactlError
 from personactl.engine.state import StateStore, entry_for
@@ -188,7 +189,7 @@ def _managed_llms(env: Environment, live: _Live, loaded: Loaded) -> dict[str, st
     return {
         str(m.get("id")): names[str(m.get("displayName"))]
         for m in live.catalog.llms
-        if m.get("isDefault") is not True and str(m.get("displayName")) in names
+        if is_custom_llm(m) and str(m.get("displayName")) in names
     }
 
 
@@ -208,7 +209,7 @@ def _llms(
     out: dict[str, Imported] = {}
     for m in live.catalog.llms:
         ident, anam = str(m.get("id")), str(m.get("displayName"))
-        if m.get("isDefault") is True or ident in managed:
+        if not is_custom_llm(m) or ident in managed:
             continue
         if explicit and ident not in used:
             continue
