@@ -72,7 +72,8 @@ def live_ids(emu: Emulator) -> dict[tuple[str, str], str]:
 def test_first_apply_creates_tools_then_personas(project: Path, emu: Emulator) -> None:
     r = pc(project, "apply", "--auto-approve")
     assert r.code == 0, r.err
-    assert r.lines[-2:] == ["Plan: 8 to create, 0 to update, 0 to delete, 0 unchanged.", SUMMARY_ALL]
+    plan_line = "Plan: 8 to create, 0 to update, 0 to delete, 0 unchanged."
+    assert r.lines[-2:] == [plan_line, SUMMARY_ALL]
     progress_of_creates(r.err.splitlines())
     assert TOKEN not in r.out + r.err
     writes = emu.writes()

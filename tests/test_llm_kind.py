@@ -197,7 +197,8 @@ def test_a_change_no_put_can_make_replaces_the_llm_and_moves_its_personas(
     applied: Path, emu: Emulator
 ) -> None:
     (old,) = _live_llms(emu)
-    edit(applied / "llms/gateway.yaml", f"    - url: {URL}\n", f"    - url: {URL}\n      region: eu\n")
+    region = f"    - url: {URL}\n      region: eu\n"
+    edit(applied / "llms/gateway.yaml", f"    - url: {URL}\n", region)
     r = run(applied, "plan", "--detailed-exitcode")
     assert r.code == 2, r.err
     assert '  # LLM "gateway" must be replaced (llms/gateway.yaml:3:18)' in r.lines, r.out
