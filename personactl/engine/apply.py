@@ -308,18 +308,25 @@ class Applier:
         token = ref(change.kind, change.name)
         if self.ids.get((change.kind, change.name)) is None:
             return Result(change, False, f"old {change.kind} {change.id} kept", retired=True)
-        stuck = sorted(
+        stuck = {
             f"{c.kind.lower()} {c.name!r}"
             for c in self.plan.changes
             if c.request is not None
             and _mentions(c.request.body, token)
             and self.ids.get((c.kind, c.name)) is None
-        )
+        }
+        # Users this plan does not cover (left out by --target) that the state says still
+        # point at the old one: it stays until they move.
+        stuck |= {
+            f"{e.kind.lower()} {e.name!r}"
+            for e in self.store.state.resources
+            if e.kind != change.kind and _mentions([e.applied, e.observed], change.id)
+        }
         if stuck:
             return Result(
                 change,
                 False,
-                f"old {change.kind} {change.id} kept: {', '.join(stuck)} still use it "
+                f"old {change.kind} {change.id} kept: {', '.join(sorted(stuck))} still use it "
                 "(the next apply deletes it once they move)",
                 retired=True,
             )

@@ -286,3 +286,23 @@ def test_apply_replaces_create_move_delete_in_that_order(
         assert recorded["LLM/gw#deposed"]["id"] == "llm-1"
     assert recorded["LLM/gw"]["id"] == "llm-new-1"
     assert recorded["LLM/gw"]["applied"]["secret"] == KEY  # a sentinel, never the key
+
+
+def test_a_replace_keeps_the_old_llm_while_a_persona_left_out_of_the_plan_uses_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`apply --target gw`: the persona is not in the plan, so it is not moved; the state
+    says it still runs on the old LLM, which is therefore kept (deposed) for the next run."""
+    monkeypatch.setenv("LLM_KEY", "k-1")
+    state = tmp_path / "unit.json"
+    _write_state(state)
+    plan = eng.plan(desired=[llm(llmFormat="none")], live=LIVE, state=STATE)
+    api = _seeded()
+    results = eng.apply(plan, api, state)
+    assert [(m, p) for m, p, _ in api.log] == [("POST", "/v1/llms")]
+    assert results[-1]["message"] == (
+        "old LLM llm-1 kept: persona 'coach' still use it "
+        "(the next apply deletes it once they move)"
+    )
+    recorded = eng.read_state(state)
+    assert (recorded["LLM/gw"]["id"], recorded["LLM/gw#deposed"]["id"]) == ("llm-new-1", "llm-1")
