@@ -52,6 +52,7 @@ class Result:
 
 
 Progress = Callable[[Result], None]
+GOING = ("delete", "replace")  # the actions of the second pass
 
 
 def unpersisted(kind: Kind, sent: dict[str, Any], response: dict[str, Any]) -> list[str]:
@@ -104,11 +105,13 @@ class Applier:
         changes = self.plan.changes
         # What is referred to before its users; deletes in reverse, users first.
         order = list(self.kinds)
-        phases = [[c for c in changes if c.kind == k and c.action != "delete"] for k in order]
-        # A replace comes back with the deletes: its old resource goes once unused.
-        self.unreplaced = {id(c) for c in changes if c.action == "replace"}
+        # (change, retire): a replace comes back with the deletes (retire), for its old
+        # resource to go once its users have moved.
+        phases = [
+            [(c, False) for c in changes if c.kind == k and c.action != "delete"] for k in order
+        ]
         phases += [
-            [c for c in changes if c.kind == k and c.action in ("delete", "replace")]
+            [(c, c.action == "replace") for c in changes if c.kind == k and c.action in GOING]
             for k in reversed(order)
         ]
         for c in changes:
@@ -118,8 +121,15 @@ class Applier:
             self.store.forget(gone["kind"], gone["name"])
         results: list[Result] = []
         with ThreadPoolExecutor(max_workers=self.parallelism) as pool:
-            for phase in phases:
-                futures = {pool.submit(self._one, change): i for i, change in enumerate(phase)}
+            for planned in phases:
+                # A replace whose new resource was not made has nothing to retire (its
+                # failure is reported already).
+                phase = [
+                    (c, retire)
+                    for c, retire in planned
+                    if not retire or self.ids.get((c.kind, c.name)) is not None
+                ]
+                futures = {pool.submit(self._one, *item): i for i, item in enumerate(phase)}
                 done: list[Result | None] = [None] * len(phase)
                 # Reported as each finishes, so progress matches what the state holds.
                 for future in as_completed(futures):
@@ -132,21 +142,20 @@ class Applier:
                 results.extend(r for r in done if r is not None)
         return results
 
-    def _one(self, change: ResourceChange) -> Result:
+    def _one(self, change: ResourceChange, retire: bool = False) -> Result:
         if self.cancel.is_set() and change.action != "no-op":
-            return Result(change, False, "not started: interrupted", started=False)
+            return Result(change, False, "not started: interrupted", started=False, retired=retire)
         try:
             if change.action == "no-op":
                 return self._noop(change)
             if change.action == "delete":
                 return self._delete(change)
-            if change.action == "replace" and id(change) not in self.unreplaced:
+            if retire:
                 return self._retire(change)
             body = self._resolve_refs(change)
             if change.action == "create":
                 return self._create(change, body)
             if change.action == "replace":
-                self.unreplaced.discard(id(change))  # its next pass deletes the old one
                 return self._replace(change, body)
             return self._update(change, body)
         except SecretChanged as exc:
@@ -157,7 +166,7 @@ class Applier:
                 "plan was made; set it, or plan again",
             )
         except PersonactlError as exc:
-            return Result(change, False, exc.message)
+            return Result(change, False, exc.message, retired=retire)
 
     # -- each action ------------------------------------------------------------------
 
@@ -306,8 +315,6 @@ class Applier:
         not created or a planned user of it was not moved (then the next run does it)."""
         assert change.id is not None
         token = ref(change.kind, change.name)
-        if self.ids.get((change.kind, change.name)) is None:
-            return Result(change, False, f"old {change.kind} {change.id} kept", retired=True)
         stuck = {
             f"{c.kind.lower()} {c.name!r}"
             for c in self.plan.changes

@@ -204,6 +204,7 @@ class LlmApi:
         self.items: dict[str, dict[str, dict[str, Any]]] = {"LLM": {}, "Persona": {}}
         self.log: list[tuple[str, str, Any]] = []
         self.fail_persona_puts = False
+        self.fail_llm_posts = False
         self.n = 0
 
     def _path(self, kind: str) -> str:
@@ -215,6 +216,8 @@ class LlmApi:
 
     def create(self, kind: str, body: dict[str, Any]) -> dict[str, Any]:
         self.log.append(("POST", self._path(kind), body))
+        if kind == "LLM" and self.fail_llm_posts:
+            raise eng.PersonactlError("the API answered 400 Bad Request: urls[0].url is not valid")
         self.n += 1
         ident = f"{kind.lower()}-new-{self.n}"
         self.items[kind][ident] = dict(body)
@@ -306,3 +309,25 @@ def test_a_replace_keeps_the_old_llm_while_a_persona_left_out_of_the_plan_uses_i
     )
     recorded = eng.read_state(state)
     assert (recorded["LLM/gw"]["id"], recorded["LLM/gw#deposed"]["id"]) == ("llm-new-1", "llm-1")
+
+
+def test_a_replace_whose_new_llm_fails_keeps_everything_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One failure, reported once; the persona is not moved (it would point at nothing)
+    and nothing is deleted; the state still names the old LLM, with no deposed entry."""
+    monkeypatch.setenv("LLM_KEY", "k-1")
+    state = tmp_path / "unit.json"
+    _write_state(state)
+    plan = eng.plan(desired=[llm(llmFormat="gemini"), coach()], live=LIVE, state=STATE)
+    api = _seeded()
+    api.fail_llm_posts = True
+    results = eng.apply(plan, api, state)
+    assert [(m, p) for m, p, _ in api.log] == [("POST", "/v1/llms")]
+    assert [(r["name"], r["ok"], r["message"]) for r in results] == [
+        ("gw", False, "the API answered 400 Bad Request: urls[0].url is not valid"),
+        ("coach", False, "not applied: it uses llm 'gw', which failed"),
+    ]
+    recorded = eng.read_state(state)
+    assert sorted(recorded) == ["LLM/gw", "Persona/coach"]
+    assert recorded["LLM/gw"]["id"] == "llm-1"
