@@ -10,7 +10,7 @@ users of the old resource refer to its successor instead (`⟦ref:LLM:name⟧`).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from personactl.core.kinds import Kind
@@ -147,8 +147,7 @@ def build_plan(
     # (kind, id of a resource being replaced) -> the reference to its successor
     moved: dict[tuple[str, str], str] = {}
     for kind in kinds:  # in dependency order: what is referred to before its users
-        for d in (x for x in desired if x.kind == kind):
-            _move_users(kinds[kind], d, moved)
+        for d in (_moved(kinds[kind], x, moved) for x in desired if x.kind == kind):
             found = live.matched.get((d.kind, d.name))
             notes = list(live.notes.get((d.kind, d.name), []))
             if found is None:
@@ -214,19 +213,21 @@ def build_plan(
     return plan
 
 
-def _move_users(kind: Kind, d: Desired, moved: dict[tuple[str, str], str]) -> None:
-    """Point `d`'s references to a resource being replaced at its successor."""
+def _moved(kind: Kind, d: Desired, moved: dict[tuple[str, str], str]) -> Desired:
+    """`d` with its references to a resource being replaced pointing at its successor."""
     if not moved:
-        return
+        return d
+    body = dict(d.body)
     for f in kind.fields:
-        value = d.body.get(f.body)
+        value = body.get(f.body)
         if f.ref is None or value is None:
             continue
         if isinstance(value, list):
             new = [moved.get((f.ref, v), v) if isinstance(v, str) else v for v in value]
-            d.body[f.body] = sorted(new) if f.is_set else new
+            body[f.body] = sorted(new) if f.is_set else new
         elif isinstance(value, str):
-            d.body[f.body] = moved.get((f.ref, value), value)
+            body[f.body] = moved.get((f.ref, value), value)
+    return replace(d, body=body)
 
 
 def _refers(value: Any, ident: str) -> bool:
