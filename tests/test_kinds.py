@@ -56,6 +56,16 @@ def test_post_and_put_keys_are_the_documents(kind: Kind) -> None:
         assert key in _example_keys(kind.path, "post") & _example_keys(item, "put")
 
 
+def test_only_the_organization_s_llms_are_llm_manifests_live() -> None:
+    from personactl.anam.kinds import is_custom_llm
+
+    # The document's LlmResponse example is a stock LLM: global and a default.
+    stock = OPENAPI["components"]["examples"]["LlmResponse"]["value"]
+    assert not is_custom_llm(stock)
+    assert not is_custom_llm({**stock, "isDefault": False})  # global: every organization's
+    assert is_custom_llm({**stock, "isDefault": False, "isGlobal": False})
+
+
 def test_the_llm_post_and_put_bodies_differ_as_the_document_says() -> None:
     post = _body("/v1/llms", "post")["properties"]
     put = _body("/v1/llms/{id}", "put")["properties"]

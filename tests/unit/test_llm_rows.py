@@ -139,6 +139,18 @@ ROWS: list[dict[str, Any]] = [
         warnings=["LLM 'gw' (t-gw) is still used by a persona: not deleted"],
     ),
     dict(
+        id="prune never deletes an LLM with lifecycle.preventDestroy",
+        desired=[coach("llm-stock")],
+        state=[{**GW_STATE, "preventDestroy": True}, COACH_STATE],
+        orphans={"LLM/gw": LIVE_GW},
+        prune=True,
+        changes=[
+            ["update", "Persona", "coach",
+             ["PUT", "/v1/personas/p-1", {"llmId": "llm-stock"}]],
+        ],
+        warnings=["LLM 'gw' (t-gw) has lifecycle.preventDestroy: not deleted"],
+    ),
+    dict(
         id="the old half of a replace cut short: deleted without --prune, users first",
         desired=[llm(), coach("llm-2")],
         live={**LIVE, "LLM/gw": {**LIVE_GW, "id": "llm-2"}},
