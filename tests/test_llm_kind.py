@@ -197,6 +197,9 @@ def test_a_change_no_put_can_make_replaces_the_llm_and_moves_its_personas(
     applied: Path, emu: Emulator
 ) -> None:
     (old,) = _live_llms(emu)
+    # A persona made in the Lab on the same LLM: no manifest manages it.
+    lab = {"name": "lab-helper", "description": "Lab", "llmId": old["id"]}
+    _behind_the_back(emu, "POST", "/v1/personas", lab)
     region = f"    - url: {URL}\n      region: eu\n"
     edit(applied / "llms/gateway.yaml", f"    - url: {URL}\n", region)
     r = run(applied, "plan", "--detailed-exitcode")
@@ -208,17 +211,32 @@ def test_a_change_no_put_can_make_replaces_the_llm_and_moves_its_personas(
         "string: a single item with no other key)" in r.lines
     ), r.out
     assert '      ~ llm: "t-gateway" (' in r.out and '→ "gateway" (known after apply)' in r.out
-    assert r.lines[-1] == "Plan: 0 to create, 1 to update, 1 to replace, 0 to delete, 1 unchanged."
+    assert '  ~ persona "lab-helper" (id ' in r.out
+    assert (
+        "      # note: no manifest manages it: moved off the replaced resource so it keeps "
+        "working, and not recorded in the state" in r.lines
+    ), r.out
+    assert r.lines[-1] == "Plan: 0 to create, 2 to update, 1 to replace, 0 to delete, 1 unchanged."
     plan = json.loads(run(applied, "plan", "-o", "json").out)
     assert plan["summary"]["replace"] == 1
-    assert [c["action"] for c in plan["changes"]] == ["replace", "update", "no-op"]
+    assert [(c["action"], c["name"], c["record"]) for c in plan["changes"]] == [
+        ("replace", "gateway", True),
+        ("update", "coach", True),
+        ("no-op", "plain", True),
+        ("update", "lab-helper", False),
+    ]
 
     r = run(applied, "apply", "--auto-approve")
     assert r.code == 0, r.err
     (new,) = _live_llms(emu)
     assert new["id"] != old["id"] and new["urls"] == [{"url": URL, "region": "eu"}]
-    # Create the new one, move the persona to it, then delete the old one: nothing else.
-    assert _writes(emu) == [
+    # Create the new one, move both personas to it, then delete the old one: nothing else.
+    writes = _writes(emu)
+    assert writes[1:3] == [("PUT", "/v1/personas/{id}", {"llmId": new["id"]})] * 2
+    assert sorted(x.path for x in emu.writes()[1:3]) == sorted(
+        f"/v1/personas/{p['id']}" for p in emu.personas() if p["name"] != "t-plain"
+    )
+    assert writes == [
         (
             "POST",
             "/v1/llms",
@@ -233,15 +251,17 @@ def test_a_change_no_put_can_make_replaces_the_llm_and_moves_its_personas(
             },
         ),
         ("PUT", "/v1/personas/{id}", {"llmId": new["id"]}),
+        ("PUT", "/v1/personas/{id}", {"llmId": new["id"]}),
         ("DELETE", "/v1/llms/{id}", None),
     ]
     assert emu.writes()[-1].path == f"/v1/llms/{old['id']}"
-    assert _persona_llm(emu, "t-coach") == new["id"]
-    assert "Apply complete! Resources: 0 created, 1 updated, 1 replaced, 0 deleted, 0 failed." in (
+    assert _persona_llm(emu, "t-coach") == _persona_llm(emu, "lab-helper") == new["id"]
+    assert "Apply complete! Resources: 0 created, 2 updated, 1 replaced, 0 deleted, 0 failed." in (
         r.out
     )
+    # The Lab's persona is still not managed: the state knows only the manifests'.
     names = [e["name"] for e in _state(applied)["resources"]]
-    assert "gateway#deposed" not in names
+    assert sorted(names) == ["coach", "gateway", "plain"]
     emu.reset_log()
     assert run(applied, "plan", "--detailed-exitcode").code == 0
 
@@ -249,8 +269,8 @@ def test_a_change_no_put_can_make_replaces_the_llm_and_moves_its_personas(
 def test_a_replace_cut_short_deletes_the_old_llm_on_the_next_run(
     tmp_path: Path,
 ) -> None:
-    """The persona's move fails: the old LLM is kept (deposed in the state), and the next
-    apply, once the persona has moved, deletes it."""
+    """The personas' moves fail: the old LLM is kept (deposed in the state), and the next
+    apply moves them (the Lab's one too) to the LLM already made, then deletes it."""
     fail = {"on": False}
 
     def hook(req: Recorded) -> None:
@@ -261,11 +281,15 @@ def test_a_replace_cut_short_deletes_the_old_llm_on_the_next_run(
         project = _project(tmp_path / "proj", emu.url)
         assert run(project, "apply", "--auto-approve").code == 0
         (old,) = _live_llms(emu)
+        _behind_the_back(emu, "POST", "/v1/personas", {"name": "lab-helper", "llmId": old["id"]})
         edit(project / "llms/gateway.yaml", "llmFormat: openai", "llmFormat: gemini")
         fail["on"] = True
         r = run(project, "apply", "--auto-approve")
         assert r.code == 1
-        assert f"old LLM {old['id']} kept: persona 'coach' still use it" in r.err, r.err
+        assert (
+            f"old LLM {old['id']} kept: persona 'coach', persona 'lab-helper' still use it"
+            in r.err
+        ), r.err
         assert len(_live_llms(emu)) == 2
         deposed = [e for e in _state(project)["resources"] if e["name"] == "gateway#deposed"]
         assert [e["id"] for e in deposed] == [old["id"]]
@@ -273,11 +297,10 @@ def test_a_replace_cut_short_deletes_the_old_llm_on_the_next_run(
         emu.reset_log()
         r = run(project, "apply", "--auto-approve")
         assert r.code == 0, r.err
-        assert _writes(emu) == [
-            ("PUT", "/v1/personas/{id}", {"llmId": _live_llms(emu)[0]["id"]}),
-            ("DELETE", "/v1/llms/{id}", None),
-        ]
+        move = ("PUT", "/v1/personas/{id}", {"llmId": _live_llms(emu)[0]["id"]})
+        assert _writes(emu) == [move, move, ("DELETE", "/v1/llms/{id}", None)]
         assert [llm["llmFormat"] for llm in _live_llms(emu)] == ["gemini"]
+        assert _persona_llm(emu, "lab-helper") == _live_llms(emu)[0]["id"]
         emu.reset_log()
         assert run(project, "plan", "--detailed-exitcode").code == 0
 
@@ -291,6 +314,19 @@ def test_prune_deletes_an_llm_only_once_no_persona_uses_it(applied: Path, emu: E
     edit(applied / "personas/coach.yaml", "llm: gateway", "llm: {name: GPT-4o}")
     r = run(applied, "plan")
     assert r.code == 0 and "run with --prune to delete it" in r.err
+    # A persona made in the Lab on it: the API counts no LLM's users, so prune reads the
+    # personas no manifest manages, and keeps the LLM.
+    (llm,) = _live_llms(emu)
+    _behind_the_back(emu, "POST", "/v1/personas", {"name": "lab-helper", "llmId": llm["id"]})
+    r = run(applied, "plan", "--prune")
+    assert (
+        "Warning: LLM 'gateway' (t-gateway) is still used by 'lab-helper', which no manifest "
+        "manages: not deleted" in r.err
+    ), r.err
+    assert r.lines[-1] == "Plan: 0 to create, 1 to update, 0 to delete, 1 unchanged."
+    lab = next(p for p in emu.personas() if p["name"] == "lab-helper")
+    _behind_the_back(emu, "DELETE", f"/v1/personas/{lab['id']}", None)
+    emu.reset_log()
     r = run(applied, "apply", "--auto-approve", "--prune")
     assert r.code == 0, r.err
     # Users first: the persona leaves the LLM, then the LLM goes.

@@ -175,3 +175,17 @@ def fetch(
         else:
             live.orphans.append((entry, normalize("Persona", outcome.unwrap())))
     return live
+
+
+def unmanaged_personas(client: AnamClient, live: LiveSet) -> list[Live]:
+    """Every live persona no manifest or state entry stands for, read whole (its list
+    item has no llmId): asked only when a plan replaces an LLM, to move its users."""
+    known = {m.id for m in live.matched.values() if m is not None}
+    known |= {entry.id for entry, _ in live.orphans}
+    ids = [str(p.get("id")) for p in live.persona_list if str(p.get("id")) not in known]
+    out = []
+    for outcome in client.map_concurrent(AnamApi(client).persona, ids):
+        if isinstance(outcome.error, NotFound):  # deleted since the list
+            continue
+        out.append(normalize("Persona", outcome.unwrap()))
+    return out

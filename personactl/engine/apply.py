@@ -203,6 +203,8 @@ class Applier:
         kind = self.kinds[change.kind]
         sent = kind.from_put(sent)  # a PUT's `url` is the body's `urls`
         lost = unpersisted(kind, reveal(sent, self.salt), response)
+        if not change.record:  # not managed: written and read back, never recorded
+            return lost
         before, observed = self._previous(change, ident)
         applied = {**before, **self._settled(change), **sent}
         observed.update(change.settled)

@@ -96,6 +96,9 @@ class ResourceChange:
     # value): nothing is sent for them, and apply records them as in the state.
     settled: dict[str, Any] = field(default_factory=dict)
     prevent_destroy: bool = False  # lifecycle.preventDestroy, kept in the state
+    # False: a live resource no manifest manages (a persona moved off a replaced LLM so
+    # it keeps working): apply writes and reads it back, and never records it.
+    record: bool = True
 
 
 @dataclass

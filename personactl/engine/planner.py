@@ -157,9 +157,8 @@ def build_plan(
             if change.action == p.Action.REPLACE:
                 moved[(kind, found.id)] = ref(kind, d.name)
                 change.notes.append(
-                    f"personas of this environment's manifests that use it are moved to the "
-                    f"new {kind} before the old one ({found.id}) is deleted; personas "
-                    "personactl does not manage are never touched"
+                    f"the personas that use it are moved to the new {kind} before the old "
+                    f"one ({found.id}) is deleted"
                 )
             plan.changes.append(change)
 
@@ -211,6 +210,110 @@ def build_plan(
                 )
             )
     return plan
+
+
+def replaced_ids(plan: p.Plan) -> dict[str, set[str]]:
+    """Kind -> the ids of its resources this plan replaces."""
+    out: dict[str, set[str]] = {}
+    for c in plan.changes:
+        if c.action == p.Action.REPLACE and c.id:
+            out.setdefault(c.kind, set()).add(c.id)
+    return out
+
+
+def move_unmanaged(
+    plan: p.Plan, kinds: Mapping[str, Kind], users: list[Live], label: Label
+) -> None:
+    """Add to `plan` a move, for each live resource no manifest manages (`users`), of its
+    references to a resource the plan replaces: a PUT of the reference to the successor,
+    read back and never recorded in the state, so those users keep working."""
+    moved = {(c.kind, c.id): ref(c.kind, c.name) for c in plan.changes
+             if c.action == p.Action.REPLACE and c.id}
+    # The old half of a replace cut short: its users go to the successor already made.
+    successors = {(c.kind, c.name): c.id for c in plan.changes if c.id}
+    for c in plan.changes:
+        base = c.name.removesuffix(p.DEPOSED)
+        if c.action == p.Action.DELETE and c.id and base != c.name:
+            successor = successors.get((c.kind, base))
+            if successor:
+                moved[(c.kind, c.id)] = successor
+    taken = {(c.kind, c.name) for c in plan.changes}
+    for user in users:
+        kind = kinds[user.kind]
+        body = {
+            f.body: moved[(f.ref, value)]
+            for f in kind.fields
+            if f.ref is not None
+            and isinstance(value := user.normalized.get(f.body), str)
+            and (f.ref, value) in moved
+        }
+        if not body:
+            continue
+        shown = str(user.normalized.get(kind.name_key) or user.id)
+        name = shown if (user.kind, shown) not in taken else user.id
+        taken.add((user.kind, name))
+        plan.changes.append(
+            p.ResourceChange(
+                kind=user.kind,
+                name=name,
+                anam_name=shown,
+                action=p.Action.UPDATE,
+                id=user.id,
+                fields=[
+                    p.FieldChange(
+                        kind.manifest_path(k), label(k, user.normalized[k]), label(k, v),
+                        p.Reason.CHANGED,
+                    )
+                    for k, v in body.items()
+                ],
+                request=p.Request("PUT", _path(kind, user.id), body),
+                fingerprint=user.fingerprint,
+                notes=[
+                    "no manifest manages it: moved off the replaced resource so it keeps "
+                    "working, and not recorded in the state"
+                ],
+                desired=body,
+                record=False,
+            )
+        )
+
+
+def uncounted_deletes(plan: p.Plan, kinds: Mapping[str, Kind]) -> bool:
+    """Whether the plan deletes a resource whose users the API does not count (an LLM):
+    then the live resources no manifest manages must be read to know."""
+    return any(
+        c.action == p.Action.DELETE and not kinds[c.kind].usage and _users_of(kinds, c.kind)
+        for c in plan.changes
+    )
+
+
+def keep_used(plan: p.Plan, kinds: Mapping[str, Kind], users: list[Live]) -> None:
+    """Drop from `plan` the deletes of resources a live resource no manifest manages
+    (`users`) still refers to, with a warning: prune never breaks them."""
+    kept = []
+    moving = {c.id for c in plan.changes if not c.record}  # their references move first
+    for c in plan.changes:
+        refs = _users_of(kinds, c.kind) if c.action == p.Action.DELETE else []
+        who = sorted(
+            str(u.normalized.get(kinds[u.kind].name_key) or u.id)
+            for u in users
+            if u.id not in moving
+            for user_kind, key in refs
+            if u.kind == user_kind and _refers(u.normalized.get(key), c.id or "")
+        )
+        if who:
+            plan.warnings.append(
+                f"{c.kind} {c.name!r} ({c.anam_name}) is still used by "
+                f"{', '.join(repr(w) for w in who)}, which no manifest manages: not deleted"
+            )
+            continue
+        kept.append(c)
+    plan.changes = kept
+
+
+def _users_of(kinds: Mapping[str, Kind], kind: str) -> list[tuple[str, str]]:
+    """(kind, body key) of every field that refers to a resource of `kind`."""
+    return [(k.name, f.body) for k in kinds.values() for f in k.fields if f.ref == kind]
 
 
 def _moved(kind: Kind, d: Desired, moved: dict[tuple[str, str], str]) -> Desired:

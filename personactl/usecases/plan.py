@@ -15,7 +15,7 @@ from typing import Any
 
 from personactl.anam.client import AnamClient, api_url_for
 from personactl.anam.errors import redact_url
-from personactl.anam.fetch import LiveSet, fetch
+from personactl.anam.fetch import LiveSet, fetch, unmanaged_personas
 from personactl.anam.kinds import KINDS
 from personactl.anam.normalize import observe
 from personactl.anam.resolve import Resolver
@@ -23,7 +23,14 @@ from personactl.core.errors import ManifestErrors, PersonactlError
 from personactl.core.files import atomic_write
 from personactl.core.suggest import unknown_names
 from personactl.engine.plan import Plan
-from personactl.engine.planner import Desired, build_plan
+from personactl.engine.planner import (
+    Desired,
+    build_plan,
+    keep_used,
+    move_unmanaged,
+    replaced_ids,
+    uncounted_deletes,
+)
 from personactl.engine.state import State, load_state, new_lineage
 from personactl.manifest.checks import Select, check
 from personactl.manifest.loader import display_path
@@ -216,6 +223,12 @@ def make_plan(opts: Options, state: State | None = None, *, connect: Connect = c
             kinds=KINDS,
         )
         plan.warnings[:0] = warnings
+        # An LLM's users are not counted by the API: read the personas no manifest
+        # manages, only when a plan replaces or deletes one, to move or keep them.
+        if replaced_ids(plan) or uncounted_deletes(plan, KINDS):
+            others = unmanaged_personas(client, live)
+            move_unmanaged(plan, KINDS, others, label)
+            keep_used(plan, KINDS, others)
     except BaseException:
         client.close()
         raise
