@@ -177,11 +177,12 @@ def fetch(
     return live
 
 
-def unmanaged_personas(client: AnamClient, live: LiveSet) -> list[Live]:
+def unmanaged_personas(client: AnamClient, live: LiveSet, state: StateView | None) -> list[Live]:
     """Every live persona no manifest or state entry stands for, read whole (its list
-    item has no llmId): asked only when a plan replaces an LLM, to move its users."""
+    item has no llmId): asked only when a plan replaces or deletes an LLM."""
     known = {m.id for m in live.matched.values() if m is not None}
     known |= {entry.id for entry, _ in live.orphans}
+    known |= {entry.id for entry in (state.resources if state else [])}
     ids = [str(p.get("id")) for p in live.persona_list if str(p.get("id")) not in known]
     out = []
     for outcome in client.map_concurrent(AnamApi(client).persona, ids):

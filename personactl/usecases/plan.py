@@ -226,7 +226,7 @@ def make_plan(opts: Options, state: State | None = None, *, connect: Connect = c
         # An LLM's users are not counted by the API: read the personas no manifest
         # manages, only when a plan replaces or deletes one, to move or keep them.
         if replaced_ids(plan) or uncounted_deletes(plan, KINDS):
-            others = unmanaged_personas(client, live)
+            others = unmanaged_personas(client, live, state)
             move_unmanaged(plan, KINDS, others, label)
             keep_used(plan, KINDS, others)
     except BaseException:
