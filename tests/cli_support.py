@@ -28,9 +28,15 @@ class Result:
         return self.out.splitlines()
 
 
+EXAMPLE_LLM_KEY = "llm-key-for-tests-3e1d"
+
+
 def cli_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The variables personactl runs with: ours less the example's secrets, plus `env`."""
     full = {k: v for k, v in os.environ.items() if not k.startswith("ACME_")}
+    # The key of the example's LLM (llms/acme-gateway.yaml), as CI would provide it: the
+    # tests of a missing secret are about ACME_ORDERS_TOKEN (test_llm_kind uses its own).
+    full["ACME_LLM_KEY"] = EXAMPLE_LLM_KEY
     full.update(env or {})
     full.setdefault("NO_COLOR", "1")
     # No test speaks TLS, yet httpx builds two TLS contexts for every client, each

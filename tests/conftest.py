@@ -11,11 +11,18 @@ from dataclasses import fields
 from pathlib import Path
 
 import pytest
-from cli_support import EXAMPLE, REPO, Result, WriteFiles, run_cli
+from cli_support import EXAMPLE, EXAMPLE_LLM_KEY, REPO, Result, WriteFiles, run_cli
 from e2e_support import Emulator, emulator, make_project, pc
 from state_servers import pg_url  # noqa: F401  (the state tests' PostgreSQL, per session)
 
 from personactl.emulator.settings import EmulatorSettings
+
+
+@pytest.fixture(autouse=True)
+def _example_llm_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The example's LLM key for the tests that run personactl with os.environ as it is
+    (cli_support.cli_environment sets it for the others)."""
+    monkeypatch.setenv("ACME_LLM_KEY", EXAMPLE_LLM_KEY)
 
 
 @pytest.fixture

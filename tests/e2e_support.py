@@ -84,6 +84,12 @@ class Emulator:
         with self.client() as c:
             return list(c.get("/v1/tools", params={"perPage": 100}).json()["data"])
 
+    def llms(self) -> list[dict[str, Any]]:
+        """The custom LLMs (the stock catalog left out)."""
+        with self.client() as c:
+            query = {"perPage": 100, "includeDefaults": "false"}
+            return list(c.get("/v1/llms", params=query).json()["data"])
+
 
 @functools.cache
 def _ssl_context() -> ssl.SSLContext:

@@ -24,11 +24,12 @@ CREATED = [f"tool {n!r}: created" for n in TOOLS] + [f"persona {n!r}: created" f
 
 
 def progress_of_creates(lines: list[str]) -> None:
-    """Numbered as each write finishes: tools (in any order) before personas."""
-    assert [line.split(" ", 1)[0] for line in lines] == [f"[{i}/7]" for i in range(1, 8)], lines
+    """Numbered as each write finishes: the LLM, tools (in any order), then personas."""
+    assert [line.split(" ", 1)[0] for line in lines] == [f"[{i}/8]" for i in range(1, 9)], lines
     rest = [line.split(" ", 1)[1] for line in lines]
-    assert sorted(rest[:3]) == sorted(CREATED[:3]) and sorted(rest[3:]) == sorted(CREATED[3:])
-SUMMARY_7 = "Apply complete! Resources: 7 created, 0 updated, 0 deleted, 0 failed."
+    assert rest[0] == "llm 'acme-gateway': created"
+    assert sorted(rest[1:4]) == sorted(CREATED[:3]) and sorted(rest[4:]) == sorted(CREATED[3:])
+SUMMARY_ALL = "Apply complete! Resources: 8 created, 0 updated, 0 deleted, 0 failed."
 NOTHING = "Apply complete! Resources: 0 created, 0 updated, 0 deleted, 0 failed."
 STATE_KEYS = [
     "kind",
@@ -60,9 +61,9 @@ def state_ids(project: Path) -> dict[tuple[str, str], str]:
 def live_ids(emu: Emulator) -> dict[tuple[str, str], str]:
     """Live resources by (kind, name without the t- prefix); fails on a duplicate name."""
     out: dict[tuple[str, str], str] = {}
-    for kind, items in (("Persona", emu.personas()), ("Tool", emu.tools())):
+    for kind, items in (("Persona", emu.personas()), ("Tool", emu.tools()), ("LLM", emu.llms())):
         for item in items:
-            key = (kind, item["name"].removeprefix("t-"))
+            key = (kind, item["displayName" if kind == "LLM" else "name"].removeprefix("t-"))
             assert key not in out, f"duplicate {key}"
             out[key] = item["id"]
     return out
@@ -71,21 +72,23 @@ def live_ids(emu: Emulator) -> dict[tuple[str, str], str]:
 def test_first_apply_creates_tools_then_personas(project: Path, emu: Emulator) -> None:
     r = pc(project, "apply", "--auto-approve")
     assert r.code == 0, r.err
-    assert r.lines[-2:] == ["Plan: 7 to create, 0 to update, 0 to delete, 0 unchanged.", SUMMARY_7]
+    plan_line = "Plan: 8 to create, 0 to update, 0 to delete, 0 unchanged."
+    assert r.lines[-2:] == [plan_line, SUMMARY_ALL]
     progress_of_creates(r.err.splitlines())
     assert TOKEN not in r.out + r.err
     writes = emu.writes()
-    assert [(w.method, w.path) for w in writes] == [("POST", "/v1/tools")] * 3 + [
-        ("POST", "/v1/personas")
-    ] * 4
-    assert sorted(w.body["name"] for w in writes[:3]) == sorted(f"t-{n}" for n in TOOLS)
-    assert sorted(w.body["name"] for w in writes[3:]) == sorted(f"t-{n}" for n in PERSONAS)
+    assert [(w.method, w.path) for w in writes] == [("POST", "/v1/llms")] + [
+        ("POST", "/v1/tools")
+    ] * 3 + [("POST", "/v1/personas")] * 4
+    assert writes[0].body["displayName"] == "t-acme-gateway"
+    assert sorted(w.body["name"] for w in writes[1:4]) == sorted(f"t-{n}" for n in TOOLS)
+    assert sorted(w.body["name"] for w in writes[4:]) == sorted(f"t-{n}" for n in PERSONAS)
     # The webhook's secret header went out in clear, and nowhere else.
-    (orders,) = [w for w in writes if w.body["name"] == "t-order-lookup"]
+    (orders,) = [w for w in writes if w.body.get("name") == "t-order-lookup"]
     assert orders.body["config"]["headers"]["Authorization"] == f"Bearer {TOKEN}"
     # Personas reference the ids of the tools created moments before.
     live = live_ids(emu)
-    (cara,) = [w for w in writes if w.body["name"] == "t-support-cara"]
+    (cara,) = [w for w in writes if w.body.get("name") == "t-support-cara"]
     assert cara.body["toolIds"] == sorted(
         live[("Tool", n)] for n in ("order-lookup", "show-product", "end-call")
     )
@@ -100,7 +103,8 @@ def test_first_apply_creates_tools_then_personas(project: Path, emu: Emulator) -
         assert entry["id"] == live[(entry["kind"], entry["name"])]
         assert entry["anamName"] == "t-" + entry["name"]
         # observed is stored only where it differs from applied: the name came back as sent
-        assert entry["applied"]["name"] == entry["anamName"] and "name" not in entry["observed"]
+        name = "displayName" if entry["kind"] == "LLM" else "name"
+        assert entry["applied"][name] == entry["anamName"] and name not in entry["observed"]
         assert list(entry["fingerprint"]) == ["updatedAt", "hash"]
     text = (project / ".personactl" / "emu.json").read_text()
     assert TOKEN not in text and "⟦secret:ACME_ORDERS_TOKEN:" in text
@@ -120,7 +124,7 @@ def test_second_apply_sends_no_writes(applied: Path, emu: Emulator) -> None:
     assert (r.code, r.err) == (0, "")
     assert r.lines[-3:] == [
         "No changes. The live personas and tools match the manifests.",
-        "Plan: 0 to create, 0 to update, 0 to delete, 7 unchanged.",
+        "Plan: 0 to create, 0 to update, 0 to delete, 8 unchanged.",
         NOTHING,
     ]
     assert emu.writes() == []
@@ -138,7 +142,7 @@ def test_apply_without_a_terminal_needs_auto_approve(project: Path, emu: Emulato
         "error: apply needs --auto-approve (or a plan file from `plan --out`) when not run "
         "from a terminal\n"
     )
-    assert r.lines[-1] == "Plan: 7 to create, 0 to update, 0 to delete, 0 unchanged."
+    assert r.lines[-1] == "Plan: 8 to create, 0 to update, 0 to delete, 0 unchanged."
     assert emu.writes() == []
     assert not (project / ".personactl" / "emu.json").exists()
 
@@ -165,7 +169,7 @@ def test_json_output(project: Path, emu: Emulator) -> None:
     assert doc == {
         "environment": "emu",
         "ok": True,
-        "summary": {"created": 7, "updated": 0, "deleted": 0, "failed": 0},
+        "summary": {"created": 8, "updated": 0, "replaced": 0, "deleted": 0, "failed": 0},
         "resources": [
             {
                 "kind": kind,
@@ -175,13 +179,13 @@ def test_json_output(project: Path, emu: Emulator) -> None:
                 "ok": True,
                 "message": "created",
             }
-            for kind, names in (("Tool", TOOLS), ("Persona", PERSONAS))
+            for kind, names in (("LLM", ["acme-gateway"]), ("Tool", TOOLS), ("Persona", PERSONAS))
             for name in names
         ],
     }
     # The plan and the progress go to stderr.
-    assert "Plan: 7 to create, 0 to update, 0 to delete, 0 unchanged." in r.err
-    progress_of_creates(r.err.splitlines()[-7:])
+    assert "Plan: 8 to create, 0 to update, 0 to delete, 0 unchanged." in r.err
+    progress_of_creates(r.err.splitlines()[-8:])
 
 
 # -- saved plans ------------------------------------------------------------------------
@@ -270,7 +274,7 @@ def test_a_saved_plan_applies_once(project: Path, emu: Emulator, tmp_path: Path)
         "(serial 0 -> 1); make a new one with `personactl plan --out FILE`\n"
     )
     assert emu.writes() == []
-    assert len(emu.personas()) == 4 and len(emu.tools()) == 3
+    assert len(emu.personas()) == 4 and len(emu.tools()) == 3 and len(emu.llms()) == 1
 
 
 @pytest.mark.parametrize(
@@ -340,8 +344,8 @@ def test_a_second_apply_fails_at_once_while_the_first_holds_the_lock(tmp_path: P
             second.err,
         ), second.err
         assert first.returncode == 0, err
-        assert out.splitlines()[-1] == SUMMARY_7
-        assert len(emu.personas()) == 4 and len(emu.tools()) == 3
+        assert out.splitlines()[-1] == SUMMARY_ALL
+        assert len(emu.personas()) == 4 and len(emu.tools()) == 3 and len(emu.llms()) == 1
         assert pc(project, "plan", "--detailed-exitcode").code == 0
 
 
@@ -406,6 +410,7 @@ def test_prune_deletes_only_what_the_state_recorded(applied: Path, emu: Emulator
     )
     assert writes[2:] == [("DELETE", f"/v1/tools/{ids[('Tool', 'show-product')]}")]
     assert set(state_ids(applied)) == {
+        ("LLM", "acme-gateway"),
         ("Persona", "concierge-lea"),
         ("Persona", "support-cara"),
         ("Tool", "end-call"),
@@ -443,16 +448,17 @@ def test_prune_with_no_manifests_is_refused(applied: Path, emu: Emulator) -> Non
     r = pc(applied, "apply", "--prune", "--auto-approve", "-l", "team=nobody")
     assert (r.code, r.out) == (1, "")
     assert r.err.startswith("error: no resource matches -l team=nobody (labels in use: ")
-    for path in [*applied.glob("personas/*.yaml"), *applied.glob("tools/*.yaml")]:
-        path.unlink()
+    for folder in ("personas", "tools", "llms"):
+        for path in applied.glob(f"{folder}/*.yaml"):
+            path.unlink()
     r = pc(applied, "apply", "--prune", "--auto-approve")
     assert (r.code, r.out) == (1, "")
     assert r.err == (
-        "error: no manifests found by personas/*.yaml, tools/*.yaml in personactl.yaml; "
-        "check spec.manifests in personactl.yaml\n"
+        "error: no manifests found by personas/*.yaml, tools/*.yaml, llms/*.yaml in "
+        "personactl.yaml; check spec.manifests in personactl.yaml\n"
     )
     assert emu.log == []
-    assert len(state_ids(applied)) == 7
+    assert len(state_ids(applied)) == 8
 
 
 def test_a_tool_dropped_by_its_last_user_is_pruned_in_the_same_run(

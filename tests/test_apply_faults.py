@@ -39,9 +39,10 @@ WRITES = ("POST", "PUT", "DELETE")
 def live(emu: Emulator) -> dict[tuple[str, str], list[str]]:
     """Live resources by (kind, name without the t- prefix): lists of ids, to see duplicates."""
     out: dict[tuple[str, str], list[str]] = {}
-    for kind, items in (("Persona", emu.personas()), ("Tool", emu.tools())):
+    for kind, items in (("Persona", emu.personas()), ("Tool", emu.tools()), ("LLM", emu.llms())):
         for item in items:
-            out.setdefault((kind, item["name"].removeprefix("t-")), []).append(item["id"])
+            name = item["displayName" if kind == "LLM" else "name"]
+            out.setdefault((kind, name.removeprefix("t-")), []).append(item["id"])
     return out
 
 
@@ -51,7 +52,9 @@ def assert_no_duplicates(emu: Emulator, complete: bool = True) -> dict[tuple[str
     assert not dupes, f"duplicates: {dupes}"
     if complete:
         assert sorted(found) == sorted(
-            [("Persona", n) for n in PERSONAS] + [("Tool", n) for n in TOOLS]
+            [("Persona", n) for n in PERSONAS]
+            + [("Tool", n) for n in TOOLS]
+            + [("LLM", "acme-gateway")]
         )
     return {k: v[0] for k, v in found.items()}
 
@@ -69,11 +72,12 @@ def check_state_file(project: Path) -> dict[str, Any] | None:
     for entry in doc["resources"]:
         # `unobserved`: the applied keys the server did not return (version 3)
         assert [k for k in entry if k != "unobserved"] == ENTRY_KEYS
-        assert entry["kind"] in ("Persona", "Tool")
+        assert entry["kind"] in ("LLM", "Persona", "Tool")
         assert entry["anamName"] == "t-" + entry["name"]
         assert isinstance(entry["id"], str) and entry["id"]
         # What was sent; a resource adopted by name after a kill has sent nothing yet.
-        assert entry["applied"].get("name", entry["anamName"]) == entry["anamName"]
+        name_key = "displayName" if entry["kind"] == "LLM" else "name"
+        assert entry["applied"].get(name_key, entry["anamName"]) == entry["anamName"]
         assert list(entry["fingerprint"]) == ["updatedAt", "hash"]
     assert TOKEN not in path.read_text()
     return doc
@@ -125,7 +129,10 @@ def fail_writes(emu: Emulator, should_fail: Any) -> list[str]:
 
 def seeded_500(seed: int, rate: float) -> Any:
     def pick(request: Request) -> bool:
-        name = json.loads(request.raw_body or b"{}").get("name", request.path)
+        body = json.loads(request.raw_body or b"{}")
+        if "displayName" in body:
+            return False  # the example's LLM is not drawn: it always goes through
+        name = body.get("name", request.path)
         return random.Random(f"{seed}:{name}").random() < rate
 
     return pick
@@ -153,7 +160,11 @@ def test_partial_failure_keeps_going_and_records_exactly_the_successes(
     r = pc(project, "apply", "--auto-approve")
     assert r.code == 1
     failures = {("Tool", n) for n in tools_failed} | {("Persona", n) for n in own | left_out}
-    everything = {("Tool", n) for n in TOOLS} | {("Persona", n) for n in PERSONAS}
+    everything = (
+        {("Tool", n) for n in TOOLS}
+        | {("Persona", n) for n in PERSONAS}
+        | {("LLM", "acme-gateway")}
+    )
     ok = everything - failures
     # Only resources that could be tried were sent; the others were not.
     assert sorted(failed_names) == sorted(f"t-{n}" for n in tools_failed | own)
@@ -163,7 +174,7 @@ def test_partial_failure_keeps_going_and_records_exactly_the_successes(
     )
     # One progress line per resource, then one error line per failure.
     err = r.err.splitlines()
-    progress, errors = err[:7], err[7:]
+    progress, errors = err[:8], err[8:]
     for kind, name in everything:
         word = kind.lower()
         if (kind, name) in ok:
@@ -263,9 +274,9 @@ def test_retried_faults_converge_without_duplicates(tmp_path: Path, seed: int) -
         r = pc(project, "apply", "--auto-approve")
         assert r.code == 0, r.err
         assert (
-            r.lines[-1] == "Apply complete! Resources: 7 created, 0 updated, 0 deleted, 0 failed."
+            r.lines[-1] == "Apply complete! Resources: 8 created, 0 updated, 0 deleted, 0 failed."
         )
-        # 5 list pages and 7 POSTs without faults: the rest were retries.
+        # 6 list pages and 8 POSTs without faults: the rest were retries.
         assert len(emu.log) > 12
         r = pc(project, "plan", "--detailed-exitcode")
         assert r.code == 0, r.out + r.err
@@ -289,7 +300,7 @@ def test_dropped_connections_never_duplicate(tmp_path: Path, seed: int) -> None:
         adopted = r.err.count("created (adopted after a dropped connection)")
         # Every POST beyond one per resource follows a drop that found nothing...
         # which cannot happen here (the emulator commits before it drops): so none.
-        assert len(posts) == 7, [w.body["name"] for w in posts]
+        assert len(posts) == 8, [w.body.get("name") for w in posts]
         _ADOPTED.append(adopted)
         r = pc(project, "plan", "--detailed-exitcode")
         assert r.code == 0, r.out + r.err

@@ -274,7 +274,7 @@ def add_override(example: Path, block: str) -> Path:
 def test_override_is_deep_merged_rendered_and_settles_warnings(example: Path) -> None:
     support = example / "personas" / "support.yaml"
     support.write_text(support.read_text() + OVERRIDE)
-    assert run_cli(["validate"], example).out == "7 files checked: no errors\n"
+    assert run_cli(["validate"], example).out == "8 files checked: no errors\n"
     doc, err = export(["support-cara"], example)
     assert doc["tags"] == ["acme", "sandbox"]  # a Jinja template, like spec strings
     assert doc["audio"] == {

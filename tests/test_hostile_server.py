@@ -472,7 +472,7 @@ def test_a_post_answer_without_id_fails_that_persona_only_and_the_next_run_adopt
     r = cli(project, monkeypatch, "apply", "--auto-approve")
     assert r.code == 1
     assert r.lines[-1] == (
-        "Apply finished with errors! Resources: 6 created, 0 updated, 0 deleted, 1 failed."
+        "Apply finished with errors! Resources: 7 created, 0 updated, 0 deleted, 1 failed."
     )
     assert r.err.splitlines()[-1] == (
         f"error: Persona 'support-cara': the Anam API at {emu.url} answered POST /v1/personas "
@@ -485,7 +485,7 @@ def test_a_post_answer_without_id_fails_that_persona_only_and_the_next_run_adopt
     emu.reset_log()
     r = cli(project, monkeypatch, "apply", "--auto-approve")
     assert r.code == 0, r.err
-    assert "Plan: 0 to create, 0 to update, 0 to delete, 7 unchanged." in r.lines
+    assert "Plan: 0 to create, 0 to update, 0 to delete, 8 unchanged." in r.lines
     assert emu.writes() == []
     assert [p["name"] for p in emu.personas()].count("t-support-cara") == 1
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import yaml
-from cli_support import Result, run_inprocess
+from cli_support import EXAMPLE_LLM_KEY, Result, run_inprocess
 from e2e_support import KEY, TOKEN, Emulator, edit, emulator, pc
 
 from personactl.manifest.schemas import schema_path
@@ -44,7 +44,8 @@ def run(monkeypatch: pytest.MonkeyPatch) -> Any:
         with monkeypatch.context() as m:
             for name in [n for n in os.environ if n.startswith("ACME_") or n == "PIN"]:
                 m.delenv(name)
-            for name, value in {"EMU_KEY": KEY, "ACME_ORDERS_TOKEN": TOKEN, **(env or {})}.items():
+            example = {"EMU_KEY": KEY, "ACME_ORDERS_TOKEN": TOKEN, "ACME_LLM_KEY": EXAMPLE_LLM_KEY}
+            for name, value in {**example, **(env or {})}.items():
                 m.setenv(name, value)
             m.setenv("NO_COLOR", "1")
             return run_inprocess(list(args), project)
@@ -244,7 +245,7 @@ def test_personas_sharing_a_name_are_skipped_by_all_and_pinned_by_id(
     emu.reset_log()
     r = run(applied, "plan", "--detailed-exitcode")
     assert r.code == 0, r.out + r.err
-    assert r.lines[-1] == "Plan: 0 to create, 0 to update, 0 to delete, 8 unchanged."
+    assert r.lines[-1] == "Plan: 0 to create, 0 to update, 0 to delete, 9 unchanged."
 
 
 # -- 2. secrets the state knows about ---------------------------------------------------
@@ -310,7 +311,7 @@ def test_secrets_in_texts_come_back_as_secret_calls(
     emu.reset_log()
     r = run(project, "plan", "--detailed-exitcode", env={"PIN": SECRET_PIN})
     assert r.code == 0, r.out + r.err
-    assert r.lines[-1] == "Plan: 0 to create, 0 to update, 0 to delete, 7 unchanged."
+    assert r.lines[-1] == "Plan: 0 to create, 0 to update, 0 to delete, 8 unchanged."
     assert emu.writes() == []
 
 
@@ -386,7 +387,7 @@ def test_import_takes_only_names_with_the_environments_prefix(
     emu.reset_log()
     r = run(applied, "plan", "--detailed-exitcode")
     assert r.code == 0, r.out + r.err
-    assert r.lines[-1] == "Plan: 0 to create, 0 to update, 0 to delete, 8 unchanged."
+    assert r.lines[-1] == "Plan: 0 to create, 0 to update, 0 to delete, 9 unchanged."
     assert emu.writes() == []
 
     for args in (("--name", "sales-sam"), ("--id", bare)):

@@ -27,7 +27,7 @@ def test_ctrl_c_finishes_what_is_in_flight_and_reports(tmp_path: Path) -> None:
         proc = _start_apply(project)
         assert proc.stderr is not None
         first = proc.stderr.readline()
-        assert first.startswith("[1/7] tool "), first
+        assert first.startswith("[1/8] llm "), first
         proc.send_signal(signal.SIGINT)
         out, rest = proc.communicate(timeout=60)
         err = first + rest
@@ -35,10 +35,10 @@ def test_ctrl_c_finishes_what_is_in_flight_and_reports(tmp_path: Path) -> None:
         done = [line for line in err.splitlines() if line.startswith("[")]
         state = json.loads((project / ".personactl" / "emu.json").read_text())
         # The progress, the summary and the state agree on what was done.
-        assert len(state["resources"]) == len(done) < 7
+        assert len(state["resources"]) == len(done) < 8
         assert out.splitlines()[-1] == (
             f"Apply interrupted! Resources: {len(done)} created, 0 updated, 0 deleted, "
-            f"0 failed, {7 - len(done)} not started."
+            f"0 failed, {8 - len(done)} not started."
         )
         assert "Interrupted: finishing the writes in flight and starting no new ones" in err
         assert err.endswith(
@@ -49,9 +49,9 @@ def test_ctrl_c_finishes_what_is_in_flight_and_reports(tmp_path: Path) -> None:
         # A re-run continues where it stopped, and then there is nothing left.
         r = pc(project, "apply", "--auto-approve")
         assert r.code == 0, r.err
-        assert f"{7 - len(done)} created" in r.out
+        assert f"{8 - len(done)} created" in r.out
         assert pc(project, "plan", "--detailed-exitcode").code == 0
-        assert len(emu.personas()) == 4 and len(emu.tools()) == 3
+        assert len(emu.personas()) == 4 and len(emu.tools()) == 3 and len(emu.llms()) == 1
 
 
 def test_a_second_ctrl_c_stops_at_once(tmp_path: Path) -> None:
@@ -59,7 +59,7 @@ def test_a_second_ctrl_c_stops_at_once(tmp_path: Path) -> None:
         project = make_project(tmp_path / "proj", emu.url)
         proc = _start_apply(project)
         assert proc.stderr is not None
-        assert proc.stderr.readline().startswith("[1/7] ")
+        assert proc.stderr.readline().startswith("[1/8] ")
         proc.send_signal(signal.SIGINT)
         assert proc.stderr.readline() == "\n"
         assert proc.stderr.readline().startswith("Interrupted: ")

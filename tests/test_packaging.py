@@ -19,7 +19,7 @@ def test_wheel_contains_schemas_and_entry_point(tmp_path: Path) -> None:
     )
     (wheel,) = tmp_path.glob("personactl-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    for kind in ("project", "persona", "tool"):
+    for kind in ("project", "persona", "tool", "llm"):
         assert f"personactl/schemas/{kind}.schema.json" in names
     assert "personactl/__main__.py" in names
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))

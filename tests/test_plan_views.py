@@ -701,7 +701,13 @@ def test_views_agree_on_what_changes() -> None:
         assert f'{kind.lower()} "{name}"' in text
         assert f"| {kind} | `{name}` |" in md
     assert [(c["kind"], c["name"]) for c in data["changes"] if c["action"] != "no-op"] == changing
-    assert data["summary"] == {"create": 1, "update": 3, "delete": 1, "unchanged": 2}
+    assert data["summary"] == {
+        "create": 1,
+        "update": 3,
+        "replace": 0,
+        "delete": 1,
+        "unchanged": 2,
+    }
 
 
 def test_every_json_key_is_documented() -> None:

@@ -107,7 +107,7 @@ def test_a_broken_project_file_hides_no_root_cause_behind_undefined_vars(
     edit(project / "personactl.yaml", "  vars:", "  vars: [")
     r = run_inprocess(["validate"], project)
     assert r.lines == [
-        "personactl.yaml:14:18: invalid YAML: did not find expected ',' or ']' while parsing a "
+        "personactl.yaml:15:18: invalid YAML: did not find expected ',' or ']' while parsing a "
         "flow sequence",
         "1 error in 1 file",
     ]
@@ -143,8 +143,8 @@ def test_plan_with_no_manifests_does_not_suggest_paths(write: WriteFiles) -> Non
     r = run_inprocess(["plan"], root)
     assert (r.code, r.out) == (1, "")
     assert r.err == (
-        "error: no manifests found by personas/**/*.yaml, tools/**/*.yaml in personactl.yaml; "
-        "check spec.manifests in personactl.yaml\n"
+        "error: no manifests found by personas/**/*.yaml, tools/**/*.yaml, llms/**/*.yaml in "
+        "personactl.yaml; check spec.manifests in personactl.yaml\n"
     )
     r = run_inprocess(["plan"], root / "..")
     assert r.err.endswith(

@@ -33,14 +33,22 @@ def test_the_main_job_twice_reports_no_changes(example: Path) -> None:
     main_job, _ = readme_commands()
     personactl_part = main_job.split("&& ", 3)[-1]  # after venv, install and cd
     env_part, command = personactl_part.split(" ../../.venv/bin/personactl ")
-    name, _, value = env_part.partition("=")
+    env = dict(assignment.split("=", 1) for assignment in shlex.split(env_part))
+    # It sets every secret the example reads (the webhook's token, the LLM's key).
+    read = {
+        m
+        for path in example.rglob("*.yaml")
+        for m in re.findall(r'secret\("([A-Z_]+)"\)', path.read_text())
+    }
+    assert set(env) == read == {"ACME_ORDERS_TOKEN", "ACME_LLM_KEY"}
     args = shlex.split(command)
-    first = run_cli(args, cwd=example, env={name: value})
+    first = run_cli(args, cwd=example, env=env)
     assert first.code == 0, first.err
     assert first.out.splitlines()[-1] == (
-        "Apply complete! Resources: 7 created, 0 updated, 0 deleted, 0 failed."
+        "Apply complete! Resources: 8 created, 0 updated, 0 deleted, 0 failed."
     )
-    second = run_cli(args, cwd=example, env={name: value})
+    second = run_cli(args, cwd=example, env=env)
     assert second.code == 0, second.err
     assert "No changes. The live personas and tools match the manifests." in second.out
-    assert value not in first.out + first.err + second.out + second.err
+    for value in env.values():
+        assert value not in first.out + first.err + second.out + second.err

@@ -20,6 +20,7 @@ def test_sandbox_render_prefixes_names_and_renders_templates(example: Path) -> N
     assert r.code == 0, r.err
     docs = {d["metadata"]["name"]: d for d in json.loads(r.out)}
     assert sorted(docs) == [
+        "acme-gateway",
         "concierge-lea",
         "end-call",
         "onboarding-mia",
@@ -92,7 +93,9 @@ def test_unknown_names_and_environments(example: Path) -> None:
     env = {"ACME_ORDERS_TOKEN": TOKEN}
     r = render(example, "support-carla", env=env)
     assert r.code == 1
-    assert r.err.startswith("error: no resource named 'support-carla' (known: concierge-lea, ")
+    assert r.err.startswith(
+        "error: no resource named 'support-carla' (known: acme-gateway, concierge-lea, "
+    )
     r = render(example, "-e", "qa", env=env)
     assert r.err == (
         "error: unknown environment 'qa' (known: production, sandbox, staging); define it "

@@ -10,7 +10,7 @@ import pytest
 from cli_support import EXAMPLE, REPO, run_cli, run_inprocess
 
 
-@pytest.mark.parametrize("kind", ["project", "persona", "tool", "plan"])
+@pytest.mark.parametrize("kind", ["project", "persona", "tool", "llm", "plan"])
 def test_schema_prints_the_shipped_file_and_it_is_valid(kind: str, tmp_path: Path) -> None:
     r = run_cli(["schema", kind], cwd=tmp_path)
     assert r.code == 0
@@ -23,7 +23,7 @@ def test_schema_prints_the_shipped_file_and_it_is_valid(kind: str, tmp_path: Pat
 def test_schema_rejects_unknown_kind(tmp_path: Path) -> None:
     r = run_cli(["schema", "avatar"], cwd=tmp_path)
     assert r.code == 1
-    assert "Invalid value for '{project|persona|tool|plan}'" in r.err
+    assert "Invalid value for '{project|persona|tool|llm|plan}'" in r.err
 
 
 def test_examples_use_the_modeline_and_validate_against_the_schema() -> None:
@@ -93,7 +93,7 @@ def test_real_plans_validate_against_the_printed_plan_schema(
     first = run_inprocess(["plan", "-o", "json"], example)
     assert first.code == 0, first.err
     created = json.loads(first.out)
-    assert created["summary"]["create"] == 7
+    assert created["summary"]["create"] == 8
     check(created)
     assert run_inprocess(["apply", "--auto-approve"], example).code == 0
     support = example / "personas" / "support.yaml"
@@ -103,7 +103,13 @@ def test_real_plans_validate_against_the_printed_plan_schema(
     second = run_inprocess(["plan", "-o", "json", "--prune"], example)
     assert second.code == 0, second.err
     updated = json.loads(second.out)
-    assert updated["summary"] == {"create": 0, "update": 2, "delete": 2, "unchanged": 3}
+    assert updated["summary"] == {
+        "create": 0,
+        "update": 2,
+        "replace": 0,
+        "delete": 2,
+        "unchanged": 4,
+    }
     check(updated)
     saved = run_inprocess(["plan", "--prune", "--out", "plan.json"], example)
     assert saved.code == 0, saved.err

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from personactl.anam.client import AnamClient, Outcome
 
 # Where each kind lives.
-RESOURCE_PATHS = {"Persona": "/v1/personas", "Tool": "/v1/tools"}
+RESOURCE_PATHS = {"Persona": "/v1/personas", "Tool": "/v1/tools", "LLM": "/v1/llms"}
 
 # Every list by the name commands and manifests use for it.
 LIST_PATHS = {
@@ -33,7 +33,7 @@ LIST_PATHS = {
     "tools": RESOURCE_PATHS["Tool"],
     "avatars": "/v1/avatars",
     "voices": "/v1/voices",
-    "llms": "/v1/llms",
+    "llms": RESOURCE_PATHS["LLM"],
     "knowledge": "/v1/knowledge/groups",
 }
 # Lists whose endpoint takes no `search` (it answers a bare array).
@@ -90,9 +90,13 @@ class AnamApi:
         return self.get("Tool", ident)
 
     def find_by_name(self, kind: str, name: str) -> list[Resource]:
-        """The live resources of a kind named exactly `name` (the API's search is broader)."""
+        """The live resources of a kind named exactly `name` (the API's search is broader);
+        never a stock LLM (the kind's identity key says which key is the name)."""
+        from personactl.anam.kinds import KINDS, is_custom_llm
+
+        key = KINDS[kind].name_key
         items = self.client.list_all(resource_path(kind), {"search": name})
-        return [i for i in items if i.get("name") == name]
+        return [i for i in items if i.get(key) == name and (kind != "LLM" or is_custom_llm(i))]
 
     # -- writes (engine.apply.Api) ----------------------------------------------------
 

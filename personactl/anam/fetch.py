@@ -1,4 +1,4 @@
-"""Fetch stage: the live personas and tools, matched to the manifests.
+"""Fetch stage: the live personas, tools and custom LLMs, matched to the manifests.
 
 Identity (DESIGN.md §3): a resource is matched by its pinned `metadata.id`,
 else by the id in the environment's state file, else by exact name among the
@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from personactl.anam.api import AnamApi
 from personactl.anam.client import AnamClient, Outcome
 from personactl.anam.errors import NotFound
+from personactl.anam.kinds import KINDS, NO_LLM, is_custom_llm
 from personactl.anam.normalize import normalize
 from personactl.anam.resolve import Catalog
 from personactl.core.errors import Diagnostic
@@ -54,8 +55,10 @@ def catalog_needs(rendered: list[Rendered]) -> set[str]:
                 need.add("avatars")
             if "voice" in spec:
                 need.add("voices")
-            if isinstance(spec.get("llm"), dict):
+            if isinstance(spec.get("llm"), dict | str) and spec["llm"] != NO_LLM:
                 need.add("llms")
+        elif r.kind == "LLM":
+            need.add("llms")
         elif isinstance(spec.get("config"), dict) and "documentFolders" in spec["config"]:
             need.add("knowledge")
     return need
@@ -65,7 +68,10 @@ def fetch(
     client: AnamClient, rendered: list[Rendered], state: StateView | None, managed_kinds: set[str]
 ) -> LiveSet:
     live = LiveSet()
-    lists = ["personas", "tools", *sorted(catalog_needs(rendered))]
+    needs = catalog_needs(rendered)
+    if any(e.kind == "LLM" and "LLM" in managed_kinds for e in (state.resources if state else [])):
+        needs.add("llms")  # an LLM in the state may be a prune candidate
+    lists = ["personas", "tools", *sorted(needs)]
     reads = AnamApi(client)
     results = client.map_concurrent(reads.listing, lists)
     fetched: dict[str, list[dict[str, Any]]] = {}
@@ -79,7 +85,12 @@ def fetch(
         knowledge=fetched.get("knowledge", []),
         tools=fetched["tools"],
     )
-    summaries = {"Persona": fetched["personas"], "Tool": fetched["tools"]}
+    summaries = {
+        "Persona": fetched["personas"],
+        "Tool": fetched["tools"],
+        # LLM manifests are custom LLMs: a stock one is never matched, updated or deleted
+        "LLM": [i for i in fetched.get("llms", []) if is_custom_llm(i)],
+    }
     by_id = {kind: {str(i.get("id")): i for i in items} for kind, items in summaries.items()}
     named: dict[str, dict[Any, list[dict[str, Any]]]] = {}  # kind -> name -> items, by _named
 
@@ -131,7 +142,7 @@ def fetch(
         elif r.kind == "Persona":
             to_get.append((key, ident))
         else:
-            live.matched[key] = normalize(r.kind, by_id["Tool"][ident])
+            live.matched[key] = normalize(r.kind, by_id[r.kind][ident])  # list items are whole
 
     # Resources in the state but no longer in the manifests (prune candidates).
     wanted = {(r.kind, r.name) for r in rendered}
@@ -142,8 +153,8 @@ def fetch(
         item = by_id.get(entry.kind, {}).get(entry.id)
         if item is None:
             live.orphans.append((entry, None))
-        elif entry.kind == "Tool":
-            live.orphans.append((entry, normalize("Tool", item)))
+        elif entry.kind != "Persona":
+            live.orphans.append((entry, normalize(entry.kind, item)))
         else:
             orphan_gets.append(entry)
 
@@ -173,7 +184,23 @@ def _named(
     state was quadratic: 2.4 s at 10,000 personas)."""
     if kind not in cache:
         index: dict[Any, list[dict[str, Any]]] = {}
+        name_key = KINDS[kind].name_key
         for item in items:
-            index.setdefault(item.get("name"), []).append(item)
+            index.setdefault(item.get(name_key), []).append(item)
         cache[kind] = index
     return cache[kind]
+
+
+def unmanaged_personas(client: AnamClient, live: LiveSet, state: StateView | None) -> list[Live]:
+    """Every live persona no manifest or state entry stands for, read whole (its list
+    item has no llmId): asked only when a plan replaces or deletes an LLM."""
+    known = {m.id for m in live.matched.values() if m is not None}
+    known |= {entry.id for entry, _ in live.orphans}
+    known |= {entry.id for entry in (state.resources if state else [])}
+    ids = [str(p.get("id")) for p in live.persona_list if str(p.get("id")) not in known]
+    out = []
+    for outcome in client.map_concurrent(AnamApi(client).persona, ids):
+        if isinstance(outcome.error, NotFound):  # deleted since the list
+            continue
+        out.append(normalize("Persona", outcome.unwrap()))
+    return out

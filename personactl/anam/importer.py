@@ -20,7 +20,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from personactl.anam.kinds import NO_LLM, PERSONA, TOOL
+from personactl.anam.kinds import LLM, NO_LLM, PERSONA, TOOL
 from personactl.anam.resolve import Catalog
 from personactl.core.errors import Location
 from personactl.core.secrets import SENTINEL, has_secret
@@ -217,6 +217,26 @@ def llm_ref(catalog: Catalog, ident: str | None) -> Any:
     return {"id": ident}
 
 
+def llm_manifest(raw: dict[str, Any], name: str, applied: dict[str, Any]) -> Imported:
+    """The LLM manifest of a live custom LLM. Its secret is never returned: it becomes the
+    `secret()` the state recorded for it, else one named after the LLM (to be set)."""
+    out = Imported("LLM", name, {})
+    live = LLM.normalize(raw)
+    spec: dict[str, Any] = {}
+    for f in LLM.fields:
+        value = live.get(f.body)
+        if f.body == "secret" or value in (None, "", {}, []):
+            continue
+        spec[f.manifest] = value
+    known = SENTINEL.fullmatch(str(applied.get("secret", "")))
+    var = known.group(1) if known and known.group(1) != "_" else _env_var(name, "secret")
+    spec["secret"] = secret_call(var)
+    out.secrets.append(var)
+    metadata = {"name": name}
+    out.doc = {"apiVersion": "personactl/v1", "kind": "LLM", "metadata": metadata, "spec": spec}
+    return out
+
+
 def _env_var(tool: str, header: str) -> str:
     return re.sub(r"[^A-Z0-9]+", "_", f"{tool}_{header}".upper()).strip("_")
 
@@ -297,18 +317,20 @@ def persona_manifest(
     applied: dict[str, Any],
     prompt_file: str,
     pin: bool = False,
+    llm_names: dict[str, str] | None = None,
 ) -> Imported:
     """The Persona manifest of a live persona; `applied` is its state entry's (or {}).
 
     `prompt_file` is where the prompt goes, relative to the manifest; `pin`
-    writes metadata.id, for a persona whose live name is not unique.
+    writes metadata.id, for a persona whose live name is not unique; `llm_names`
+    names the LLM manifests of custom LLMs (live id -> metadata.name).
     """
     out = Imported("Persona", name, {})
     texts = Texts(applied, out)
     refs: dict[str, Any] = {
         "avatar": lambda ident: avatar_ref(catalog, ident),
         "voice": lambda ident: voice_ref(catalog, ident),
-        "llm": lambda ident: llm_ref(catalog, ident),
+        "LLM": lambda ident: (llm_names or {}).get(ident) or llm_ref(catalog, ident),
         "Tool": lambda ids: sorted(
             (tool_refs.get(t, {"id": t}) for t in ids), key=lambda r: (isinstance(r, dict), str(r))
         ),

@@ -20,6 +20,8 @@ avatar may reset the avatar model.
 
 from __future__ import annotations
 
+from typing import Any
+
 from personactl.anam.api import RESOURCE_PATHS
 from personactl.core.kinds import EACH, Field, Kind
 
@@ -40,7 +42,7 @@ PERSONA = Kind(
             ref="voice",
             resets=("voiceGenerationOptions",),
         ),
-        Field("llm", "llmId", ref="llm"),
+        Field("llm", "llmId", ref="LLM"),
         Field("languageCode", "languageCode", write_only=True, live=True),
         Field("prompt", "systemPrompt", read=("brain", "systemPrompt"), secret_bearing=True),
         Field("initialMessage", "initialMessage", write_only=True, secret_bearing=True, reset=None),
@@ -72,4 +74,37 @@ TOOL = Kind(
     usage="usageCount",
 )
 
-KINDS: dict[str, Kind] = {k.name: k for k in (TOOL, PERSONA)}
+# The POST and PUT bodies of /v1/llms differ: POST takes `urls` (a list of {url,
+# region}) and one llmFormat enum, PUT a single `url` string and another enum. A
+# change a PUT cannot make replaces the LLM. `temperature` is in neither request
+# schema but in both request examples (LlmCreate, LlmUpdate) and in the response.
+LLM_PUT_FORMATS = ("openai", "azure_openai", "groq_openai", "anthropic", "custom")
+
+LLM = Kind(
+    "LLM",
+    RESOURCE_PATHS["LLM"],
+    (
+        Field("description", "description"),
+        Field("llmFormat", "llmFormat", put_enum=LLM_PUT_FORMATS),
+        Field("urls", "urls", put_single="url"),
+        Field("modelName", "modelName"),
+        # Write-only: never returned; the state keeps its sentinel.
+        Field("secret", "secret", write_only=True, secret_bearing=True),
+        Field("temperature", "temperature"),
+        Field("reasoningEffort", "reasoningEffort"),
+        Field("reasoningFormat", "reasoningFormat"),
+        Field("metadata", "metadata", nested=True),
+    ),
+    name_key="displayName",
+)
+
+
+
+def is_custom_llm(item: dict[str, Any]) -> bool:
+    """An LLM of the organization (an LLM manifest's kind), not one of the stock catalog
+    (global, or a default: those answer 403 to PUT and DELETE)."""
+    return item.get("isGlobal") is not True and item.get("isDefault") is not True
+
+
+# In dependency order: what is referred to before its users (deletes go in reverse).
+KINDS: dict[str, Kind] = {k.name: k for k in (LLM, TOOL, PERSONA)}

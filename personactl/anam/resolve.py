@@ -21,7 +21,7 @@ from personactl.core.errors import Diagnostic, Location
 from personactl.core.kinds import Field, Kind
 from personactl.core.refs import REF
 from personactl.core.refs import ref as ref_to
-from personactl.core.suggest import closest
+from personactl.core.suggest import closest, did_you_mean
 from personactl.manifest.render import Rendered
 
 
@@ -59,10 +59,16 @@ def _suggest(name: str, candidates: list[str]) -> str:
 class Resolver:
     """Resolves one environment's rendered resources against a catalog."""
 
-    def __init__(self, catalog: Catalog, tool_ids: dict[str, str | None]) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        tool_ids: dict[str, str | None],
+        llm_ids: dict[str, str | None] | None = None,
+    ) -> None:
         self.catalog = catalog
-        # Tool manifest name -> live id (None: it will be created by this apply).
+        # Tool (LLM) manifest name -> live id (None: it will be created by this apply).
         self.tool_ids = tool_ids
+        self.llm_ids = llm_ids or {}
 
     # -- references ---------------------------------------------------------------------
 
@@ -142,6 +148,16 @@ class Resolver:
     def llm(self, ref: Any, at: Location) -> tuple[str | None, Diagnostic | None]:
         if ref == NO_LLM or (isinstance(ref, dict) and ref.get("id") == NO_LLM):
             return NO_LLM, None
+        if isinstance(ref, str):  # an LLM manifest's metadata.name
+            if ref not in self.llm_ids:
+                return None, Diagnostic.at(
+                    at,
+                    f"LLM {ref!r} is not defined by any LLM manifest"
+                    f"{did_you_mean(ref, set(self.llm_ids))}; name an LLM manifest, or use "
+                    "{name: <catalog name>} or {id: <llm id>}",
+                    "llm-reference",
+                )
+            return self.llm_ids[ref] or ref_to("LLM", ref), None
         if "id" in ref:
             found, err = self._by_id("LLM", self.catalog.llms, ref["id"], at)
         else:
@@ -176,7 +192,7 @@ class Resolver:
         """The full desired body (every field the manifest sets) in API vocabulary,
         with every reference resolved to an id."""
         spec = r.desired_spec(mask=False)
-        body: dict[str, Any] = {"name": r.anam_name}
+        body: dict[str, Any] = {kind.name_key: r.anam_name}
         diags: list[Diagnostic] = []
         for f in kind.fields:
             if f.manifest not in spec:
@@ -205,7 +221,7 @@ class Resolver:
                 else []
             )
             return (found["id"] if found else None), [*([err] if err else []), *checks]
-        if f.ref == "llm":
+        if f.ref == "LLM":
             ident, err = self.llm(value, at)
             return ident, [err] if err else []
         if f.ref == "Tool":
@@ -300,6 +316,9 @@ class Resolver:
         if body_key == "llmId":
             if value == NO_LLM:
                 return NO_LLM
+            made = REF.match(value) if isinstance(value, str) else None
+            if made:  # created (or replaced) by this apply: its id is known after
+                return {"id": "known after apply", "name": made.group(2)}
             m = self.catalog.by_id(self.catalog.llms, value) or {}
             return {"id": value, "name": m.get("displayName")}
         if body_key == "toolIds" and isinstance(value, list):

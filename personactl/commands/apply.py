@@ -130,9 +130,11 @@ def _report(applied: Applied, fmt: str) -> int:
     skipped = [r for r in results if not r.started]
     failed = [r for r in results if not r.ok and r.started]
     counts = {
-        a: sum(1 for r in results if r.ok and r.change.action == a)
+        a: sum(1 for r in results if r.ok and r.change.action == a and not r.retired)
         for a in ("create", "update", "delete")
     }
+    # A replace is done once its old resource is deleted too.
+    replaced = sum(1 for r in results if r.ok and r.change.action == "replace" and r.retired)
     if fmt == "json":
         doc: dict[str, Any] = {
             "environment": plan.environment,
@@ -140,6 +142,7 @@ def _report(applied: Applied, fmt: str) -> int:
             "summary": {
                 "created": counts["create"],
                 "updated": counts["update"],
+                "replaced": replaced,
                 "deleted": counts["delete"],
                 "failed": len(failed),
             },
@@ -165,7 +168,8 @@ def _report(applied: Applied, fmt: str) -> int:
         summary = (
             f"Apply {how}! "
             f"Resources: {counts['create']} created, {counts['update']} updated, "
-            f"{counts['delete']} deleted, {len(failed)} failed"
+            + (f"{replaced} replaced, " if replaced else "")
+            + f"{counts['delete']} deleted, {len(failed)} failed"
             + (f", {len(skipped)} not started." if skipped else ".")
         )
         click.echo(summary)

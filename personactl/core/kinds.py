@@ -51,6 +51,12 @@ class Field:
     resets: tuple[str, ...] = ()  # body keys the API resets when this one changes
     # An options object naming knowledge folders: (key of the names, key of their ids).
     folders: tuple[str, str] = ("", "")
+    # The PUT body takes this list as one string, under this key: the value of that key
+    # in the list's only item (an LLM's `urls` -> `url`). A list the PUT cannot say
+    # (more items, other keys) means the resource must be replaced.
+    put_single: str = ""
+    # The values the PUT schema accepts, when it accepts fewer than the POST (empty: any).
+    put_enum: tuple[str, ...] = ()
 
     @property
     def path(self) -> tuple[str, ...]:
@@ -92,6 +98,8 @@ class Kind:
     fields: tuple[Field, ...] = field(default_factory=tuple)
     # The response key counting the live resources that use this one (a tool's users).
     usage: str | None = None
+    # The body key of the resource's name in Anam (its identity): an LLM's `displayName`.
+    name_key: str = "name"
 
     # -- derived ----------------------------------------------------------------------
 
@@ -106,15 +114,55 @@ class Kind:
     @cached_property
     def order(self) -> list[str]:
         """Body keys in the order plans show them: the name first."""
-        return ["name", *(f.body for f in self.fields)]
+        return [self.name_key, *(f.body for f in self.fields)]
 
     @cached_property
     def put_keys(self) -> frozenset[str]:
-        return frozenset(self.order)
+        """The keys of a PUT body (a field the PUT takes as one string under its own key)."""
+        return frozenset([self.name_key, *(f.put_single or f.body for f in self.fields)])
 
     @cached_property
     def post_keys(self) -> frozenset[str]:
-        return frozenset(["name", *(f.body for f in self.fields if f.on_create)])
+        return frozenset([self.name_key, *(f.body for f in self.fields if f.on_create)])
+
+    def put_request(self, body: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """A change in body vocabulary as the PUT body that makes it, and why a part of it
+        cannot be made by a PUT (then the resource must be replaced)."""
+        put: dict[str, Any] = {}
+        problems: list[str] = []
+        for key, value in body.items():
+            f = self.by_body.get(key)
+            if f is None:
+                put[key] = value
+                continue
+            if f.put_enum and value not in f.put_enum:
+                problems.append(
+                    f"{f.manifest} {value!r} cannot be set by a PUT (it takes "
+                    f"{', '.join(f.put_enum)})"
+                )
+            if not f.put_single:
+                put[key] = value
+            elif (
+                isinstance(value, list)
+                and len(value) == 1
+                and isinstance(value[0], dict)
+                and set(value[0]) == {f.put_single}
+            ):
+                put[f.put_single] = value[0][f.put_single]
+            else:
+                problems.append(
+                    f"{f.manifest} cannot be changed by a PUT (it takes one "
+                    f"{f.put_single} string: a single item with no other key)"
+                )
+        return put, problems
+
+    def from_put(self, sent: Mapping[str, Any]) -> dict[str, Any]:
+        """A PUT body back in body vocabulary (`url` -> `urls: [{url}]`)."""
+        singles = {f.put_single: f.body for f in self.fields if f.put_single}
+        return {
+            singles.get(k, k): [{k: v}] if k in singles else v
+            for k, v in sent.items()
+        }
 
     @cached_property
     def nested(self) -> frozenset[str]:
@@ -151,7 +199,7 @@ class Kind:
     def normalize(self, response: Mapping[str, Any]) -> dict[str, Any]:
         """A GET response in body vocabulary: only the fields it holds (a missing key
         means the API did not return it, never "unset")."""
-        out: dict[str, Any] = {"name": response.get("name")}
+        out: dict[str, Any] = {self.name_key: response.get(self.name_key)}
         for f in self.fields:
             value = f.read_from(response)
             if value is not MISSING:

@@ -1,7 +1,10 @@
 """Apply stage: carry out a Plan, verify every write, record state as it goes.
 
-Consumes only a Plan. Order: tools, then personas (a persona may reference a
-tool created moments before), then deletes in reverse: personas, then tools.
+Consumes only a Plan. Order: LLMs, tools, then personas (a persona may reference
+one created moments before), then deletes in reverse: personas, tools, LLMs.
+A replace creates its new resource in the first pass and deletes the old one in
+the second, once every planned user has moved to the new one; until then the
+old one is recorded as deposed, so a crash in between converges on the next run.
 Within a phase, writes run concurrently up to `parallelism`. One failed
 resource does not stop the others; each success is written to the state file
 at once, so a crash at any point loses nothing and a re-run converges.
@@ -24,10 +27,10 @@ from typing import Any, Protocol
 from personactl.core.equality import covers
 from personactl.core.errors import OutcomeUnknown, PersonactlError
 from personactl.core.kinds import Kind
-from personactl.core.records import Live
-from personactl.core.refs import REF
+from personactl.core.records import Live, StateEntry
+from personactl.core.refs import REF, ref
 from personactl.core.secrets import SecretChanged, reveal
-from personactl.engine.plan import Plan, ResourceChange
+from personactl.engine.plan import DEPOSED, Plan, ResourceChange
 from personactl.engine.state import StateStore, entry_for
 
 
@@ -47,9 +50,11 @@ class Result:
     message: str
     id: str | None = None
     started: bool = True  # False: interrupted before its write began
+    retired: bool = False  # the second half of a replace: the old resource's delete
 
 
 Progress = Callable[[Result], None]
+GOING = ("delete", "replace")  # the actions of the second pass
 
 
 def unpersisted(kind: Kind, sent: dict[str, Any], response: dict[str, Any]) -> list[str]:
@@ -63,6 +68,14 @@ def unpersisted(kind: Kind, sent: dict[str, Any], response: dict[str, Any]) -> l
         if not covers(expected, got[key]):
             keys.append(key)
     return keys
+
+
+def _mentions(value: Any, token: str) -> bool:
+    if isinstance(value, dict):
+        return any(_mentions(v, token) for v in value.values())
+    if isinstance(value, list):
+        return any(_mentions(v, token) for v in value)
+    return bool(value == token)
 
 
 class Applier:
@@ -94,9 +107,14 @@ class Applier:
         changes = self.plan.changes
         # What is referred to before its users; deletes in reverse, users first.
         order = list(self.kinds)
-        phases = [[c for c in changes if c.kind == k and c.action != "delete"] for k in order]
+        # (change, retire): a replace comes back with the deletes (retire), for its old
+        # resource to go once its users have moved.
+        phases = [
+            [(c, False) for c in changes if c.kind == k and c.action != "delete"] for k in order
+        ]
         phases += [
-            [c for c in changes if c.kind == k and c.action == "delete"] for k in reversed(order)
+            [(c, c.action == "replace") for c in changes if c.kind == k and c.action in GOING]
+            for k in reversed(order)
         ]
         for c in changes:
             if c.id:
@@ -105,31 +123,42 @@ class Applier:
             self.store.forget(gone["kind"], gone["name"])
         results: list[Result] = []
         with ThreadPoolExecutor(max_workers=self.parallelism) as pool:
-            for phase in phases:
-                futures = {pool.submit(self._one, change): i for i, change in enumerate(phase)}
+            for planned in phases:
+                # A replace whose new resource was not made has nothing to retire (its
+                # failure is reported already).
+                phase = [
+                    (c, retire)
+                    for c, retire in planned
+                    if not retire or self.ids.get((c.kind, c.name)) is not None
+                ]
+                futures = {pool.submit(self._one, *item): i for i, item in enumerate(phase)}
                 done: list[Result | None] = [None] * len(phase)
                 # Reported as each finishes, so progress matches what the state holds.
                 for future in as_completed(futures):
                     result = future.result()
                     done[futures[future]] = result
-                    if result.change.action != "delete":
+                    if result.change.action != "delete" and not result.retired:
                         key = (result.change.kind, result.change.name)
                         self.ids[key] = result.id if result.ok else None
                     self.progress(result)
                 results.extend(r for r in done if r is not None)
         return results
 
-    def _one(self, change: ResourceChange) -> Result:
+    def _one(self, change: ResourceChange, retire: bool = False) -> Result:
         if self.cancel.is_set() and change.action != "no-op":
-            return Result(change, False, "not started: interrupted", started=False)
+            return Result(change, False, "not started: interrupted", started=False, retired=retire)
         try:
             if change.action == "no-op":
                 return self._noop(change)
             if change.action == "delete":
                 return self._delete(change)
+            if retire:
+                return self._retire(change)
             body = self._resolve_refs(change)
             if change.action == "create":
                 return self._create(change, body)
+            if change.action == "replace":
+                return self._replace(change, body)
             return self._update(change, body)
         except SecretChanged as exc:
             return Result(
@@ -139,7 +168,7 @@ class Applier:
                 "plan was made; set it, or plan again",
             )
         except PersonactlError as exc:
-            return Result(change, False, exc.message)
+            return Result(change, False, exc.message, retired=retire)
 
     # -- each action ------------------------------------------------------------------
 
@@ -150,6 +179,8 @@ class Applier:
             if f.ref in self.kinds and isinstance(body.get(f.body), list):
                 ids = [self._id_of(ident) for ident in body[f.body]]
                 body[f.body] = sorted(ids) if f.is_set else ids
+            elif f.ref in self.kinds and isinstance(body.get(f.body), str):
+                body[f.body] = self._id_of(body[f.body])
         return body
 
     def _id_of(self, ident: str) -> str:
@@ -172,7 +203,10 @@ class Applier:
         so the next plan compares them with the live values and sends them again; they
         are returned."""
         kind = self.kinds[change.kind]
+        sent = kind.from_put(sent)  # a PUT's `url` is the body's `urls`
         lost = unpersisted(kind, reveal(sent, self.salt), response)
+        if not change.record:  # not managed: written and read back, never recorded
+            return lost
         before, observed = self._previous(change, ident)
         applied = {**before, **self._settled(change), **sent}
         observed.update(change.settled)
@@ -186,7 +220,7 @@ class Applier:
                 observed.pop(key, None)
         # A key sent that the manifest no longer has was a reset: from now on the field
         # is not managed (as kubectl forgets it), so a later edit in the Lab stays.
-        resets = [k for k in sent if k != "name" and k not in (change.desired or sent)]
+        resets = [k for k in sent if k != kind.name_key and k not in (change.desired or sent)]
         for key in [*lost, *resets]:
             applied.pop(key, None)
             observed.pop(key, None)
@@ -216,11 +250,13 @@ class Applier:
             )
         return Result(change, True, done, ident)
 
-    def _create(self, change: ResourceChange, body: dict[str, Any]) -> Result:
+    def _create(
+        self, change: ResourceChange, body: dict[str, Any], done: str = "created"
+    ) -> Result:
         response: dict[str, Any] | None = None
         # Looked up once more as the create starts: a run that shares no lock with this
         # one (or a person in the Lab) may have created the name since the plan.
-        found = self.writer.find_by_name(change.kind, change.anam_name)
+        found = self._same_name(change)
         if found:
             return self._adopt(change, body, found, ": it existed live when the create started")
         for _ in range(3):
@@ -228,7 +264,7 @@ class Applier:
                 response = self.writer.create(change.kind, reveal(body, self.salt))
                 break
             except OutcomeUnknown:
-                found = self.writer.find_by_name(change.kind, change.anam_name)
+                found = self._same_name(change)
                 if found:  # it was created: adopt it and make sure it is as desired
                     return self._adopt(
                         change,
@@ -239,7 +275,13 @@ class Applier:
                     )
         if response is None:
             return Result(change, False, "the create's outcome stayed unknown after 3 tries")
-        return self._created(change, body, response, "created")
+        return self._created(change, body, response, done)
+
+    def _same_name(self, change: ResourceChange) -> list[dict[str, Any]]:
+        """The live resources of the change's name; a replace's old resource has the same
+        name and is not the new one."""
+        found = self.writer.find_by_name(change.kind, change.anam_name)
+        return [f for f in found if change.action != "replace" or f.get("id") != change.id]
 
     def _adopt(
         self,
@@ -257,11 +299,14 @@ class Applier:
                 False,
                 f"{lead}{len(found)} {change.kind.lower()}s now have its name ({ids})",
             )
-        put_keys = self.kinds[change.kind].put_keys
-        put = {k: v for k, v in body.items() if k in put_keys}
+        kind = self.kinds[change.kind]
+        # (what a PUT cannot say, the POST did, or the resource already has)
+        put, _ = kind.put_request(dict(body))
+        put = {k: v for k, v in put.items() if k in kind.put_keys}
         ident = str(found[0]["id"])
         response = self.writer.update(change.kind, ident, reveal(put, self.salt))
-        return self._created(change, put, response, f"created (adopted{why})")
+        done = "created" if change.action == "create" else f"created to replace {change.id}"
+        return self._created(change, kind.from_put(put), response, f"{done} (adopted{why})")
 
     def _created(
         self, change: ResourceChange, body: dict[str, Any], response: dict[str, Any], done: str
@@ -273,6 +318,60 @@ class Applier:
             response = self.writer.update(change.kind, ident, reveal(rest, self.salt))
             body = {**body, **rest}
         return self._finish(change, ident, body, response, done)
+
+    def _replace(self, change: ResourceChange, body: dict[str, Any]) -> Result:
+        """The first half of a replace: the old resource is recorded as deposed (so the
+        next run deletes it if this one stops half way), then its successor is created."""
+        assert change.id is not None
+        old = self.store.state.find(change.kind, change.name)
+        self.store.record(
+            StateEntry(
+                kind=change.kind,
+                name=change.name + DEPOSED,
+                anam_name=change.anam_name,
+                id=change.id,
+                fingerprint=dict(old.fingerprint) if old and old.id == change.id else {},
+            )
+        )
+        try:
+            result = self._create(change, body, f"created to replace {change.id}")
+        except PersonactlError:
+            self.store.forget(change.kind, change.name + DEPOSED)  # nothing was created
+            raise
+        if result.id is None:
+            self.store.forget(change.kind, change.name + DEPOSED)
+        return result
+
+    def _retire(self, change: ResourceChange) -> Result:
+        """The second half of a replace: delete the old resource, unless its successor was
+        not created or a planned user of it was not moved (then the next run does it)."""
+        assert change.id is not None
+        token = ref(change.kind, change.name)
+        stuck = {
+            f"{c.kind.lower()} {c.name!r}"
+            for c in self.plan.changes
+            if c.request is not None
+            and _mentions(c.request.body, token)
+            and self.ids.get((c.kind, c.name)) is None
+        }
+        # Users this plan does not cover (left out by --target) that the state says still
+        # point at the old one: it stays until they move.
+        stuck |= {
+            f"{e.kind.lower()} {e.name!r}"
+            for e in self.store.state.resources
+            if e.kind != change.kind and _mentions([e.applied, e.observed], change.id)
+        }
+        if stuck:
+            return Result(
+                change,
+                False,
+                f"old {change.kind} {change.id} kept: {', '.join(sorted(stuck))} still use it "
+                "(the next apply deletes it once they move)",
+                retired=True,
+            )
+        self.writer.delete(change.kind, change.id)
+        self.store.forget(change.kind, change.name + DEPOSED)
+        return Result(change, True, f"deleted the old {change.id}", change.id, retired=True)
 
     def _update(self, change: ResourceChange, body: dict[str, Any]) -> Result:
         assert change.id is not None

@@ -137,7 +137,7 @@ def diff_resource(
         eq_live = covers if nested else same
 
         if d is MISSING:
-            if a is MISSING or key == "name":
+            if a is MISSING or key == kind.name_key:
                 continue
             if key in kind.resets:  # removed from the manifest after being applied
                 target = kind.resets[key]

@@ -22,7 +22,8 @@ from personactl.core.records import Fingerprint
 from personactl.core.serialize import from_json, to_json
 
 # 2: lineage, serial, digest and display; salted secret sentinels.
-# 3: long strings (prompts) once, in `values`, referred to as {"$value": "vN"}.
+# 3: long strings (prompts) once, in `values`, referred to as {"$value": "vN"}; the
+#    replace action (and its count in the summary).
 FORMAT_VERSION = 3
 # Strings this long or longer are kept once, in the plan's `values` table.
 VALUE_MIN_CHARS = 256
@@ -46,8 +47,16 @@ class Action(StrEnum):
 
     CREATE = "create"
     UPDATE = "update"
+    # Terraform's -/+: a change no PUT can make. Apply creates the new resource,
+    # moves its users to it, then deletes the old one (`id`).
+    REPLACE = "replace"
     DELETE = "delete"
     NO_OP = "no-op"
+
+
+# The state name of a replaced resource not deleted yet (a crash, or a user that could
+# not be moved): the next apply deletes it once nothing planned uses it.
+DEPOSED = "#deposed"
 
 
 @dataclass
@@ -90,6 +99,9 @@ class ResourceChange:
     # value): nothing is sent for them, and apply records them as in the state.
     settled: dict[str, Any] = field(default_factory=dict)
     prevent_destroy: bool = False  # lifecycle.preventDestroy, kept in the state
+    # False: a live resource no manifest manages (a persona moved off a replaced LLM so
+    # it keeps working): apply writes and reads it back, and never records it.
+    record: bool = True
 
 
 @dataclass
@@ -133,6 +145,7 @@ class Plan:
         data["summary"] = {
             "create": counts[Action.CREATE],
             "update": counts[Action.UPDATE],
+            "replace": counts[Action.REPLACE],
             "delete": counts[Action.DELETE],
             "unchanged": counts[Action.NO_OP],
         }

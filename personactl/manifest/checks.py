@@ -6,6 +6,7 @@ environment and returns every problem once, sorted.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -22,6 +23,10 @@ from personactl.manifest.render import Rendered, Renderer, SecretMode
 from personactl.manifest.urls import link_local_reason
 
 TOOL_NAME_MAX = 64
+# An LLM's `secret` is exactly one secret() call: a literal key would end up in git.
+_SECRET_CALL = re.compile(
+    r"""\s*\{\{-?\s*secret\(\s*(["'])[A-Za-z_][A-Za-z0-9_]*\1\s*\)\s*-?\}\}\s*"""
+)
 
 
 @cache
@@ -90,6 +95,7 @@ def semantic(
     tool_names: set[str],
     env: Environment | None,
     unresolved: Unresolved | None = None,
+    llm_names: set[str] | None = None,
 ) -> list[Diagnostic]:
     res = rendered.resource
     spec = rendered.data.get("spec")
@@ -108,6 +114,20 @@ def semantic(
                         f"{did_you_mean(ref, tool_names)}; name a Tool manifest or use "
                         "{id: <tool id>}",
                         "tool-reference",
+                    )
+                )
+        llm = spec.get("llm")
+        if isinstance(llm, str) and llm != "CUSTOMER_CLIENT_V1" and llm_names is not None:
+            if unresolved and llm in unresolved:
+                out.extend(unresolved[llm])
+            elif llm not in llm_names:
+                out.append(
+                    Diagnostic.at(
+                        res.loc(("spec", "llm")),
+                        f"LLM {llm!r} is not defined by any LLM manifest"
+                        f"{did_you_mean(llm, llm_names)}; name an LLM manifest, or use "
+                        "{name: <catalog name>} or {id: <llm id>}",
+                        "llm-reference",
                     )
                 )
         code = spec.get("languageCode")
@@ -131,6 +151,8 @@ def semantic(
                     "tool-name-length",
                 )
             )
+    if res.kind == "LLM":
+        out.extend(_llm_secret(res))
     if res.kind == "Tool" and spec.get("type") == "SERVER_WEBHOOK":
         out.extend(_webhook_url(rendered))
     ignore = res.lifecycle.get("ignoreChanges")
@@ -147,6 +169,22 @@ def semantic(
                 )
             )
     return out
+
+
+def _llm_secret(res: Resource) -> list[Diagnostic]:
+    """An LLM's secret must come from the environment (its value is never echoed)."""
+    raw = res.spec.get("secret")
+    if not isinstance(raw, str) or _SECRET_CALL.fullmatch(raw):
+        return []
+    return [
+        Diagnostic.at(
+            res.loc(("spec", "secret")),
+            "spec.secret must be a {{ secret(\"NAME\") }} value, not a literal key (it would "
+            "end up in git): export the key as an environment variable and write "
+            "secret: '{{ secret(\"ACME_LLM_KEY\") }}'",
+            "llm-secret",
+        )
+    ]
 
 
 def _webhook_url(rendered: Rendered) -> list[Diagnostic]:
@@ -198,6 +236,7 @@ def check_environment(
     if focus is not None and project.file not in focus:
         diags = []  # patch problems belong to personactl.yaml, which was not asked for
     tool_names = {r.name for r in loaded.resources if r.kind == "Tool"}
+    llm_names = {r.name for r in loaded.resources if r.kind == "LLM"}
     rendered_all: list[Rendered] = []
     for res in composed:
         if not _focused(res, focus):
@@ -213,7 +252,7 @@ def check_environment(
                 res.doc.bool_words,
             )
         )
-        diags.extend(semantic(rendered, tool_names, env, loaded.unresolved))
+        diags.extend(semantic(rendered, tool_names, env, loaded.unresolved, llm_names))
         rendered_all.append(rendered)
     if loaded.project_broken:  # its vars are unknown: "undefined" would mislead
         diags = [d for d in diags if d.rule != "template-undefined"]

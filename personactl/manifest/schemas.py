@@ -11,7 +11,7 @@ from typing import Any
 from personactl.core.errors import Diagnostic, Location
 from personactl.manifest.yamlsource import KeyPath
 
-KINDS = {"project": "Project", "persona": "Persona", "tool": "Tool"}
+KINDS = {"project": "Project", "persona": "Persona", "tool": "Tool", "llm": "LLM"}
 
 
 def schema_dir() -> Path:

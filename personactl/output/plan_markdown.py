@@ -7,7 +7,7 @@ import html
 from personactl.engine import plan as p
 from personactl.output import values as v
 
-_ICON = {"create": "➕", "update": "✏️", "delete": "🗑️"}
+_ICON = {"create": "➕", "update": "✏️", "replace": "🔁", "delete": "🗑️"}
 
 
 def _code(text: str, *, cell: bool = False) -> str:
@@ -95,7 +95,7 @@ def _resource_section(rc: p.ResourceChange, show_requests: bool) -> list[str]:
         note = v.reason_note(fc)
         tail = f" _({note})_" if note else ""
         if v.is_multiline(before, after):
-            if rc.action == "update":
+            if rc.action in ("update", "replace"):
                 out.append(f"- {_code(fc.path)}: diff below{tail}")
                 diff = v.unified_diff(before, after, "live", "desired")
                 details += ["", *_details(f"{fc.path} diff for {rc.name}", "diff", diff)]

@@ -12,8 +12,8 @@ from personactl.output import values as v
 
 _GREEN, _YELLOW, _RED, _CYAN = "\x1b[32m", "\x1b[33m", "\x1b[31m", "\x1b[36m"
 _BOLD, _RESET = "\x1b[1m", "\x1b[0m"
-_SYMBOL = {"create": "+", "update": "~", "delete": "-"}
-_SYMBOL_COLOR = {"+": _GREEN, "~": _YELLOW, "-": _RED}
+_SYMBOL = {"create": "+", "update": "~", "replace": "-/+", "delete": "-"}
+_SYMBOL_COLOR = {"+": _GREEN, "~": _YELLOW, "-": _RED, "-/+": _YELLOW}
 # A created prompt shows this many lines; the whole text is in the request or JSON.
 _PREVIEW_LINES = 5
 

@@ -157,6 +157,7 @@ def resource_label(rc: p.ResourceChange) -> str:
 ACTION_WORDS = {
     "create": "will be created",
     "update": "will be updated in place",
+    "replace": "must be replaced",
     "delete": "will be deleted",
 }
 
@@ -164,8 +165,9 @@ ACTION_WORDS = {
 def summary_line(plan: p.Plan) -> str:
     c = plan.counts()
     a = p.Action
+    replace = f"{c[a.REPLACE]} to replace, " if c[a.REPLACE] else ""
     return (
-        f"Plan: {c[a.CREATE]} to create, {c[a.UPDATE]} to update, "
+        f"Plan: {c[a.CREATE]} to create, {c[a.UPDATE]} to update, {replace}"
         f"{c[a.DELETE]} to delete, {c[a.NO_OP]} unchanged."
     )
 

@@ -18,6 +18,11 @@ could not map in `Export.warnings` (nothing is dropped silently):
   with the LLM's `temperature`. Anything else (azure_openai, a model Deepgram
   does not list, `CUSTOMER_CLIENT_V1`) falls back to `DEFAULT_THINK` with a
   warning. A persona without `llm` uses the catalog's default LLM.
+- `agent.think.endpoint`: a persona on an LLM manifest (`llm: acme-gateway`)
+  in the `openai` format (an OpenAI-compatible gateway) gets its first url and
+  an `Authorization: Bearer` header with the LLM's secret (a placeholder
+  unless secrets are revealed), as Deepgram's `ThinkSettingsV1Endpoint` takes
+  them; other urls and regions are named in a warning.
 - `agent.think.prompt`: the rendered system prompt.
 - `agent.think.functions`: CLIENT tools as client-side functions (no
   endpoint), SERVER_WEBHOOK tools with `endpoint {url, method, headers}`;
@@ -163,6 +168,27 @@ def think_provider(llm: Mapping[str, Any] | str | None) -> tuple[dict[str, Any],
     return dict(DEFAULT_THINK), [
         f"llm {llm.get('displayName')!r} ({fmt} {model}{extra}): {why}; {fallback}: {hint}"
     ]
+
+
+def think_endpoint(llm: Mapping[str, Any] | str | None) -> tuple[dict[str, Any] | None, list[str]]:
+    """`agent.think.endpoint` for a custom OpenAI-compatible LLM (an LLM manifest's spec,
+    with its `urls` and `secret`), and warnings; None for any other LLM."""
+    if not isinstance(llm, Mapping) or llm.get("llmFormat") != "openai":
+        return None, []
+    urls, secret = llm.get("urls"), llm.get("secret")
+    if not isinstance(urls, list) or not urls or not isinstance(secret, str):
+        return None, []
+    first = urls[0] if isinstance(urls[0], Mapping) else {}
+    endpoint = {"url": str(first.get("url")), "headers": {"Authorization": f"Bearer {secret}"}}
+    warnings = []
+    others = [str(u.get("url")) for u in urls[1:] if isinstance(u, Mapping)]
+    if others or first.get("region"):
+        warnings.append(
+            f"llm {llm.get('displayName')!r}: Deepgram takes one think endpoint, so only "
+            f"{endpoint['url']} is exported (regions and the urls {', '.join(others) or 'none'} "
+            "are not): set targets.deepgram.agent.think.endpoint to choose"
+        )
+    return endpoint, warnings
 
 
 # -- functions ------------------------------------------------------------------------------
@@ -360,6 +386,11 @@ def settings_for(
     }
     warnings += w
     think: dict[str, Any] = {"provider": think_prov}
+    endpoint, w = think_endpoint(llm)
+    settled_by.update({len(warnings) + i: ("agent", "think", "endpoint") for i in range(len(w))})
+    warnings += w
+    if endpoint is not None:
+        think["endpoint"] = endpoint
     if prompt is not None:
         think["prompt"] = prompt
     functions: list[dict[str, Any]] = []

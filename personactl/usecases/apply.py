@@ -135,8 +135,9 @@ def apply(
 
 
 def _counted(plan: Plan, secret_values: set[str], progress: Progress) -> Callable[[Result], None]:
-    """The Applier's progress: each started write numbered, no-ops left out."""
-    total = len([c for c in plan.changes if c.action != "no-op"])
+    """The Applier's progress: each started write numbered, no-ops left out (a replace is
+    two steps: its create, and its old resource's delete)."""
+    total = sum({"no-op": 0, "replace": 2}.get(c.action, 1) for c in plan.changes)
     done = 0
 
     def counted(result: Result) -> None:

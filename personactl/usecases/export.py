@@ -72,7 +72,13 @@ def export(
         anam = AnamApi(client)
         voices = anam.voices() if "voice" in spec else []
         llms = anam.llms()
-    voice, llm = _voice_and_llm(persona, spec, Resolver(Catalog(voices=voices, llms=llms), {}))
+    # A persona on an LLM manifest exports that manifest (its urls and secret), not the live LLM.
+    llm_specs = {r.name: {"displayName": r.anam_name, **r.desired_spec(mask=False)}
+                 for r in items if r.kind == "LLM"}
+    resolver = Resolver(Catalog(voices=voices, llms=llms), {}, dict.fromkeys(llm_specs))
+    voice, llm = _voice_and_llm(persona, spec, resolver)
+    if isinstance(spec.get("llm"), str) and spec["llm"] in llm_specs:
+        llm = llm_specs[spec["llm"]]
 
     exported = deepgram.settings_for(
         spec,

@@ -21,12 +21,14 @@ from personactl.anam.importer import (
     Imported,
     ToolRef,
     file_stems,
+    llm_manifest,
     manifest_name,
     name_problem,
     persona_manifest,
     schema_problems,
     tool_manifest,
 )
+from personactl.anam.kinds import is_custom_llm
 from personactl.anam.resolve import Catalog
 from personactl.core.errors import PersonactlError
 from personactl.engine.state import StateStore, entry_for
@@ -98,12 +100,14 @@ def import_personas(
     return done
 
 
-FOLDERS = {"Tool": "tools", "Persona": "personas"}  # where each kind's manifests go
+# where each kind's manifests go
+FOLDERS = {"LLM": "llms", "Tool": "tools", "Persona": "personas"}
 
 
 @dataclass
 class Job:
-    """What one import writes (tools first, then personas) and what it tells the user."""
+    """What one import writes (LLMs and tools first, then personas) and what it tells the
+    user."""
 
     items: list[Imported] = field(default_factory=list)
     stems: dict[tuple[str, str], str] = field(default_factory=dict)  # (kind, name) -> file stem
@@ -143,6 +147,9 @@ def _prepare(
 
     existing = {env.anam_name(r.name): r.name for r in loaded.resources if r.kind == "Tool"}
     tools = _Tools(env, live, existing)
+    llms = _llms(env, live, loaded, [raw for raw, _ in chosen], explicit, job)
+    llm_names = {ident: item.name for ident, item in llms.items()}
+    llm_names.update(_managed_llms(env, live, loaded))
     stems = file_stems([name for _, name in chosen], "persona")
     built = []
     for raw, name in chosen:
@@ -152,7 +159,9 @@ def _prepare(
         pin = live.counts.get(str(raw.get("name")), 0) > 1
         applied = live.applied.get(str(raw.get("id")), {})
         prompt = f"../prompts/{stems[name]}.md.j2"
-        item = persona_manifest(raw, name, live.catalog, tools.refs, applied, prompt, pin)
+        item = persona_manifest(
+            raw, name, live.catalog, tools.refs, applied, prompt, pin, llm_names
+        )
         problem = _name_problem(str(raw.get("name"))) or _invalid(item.doc)
         if problem is None:
             built.append((raw, item))
@@ -160,13 +169,69 @@ def _prepare(
             _refuse_or_skip(raw, problem, explicit, job)
     used = {str(t.get("id")) for raw, _ in built for t in raw.get("tools") or []}
     job.notes += [note for tid, note in tools.notes.items() if tid in used]
-    job.items = [t for tid, t in tools.new.items() if tid in used] + [i for _, i in built]
-    for kind in ("Tool", "Persona"):
+    job.items = [
+        *llms.values(),
+        *(t for tid, t in tools.new.items() if tid in used),
+        *(i for _, i in built),
+    ]
+    for kind in FOLDERS:
         _unique_names(kind, [i.name for i in job.items if i.kind == kind])
     tool_stems = file_stems([i.name for i in job.items if i.kind == "Tool"], "tool")
     job.stems = {("Tool", n): s for n, s in tool_stems.items()}
+    llm_stems = file_stems([i.name for i in job.items if i.kind == "LLM"], "llm")
+    job.stems.update({("LLM", n): s for n, s in llm_stems.items()})
     job.stems.update({("Persona", i.name): stems[i.name] for _, i in built})
     return job
+
+
+def _managed_llms(env: Environment, live: _Live, loaded: Loaded) -> dict[str, str]:
+    """Live id -> LLM manifest name, for the custom LLMs the manifests already declare."""
+    names = {env.anam_name(r.name): r.name for r in loaded.resources if r.kind == "LLM"}
+    return {
+        str(m.get("id")): names[str(m.get("displayName"))]
+        for m in live.catalog.llms
+        if is_custom_llm(m) and str(m.get("displayName")) in names
+    }
+
+
+def _llms(
+    env: Environment,
+    live: _Live,
+    loaded: Loaded,
+    personas: list[dict[str, Any]],
+    explicit: bool,
+    job: Job,
+) -> dict[str, Imported]:
+    """LLM manifests to write (live id -> manifest): the custom LLMs the imported personas
+    use and, with --all, every other one the environment can manage. A custom LLM that
+    cannot be a manifest here is referred to by id, and the notes say why."""
+    managed = _managed_llms(env, live, loaded)
+    used = {str(p.get("llmId")) for p in personas}
+    out: dict[str, Imported] = {}
+    for m in live.catalog.llms:
+        ident, anam = str(m.get("id")), str(m.get("displayName"))
+        if not is_custom_llm(m) or ident in managed:
+            continue
+        if explicit and ident not in used:
+            continue
+        name = manifest_name(anam, env.name_prefix, env.name_suffix)
+        if name is None:
+            if ident in used:
+                job.notes.append(
+                    f"LLM {anam!r} is referred to by id (no manifest written): it lacks "
+                    f"{affix(env)} that environment {env.name!r} gives its names."
+                )
+            continue
+        applied = live.applied.get(ident, {})
+        item = llm_manifest(m, name, applied)
+        problem = _name_problem(anam) or _invalid(item.doc)
+        if problem is None:
+            out[ident] = item
+        elif ident in used:
+            job.notes.append(
+                f"LLM {anam!r} is referred to by id (no manifest written): {problem.why}."
+            )
+    return out
 
 
 def _read(api: AnamApi, store: StateStore) -> _Live:

@@ -15,7 +15,7 @@ from typing import Any
 
 from personactl.anam.client import AnamClient, api_url_for
 from personactl.anam.errors import redact_url
-from personactl.anam.fetch import LiveSet, fetch
+from personactl.anam.fetch import LiveSet, fetch, unmanaged_personas
 from personactl.anam.kinds import KINDS
 from personactl.anam.normalize import observe
 from personactl.anam.resolve import Resolver
@@ -23,7 +23,14 @@ from personactl.core.errors import ManifestErrors, PersonactlError
 from personactl.core.files import atomic_write
 from personactl.core.suggest import unknown_names
 from personactl.engine.plan import Plan
-from personactl.engine.planner import Desired, build_plan
+from personactl.engine.planner import (
+    Desired,
+    build_plan,
+    keep_used,
+    move_unmanaged,
+    replaced_ids,
+    uncounted_deletes,
+)
 from personactl.engine.state import State, new_lineage
 from personactl.manifest.checks import Select, check
 from personactl.manifest.model import Environment, Project, Resource
@@ -69,7 +76,7 @@ def _parse_selectors(selectors: tuple[str, ...]) -> dict[str, str]:
 def selection(targets: tuple[str, ...], selectors: tuple[str, ...]) -> Select | None:
     """--target and -l as a narrowing of the composed resources (None: everything).
 
-    Tools used by a chosen persona come along. Only what is chosen is rendered,
+    Tools and the LLM used by a chosen persona come along. Only what is chosen is rendered,
     so only its secrets must be set.
     """
     if not targets and not selectors:
@@ -101,11 +108,20 @@ def selection(targets: tuple[str, ...], selectors: tuple[str, ...]) -> Select | 
             for ref in r.spec.get("tools") or []
             if isinstance(ref, str)
         }
+        used_llms = {
+            r.spec.get("llm")
+            for r in chosen
+            if r.kind == "Persona" and isinstance(r.spec.get("llm"), str)
+        }
         keys = {(r.kind, r.name) for r in chosen}
         return chosen + [
             r
             for r in resources
-            if r.kind == "Tool" and r.name in used_tools and (r.kind, r.name) not in keys
+            if (r.kind, r.name) not in keys
+            and (
+                (r.kind == "Tool" and r.name in used_tools)
+                or (r.kind == "LLM" and r.name in used_llms)
+            )
         ]
 
     return choose
@@ -140,7 +156,7 @@ def make_plan(opts: Options, state: State | None = None, *, connect: Connect = c
     try:
         # With a selection, resources outside it are not missing, only not chosen:
         # no prune candidates, no warnings, no reads.
-        kinds = {"Persona", "Tool"} if selected is None else set()
+        kinds = set(KINDS) if selected is None else set()
         live = fetch(client, rendered, state, kinds)
         if live.diagnostics:
             raise ManifestErrors(live.diagnostics)
@@ -149,7 +165,12 @@ def make_plan(opts: Options, state: State | None = None, *, connect: Connect = c
             for r in rendered
             if r.kind == "Tool"
         }
-        resolver = Resolver(live.catalog, tool_ids)
+        llm_ids = {
+            r.name: (m.id if (m := live.matched.get(("LLM", r.name))) else None)
+            for r in rendered
+            if r.kind == "LLM"
+        }
+        resolver = Resolver(live.catalog, tool_ids, llm_ids)
         desired, errors = [], []
         for r in rendered:
             body, errs = resolver.body(KINDS[r.kind], r)
@@ -202,6 +223,12 @@ def make_plan(opts: Options, state: State | None = None, *, connect: Connect = c
             kinds=KINDS,
         )
         plan.warnings[:0] = warnings
+        # An LLM's users are not counted by the API: read the personas no manifest
+        # manages, only when a plan replaces or deletes one, to move or keep them.
+        if replaced_ids(plan) or uncounted_deletes(plan, KINDS):
+            others = unmanaged_personas(client, live, state)
+            move_unmanaged(plan, KINDS, others, label)
+            keep_used(plan, KINDS, others)
     except BaseException:
         client.close()
         raise

@@ -188,7 +188,7 @@ def plan(
             Desired(
                 kind=d["kind"],
                 name=d["name"],
-                anam_name=d["body"].get("name", d["name"]),
+                anam_name=d["body"].get(KINDS[d["kind"]].name_key, d["name"]),
                 body=d["body"],
                 source=f"{d['kind'].lower()}s/{d['name']}.yaml:4:9",
                 ignore=[KINDS[d["kind"]].body_path(p) for p in d.get("ignore", [])],
