@@ -381,9 +381,10 @@ def test_a_dropped_post_is_adopted_never_duplicated(tmp_path: Path) -> None:
             "secret": LLM_KEY,
             "temperature": 0.4,
         }
-        # Looked up by its displayName before anything else was sent.
+        # Looked up by its displayName as the create started, and after the drop before
+        # anything else was sent.
         lookups = [x.path for x in emu.log if x.method == "GET" and "search=t-gateway" in x.path]
-        assert [p.split("?")[0] for p in lookups] == ["/v1/llms"]
+        assert [p.split("?")[0] for p in lookups] == ["/v1/llms", "/v1/llms"]
         assert _persona_llm(emu, "t-coach") == llm["id"]
         emu.reset_log()
         assert run(project, "plan", "--detailed-exitcode").code == 0

@@ -27,6 +27,9 @@ from cli_support import spawn
 from e2e_support import KEY, TOKEN, Emulator, emulator, make_project, pc, slow_writes
 from state_servers import HttpStateServer
 
+# The example project's resources (LLM, tools, personas).
+N = 8
+
 LOCKED = re.compile(
     r"error: the state of environment 'emu' is locked by \S+@\S+ \(apply since \S+Z\), "
     r"lock id (?P<id>[0-9a-f-]{36}); wait for it to finish, or if that run is gone, run "
@@ -65,6 +68,7 @@ class Team:
         return Counter(
             [f"Persona/{p['name']}" for p in self.emu.personas()]
             + [f"Tool/{t['name']}" for t in self.emu.tools()]
+            + [f"LLM/{m['displayName']}" for m in self.emu.llms()]
         )
 
 
@@ -139,9 +143,9 @@ def test_two_checkouts_apply_at_once_one_proceeds_the_other_fails_naming_the_hol
         assert rest.code == 0, rest.err
     else:
         assert first.returncode == 0, err
-        assert out.splitlines()[-1].startswith("Apply complete! Resources: 7 created")
+        assert out.splitlines()[-1].startswith(f"Apply complete! Resources: {N} created")
     names = team.live_names()
-    assert len(names) == 7 and set(names.values()) == {1}  # nothing twice
+    assert len(names) == N and set(names.values()) == {1}  # nothing twice
     for project in (team.a, team.b):
         plan = pc(project, "plan", "--detailed-exitcode", env=team.env)
         assert plan.code == 0, plan.out + plan.err
@@ -170,7 +174,7 @@ def test_a_killed_holder_is_taken_over_after_its_lease_and_the_run_converges(
         re.MULTILINE,
     ), again.err
     names = team.live_names()
-    assert len(names) == 7 and set(names.values()) == {1}  # the killed run's creates adopted
+    assert len(names) == N and set(names.values()) == {1}  # the killed run's creates adopted
     assert pc(team.a, "plan", "--detailed-exitcode", env=team.env).code == 0  # the killed one
 
 
@@ -185,7 +189,7 @@ def test_state_history_show_pull_push_and_unlock(team: Team, tmp_path: Path) -> 
     assert pushed.code == 0, pushed.err
     assert pushed.err == (
         f"Pushed {file_project / '.personactl' / 'emu.json'} to PostgreSQL state "
-        f"{_schema(team.a)}.emu: serial 2, 7 resources.\n"
+        f"{_schema(team.a)}.emu: serial 2, {N} resources.\n"
     )
     pulled = pc(team.b, "state", "pull", env=env)
     assert pulled.code == 0
@@ -208,8 +212,8 @@ def test_state_history_show_pull_push_and_unlock(team: Team, tmp_path: Path) -> 
     history = pc(team.a, "state", "history", env=env)
     lines = history.out.splitlines()
     assert re.fullmatch(r"SERIAL +WHEN +WHO +OPERATION +RESOURCES +CHANGES", lines[0])
-    assert re.fullmatch(r"3 +\S+Z +\S+@\S+ +apply +7 +1", lines[1]), lines
-    assert re.fullmatch(r"2 +\S+Z +\S+@\S+ +state push +7 +7", lines[2]), lines
+    assert re.fullmatch(rf"3 +\S+Z +\S+@\S+ +apply +{N} +1", lines[1]), lines
+    assert re.fullmatch(rf"2 +\S+Z +\S+@\S+ +state push +{N} +{N}", lines[2]), lines
     assert len(lines) == 3
     old = pc(team.a, "state", "show", "support-cara", "--serial", "2", env=env)
     new = pc(team.a, "state", "show", "support-cara", env=env)
