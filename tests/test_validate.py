@@ -93,12 +93,12 @@ def test_every_error_in_every_file_sorted_with_count(write: WriteFiles) -> None:
         ),
         pytest.param(
             "apiVersion: personactl/v1\nkind: Avatar\n",
-            "p.yaml:2:7: unknown kind 'Avatar' (expected Persona or Tool)",
+            "p.yaml:2:7: unknown kind 'Avatar' (expected Persona, Tool or KnowledgeGroup)",
             id="unknown-kind",
         ),
         pytest.param(
             "apiVersion: personactl/v1\nmetadata: {name: x}\n",
-            "p.yaml:1:1: missing kind (expected Persona or Tool)",
+            "p.yaml:1:1: missing kind (expected Persona, Tool or KnowledgeGroup)",
             id="missing-kind",
         ),
         pytest.param(
@@ -496,7 +496,7 @@ def test_json_output(write: WriteFiles) -> None:
             "path": "p.yaml",
             "line": 2,
             "column": 7,
-            "message": "unknown kind 'Avatar' (expected Persona or Tool)",
+            "message": "unknown kind 'Avatar' (expected Persona, Tool or KnowledgeGroup)",
             "rule": "kind",
         }
     ]
@@ -509,7 +509,7 @@ def test_github_annotations(write: WriteFiles) -> None:
     assert r.code == 1
     assert r.out == (
         "::error file=p%2C q.yaml,line=2,col=7,title=personactl kind::unknown kind 'Avatar' "
-        "(expected Persona or Tool)\n"
+        "(expected Persona, Tool or KnowledgeGroup)\n"
     )
 
 

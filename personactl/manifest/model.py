@@ -10,7 +10,7 @@ from personactl.core.errors import Location
 from personactl.manifest.yamlsource import Document, KeyPath
 
 API_VERSION = "personactl/v1"
-RESOURCE_KINDS = ("Persona", "Tool")
+RESOURCE_KINDS = ("Persona", "Tool", "KnowledgeGroup")
 PROJECT_FILE = "personactl.yaml"
 DEFAULT_MANIFEST_GLOBS = ("personas/**/*.yaml", "tools/**/*.yaml")
 DEFAULT_TEMPLATE_DIRS = ("prompts",)

@@ -11,7 +11,12 @@ from typing import Any
 from personactl.core.errors import Diagnostic, Location
 from personactl.manifest.yamlsource import KeyPath
 
-KINDS = {"project": "Project", "persona": "Persona", "tool": "Tool"}
+KINDS = {
+    "project": "Project",
+    "persona": "Persona",
+    "tool": "Tool",
+    "knowledgegroup": "KnowledgeGroup",
+}
 
 
 def schema_dir() -> Path:
