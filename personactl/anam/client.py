@@ -244,6 +244,26 @@ class AnamClient:
     def delete(self, path: str) -> Any:
         return self._call("DELETE", path, retry_unknown=True)
 
+    def upload(self, path: str, filename: str, content: bytes, fields: dict[str, str]) -> Any:
+        """POST one file as multipart/form-data (field `file`, plus text `fields`): a
+        create, so a dropped answer raises `OutcomeUnknown`."""
+        request = self._http.build_request(
+            "POST", path, files={"file": (filename, content)}, data=fields
+        )
+        response, body = self._send(request, retry_unknown=False)
+        return self._decode(request, response, body)
+
+    def fetch_bytes(self, url: str) -> bytes:
+        """GET a URL the API handed out (a presigned download) and return its bytes. The
+        API key goes only to the API's own host."""
+        request = self._http.build_request("GET", url)
+        if request.url.host != self._http.base_url.host:
+            request.headers.pop("Authorization", None)
+        response, content = self._send(request, retry_unknown=True)
+        if not 200 <= response.status_code < 300:
+            raise self._status_error(request, response, content)
+        return content
+
     def get_resource(self, path: str) -> dict[str, Any]:
         """GET one resource: a JSON object with an `id`, else an ApiError naming the request."""
         return self.check_resource("GET", path, self.get(path))

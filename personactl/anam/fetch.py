@@ -41,6 +41,8 @@ class LiveSet:
     # Every live persona/tool summary by id, for labels and pruning.
     persona_list: list[dict[str, Any]] = field(default_factory=list)
     catalog: Catalog = field(default_factory=Catalog)
+    # The documents of every matched knowledge group, by the group's id.
+    documents: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
@@ -56,7 +58,9 @@ def catalog_needs(rendered: list[Rendered]) -> set[str]:
                 need.add("voices")
             if isinstance(spec.get("llm"), dict):
                 need.add("llms")
-        elif isinstance(spec.get("config"), dict) and "documentFolders" in spec["config"]:
+        elif r.kind == "KnowledgeGroup" or (
+            isinstance(spec.get("config"), dict) and "documentFolders" in spec["config"]
+        ):
             need.add("knowledge")
     return need
 
@@ -65,7 +69,10 @@ def fetch(
     client: AnamClient, rendered: list[Rendered], state: StateView | None, managed_kinds: set[str]
 ) -> LiveSet:
     live = LiveSet()
-    lists = ["personas", "tools", *sorted(catalog_needs(rendered))]
+    needs = catalog_needs(rendered)
+    if state and any(e.kind == "KnowledgeGroup" for e in state.resources):
+        needs.add("knowledge")  # groups to match or prune
+    lists = ["personas", "tools", *sorted(needs)]
     reads = AnamApi(client)
     results = client.map_concurrent(reads.listing, lists)
     fetched: dict[str, list[dict[str, Any]]] = {}
@@ -79,7 +86,11 @@ def fetch(
         knowledge=fetched.get("knowledge", []),
         tools=fetched["tools"],
     )
-    summaries = {"Persona": fetched["personas"], "Tool": fetched["tools"]}
+    summaries = {
+        "Persona": fetched["personas"],
+        "Tool": fetched["tools"],
+        "KnowledgeGroup": fetched.get("knowledge", []),
+    }
     by_id = {kind: {str(i.get("id")): i for i in items} for kind, items in summaries.items()}
 
     to_get: list[tuple[tuple[str, str], str]] = []  # personas needing a full GET
@@ -130,7 +141,7 @@ def fetch(
         elif r.kind == "Persona":
             to_get.append((key, ident))
         else:
-            live.matched[key] = normalize(r.kind, by_id["Tool"][ident])
+            live.matched[key] = normalize(r.kind, by_id[r.kind][ident])
 
     # Resources in the state but no longer in the manifests (prune candidates).
     wanted = {(r.kind, r.name) for r in rendered}
@@ -141,10 +152,14 @@ def fetch(
         item = by_id.get(entry.kind, {}).get(entry.id)
         if item is None:
             live.orphans.append((entry, None))
-        elif entry.kind == "Tool":
-            live.orphans.append((entry, normalize("Tool", item)))
+        elif entry.kind != "Persona":  # list items are whole
+            live.orphans.append((entry, normalize(entry.kind, item)))
         else:
             orphan_gets.append(entry)
+
+    groups = [m.id for (kind, _), m in live.matched.items() if kind == "KnowledgeGroup" and m]
+    for group_id, docs in zip(groups, client.map_concurrent(reads.documents, groups), strict=True):
+        live.documents[group_id] = docs.unwrap()
 
     gets = [ident for _, ident in to_get] + [e.id for e in orphan_gets]
     outcomes: list[Outcome[dict[str, Any]]] = client.map_concurrent(reads.persona, gets)

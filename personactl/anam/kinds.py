@@ -72,4 +72,13 @@ TOOL = Kind(
     usage="usageCount",
 )
 
-KINDS: dict[str, Kind] = {k.name: k for k in (TOOL, PERSONA)}
+# A folder of documents a SERVER_RAG tool searches. Its documents are no field: they are
+# synced from files, each by its own request (engine.documents).
+KNOWLEDGE_GROUP = Kind(
+    "KnowledgeGroup",
+    RESOURCE_PATHS["KnowledgeGroup"],
+    (Field("description", "description", secret_bearing=True, reset=""),),
+)
+
+# In dependency order: what is referred to before its users (deletes run in reverse).
+KINDS: dict[str, Kind] = {k.name: k for k in (KNOWLEDGE_GROUP, TOOL, PERSONA)}

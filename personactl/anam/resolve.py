@@ -21,7 +21,7 @@ from personactl.core.errors import Diagnostic, Location
 from personactl.core.kinds import Field, Kind
 from personactl.core.refs import REF
 from personactl.core.refs import ref as ref_to
-from personactl.core.suggest import closest
+from personactl.core.suggest import closest, did_you_mean
 from personactl.manifest.render import Rendered
 
 
@@ -59,10 +59,17 @@ def _suggest(name: str, candidates: list[str]) -> str:
 class Resolver:
     """Resolves one environment's rendered resources against a catalog."""
 
-    def __init__(self, catalog: Catalog, tool_ids: dict[str, str | None]) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        tool_ids: dict[str, str | None],
+        group_ids: dict[str, str | None] | None = None,
+    ) -> None:
         self.catalog = catalog
         # Tool manifest name -> live id (None: it will be created by this apply).
         self.tool_ids = tool_ids
+        # KnowledgeGroup manifest name -> live id (None: created by this apply).
+        self.group_ids = group_ids or {}
 
     # -- references ---------------------------------------------------------------------
 
@@ -164,10 +171,21 @@ class Resolver:
 
     def folder(self, ref: Any, at: Location) -> tuple[str | None, Diagnostic | None]:
         items = self.catalog.knowledge
+        if isinstance(ref, str) and ref in self.group_ids:  # a KnowledgeGroup manifest
+            return self.group_ids[ref] or ref_to("KnowledgeGroup", ref), None
         if isinstance(ref, dict):
             found, err = self._by_id("knowledge folder", items, ref["id"], at)
         else:
             found, err = self._by_name("knowledge folder", items, ref, at, key="name")
+            if found is None and err is not None and err.rule == "resolve":
+                names = sorted({*self.group_ids, *(str(i.get("name")) for i in items)})
+                err = Diagnostic.at(
+                    at,
+                    f"knowledge folder {ref!r} is neither a KnowledgeGroup manifest nor a live "
+                    f"knowledge group{did_you_mean(ref, names)}; "
+                    "see `personactl catalog knowledge`",
+                    "resolve",
+                )
         return (found.get("id") if found else None), err
 
     # -- bodies -------------------------------------------------------------------------

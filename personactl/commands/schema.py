@@ -7,7 +7,10 @@ import click
 
 @click.command()
 @click.argument(
-    "kind", type=click.Choice(["project", "persona", "tool", "knowledgegroup", "plan"], case_sensitive=False)
+    "kind",
+    type=click.Choice(
+        ["project", "persona", "tool", "knowledgegroup", "plan"], case_sensitive=False
+    ),
 )
 @click.option("--path", "show_path", is_flag=True, help="Print the schema file's path instead.")
 def schema(kind: str, show_path: bool) -> None:

@@ -95,9 +95,17 @@ class State:
             "lineage": self.lineage,
             "serial": self.serial,
             "resources": [
-                to_json(r) for r in sorted(self.resources, key=lambda r: (r.kind, r.name))
+                entry_json(r) for r in sorted(self.resources, key=lambda r: (r.kind, r.name))
             ],
         }
+
+
+def entry_json(entry: StateEntry) -> dict[str, Any]:
+    """An entry's JSON form; `documents` only where there are some (a knowledge group's)."""
+    data: dict[str, Any] = to_json(entry)
+    if not data.get("documents"):
+        data.pop("documents", None)
+    return data
 
 
 def new_lineage() -> str:
@@ -329,7 +337,7 @@ class StateStore:
             if self.state.find(entry.kind, entry.name) == entry:
                 return  # already recorded as it is: nothing to write
             self.state.put(entry)
-            self._append({"op": "record", "entry": to_json(entry)})
+            self._append({"op": "record", "entry": entry_json(entry)})
 
     def forget(self, kind: str, name: str) -> None:
         with self._mutex:

@@ -171,7 +171,9 @@ def _shown(files: list[DocumentFile]) -> list[DocumentFile]:
     n = len(common)
     return [
         DocumentFile(
-            f.filename, f.path, PurePosixPath(*PurePosixPath(f.path).parts[n:]).as_posix(),
+            f.filename,
+            f.path,
+            PurePosixPath(*PurePosixPath(f.path).parts[n:]).as_posix(),
             f.absolute,
         )
         for f in files

@@ -244,7 +244,8 @@ def identify(doc: Document, project_file: str | None) -> Resource | Diagnostic |
         return Diagnostic.at(doc.loc(("kind",)), where, "kind")
     if kind not in RESOURCE_KINDS:
         what = "missing kind" if kind is None else f"unknown kind {kind!r}"
-        return Diagnostic.at(doc.loc(("kind",)), f"{what} (expected Persona, Tool or KnowledgeGroup)", "kind")
+        expected = "(expected Persona, Tool or KnowledgeGroup)"
+        return Diagnostic.at(doc.loc(("kind",)), f"{what} {expected}", "kind")
     return Resource(kind=str(kind), name=_document_name(doc) or "", doc=doc, data=doc.data)
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from personactl.anam.api import AnamApi
 from personactl.anam.client import AnamClient, api_url_for
 from personactl.anam.errors import redact_url
 from personactl.anam.fetch import LiveSet, fetch
@@ -30,6 +31,7 @@ from personactl.manifest.loader import display_path
 from personactl.manifest.model import Environment, Project, Resource
 from personactl.manifest.render import Rendered
 from personactl.usecases.connect import ApiOptions, Connect, connect
+from personactl.usecases.documents import attach_documents, keep_used_groups
 from personactl.usecases.project import manifests
 
 
@@ -102,13 +104,29 @@ def selection(targets: tuple[str, ...], selectors: tuple[str, ...]) -> Select | 
             if isinstance(ref, str)
         }
         keys = {(r.kind, r.name) for r in chosen}
-        return chosen + [
+        chosen += [
             r
             for r in resources
             if r.kind == "Tool" and r.name in used_tools and (r.kind, r.name) not in keys
         ]
+        return chosen + used_groups(chosen, resources)
 
     return choose
+
+
+def used_groups(chosen: list[Resource], resources: list[Resource]) -> list[Resource]:
+    """The KnowledgeGroup manifests the chosen tools search and that are not chosen."""
+    keys = {(r.kind, r.name) for r in chosen}
+    named = set()
+    for r in chosen:
+        config = r.spec.get("config") if r.kind == "Tool" else None
+        folders = config.get("documentFolders") if isinstance(config, dict) else None
+        named |= {f for f in folders or [] if isinstance(f, str)}
+    return [
+        r
+        for r in resources
+        if r.kind == "KnowledgeGroup" and r.name in named and (r.kind, r.name) not in keys
+    ]
 
 
 def make_plan(opts: Options, state: State | None = None, *, connect: Connect = connect) -> PlanRun:
@@ -140,7 +158,7 @@ def make_plan(opts: Options, state: State | None = None, *, connect: Connect = c
     try:
         # With a selection, resources outside it are not missing, only not chosen:
         # no prune candidates, no warnings, no reads.
-        kinds = {"Persona", "Tool"} if selected is None else set()
+        kinds = set(KINDS) if selected is None else set()
         live = fetch(client, rendered, state, kinds)
         if live.diagnostics:
             raise ManifestErrors(live.diagnostics)
@@ -149,7 +167,12 @@ def make_plan(opts: Options, state: State | None = None, *, connect: Connect = c
             for r in rendered
             if r.kind == "Tool"
         }
-        resolver = Resolver(live.catalog, tool_ids)
+        group_ids = {
+            r.name: (m.id if (m := live.matched.get(("KnowledgeGroup", r.name))) else None)
+            for r in rendered
+            if r.kind == "KnowledgeGroup"
+        }
+        resolver = Resolver(live.catalog, tool_ids, group_ids)
         desired, errors = [], []
         for r in rendered:
             body, errs = resolver.body(KINDS[r.kind], r)
@@ -202,6 +225,8 @@ def make_plan(opts: Options, state: State | None = None, *, connect: Connect = c
             kinds=KINDS,
         )
         plan.warnings[:0] = warnings
+        keep_used_groups(plan, live)
+        attach_documents(plan, rendered, live, state, project.root, AnamApi(client), prune)
     except BaseException:
         client.close()
         raise
