@@ -138,6 +138,8 @@ class Applier:
             body = self._resolve_refs(change)
             if change.action == "create":
                 result = self._create(change, body)
+            elif change.request is None:  # only a knowledge group's documents change
+                result = self._noop(change)
             else:
                 result = self._update(change, body)
             return self._sync_documents(change, result)

@@ -52,12 +52,22 @@ class LocalFile(Protocol):
 
 
 def human_size(size: int | None) -> str:
-    """12 KB, 1.5 MB: as plans show sizes (1 KB = 1024 bytes, at least 1 KB)."""
+    """812 bytes, 12 KB, 1.5 MB: as plans show sizes (1 KB = 1024 bytes)."""
     if size is None:
         return "?"
+    if size < 1024:
+        return f"{size:,} bytes"
     if size < 1024 * 1024:
-        return f"{max(1, round(size / 1024))} KB"
+        return f"{round(size / 1024)} KB"
     return f"{size / (1024 * 1024):.1f} MB"
+
+
+def size_change(before: int | None, after: int | None) -> str:
+    """`41 KB → 43 KB`; in bytes when the rounded sizes would look the same."""
+    old, new = human_size(before), human_size(after)
+    if old == new and before is not None and after is not None:
+        return f"{before:,} → {after:,} bytes"
+    return f"{old} → {new}"
 
 
 @dataclass
@@ -126,7 +136,7 @@ def diff_documents(
             reason = f"its processing failed: {why}"
             out.changes.append(upload("replace", reason, before_size=before, replaces=replaces))
         elif rec.get("sha256") != f.sha256:
-            reason = f"content changed: {human_size(before)} → {human_size(f.size)}"
+            reason = f"content changed: {size_change(before, f.size)}"
             out.changes.append(upload("replace", reason, before_size=before, replaces=replaces))
         elif (rec.get("params") or {}) != params:
             reason = "upload parameters changed"

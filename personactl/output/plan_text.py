@@ -13,7 +13,7 @@ from personactl.output import values as v
 _GREEN, _YELLOW, _RED, _CYAN = "\x1b[32m", "\x1b[33m", "\x1b[31m", "\x1b[36m"
 _BOLD, _RESET = "\x1b[1m", "\x1b[0m"
 _SYMBOL = {"create": "+", "update": "~", "delete": "-"}
-_SYMBOL_COLOR = {"+": _GREEN, "~": _YELLOW, "-": _RED}
+_SYMBOL_COLOR = {"+": _GREEN, "~": _YELLOW, "-": _RED, "-/+": _YELLOW}
 # A created prompt shows this many lines; the whole text is in the request or JSON.
 _PREVIEW_LINES = 5
 
@@ -77,6 +77,8 @@ def _resource_block(rc: p.ResourceChange, paint: _Paint, show_requests: bool) ->
     ]
     for fc in rc.fields:
         lines += _field_lines(rc.action, fc, paint, indent=6)
+    for symbol, text in v.document_lines(rc):
+        lines.append(f"      {_sym(symbol, paint)} {text}")
     lines += [f"      # note: {v.masked_text(n)}" for n in rc.notes]
     if show_requests and rc.request is not None:
         lines.append(f"      {paint(rc.request.method, _BOLD)} {rc.request.path}")
@@ -138,6 +140,8 @@ def _diff_line(line: str, paint: _Paint) -> str:
 def _drift_lines(rc: p.ResourceChange, fc: p.FieldChange, paint: _Paint) -> list[str]:
     before, after = v.shown_pair(fc)
     who = f'{_sym("~", paint)} {rc.kind.lower()} "{rc.name}"'
+    if v.is_document_drift(fc):
+        return [f"  {who}: {fc.path} {after}"]
     if v.is_multiline(before, after):
         diff = v.unified_diff(before, after, "last applied", "live")
         return [f"  {who}: {fc.path}"] + [
