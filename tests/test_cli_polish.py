@@ -152,8 +152,9 @@ def test_debug_after_the_subcommand(sandbox: Path) -> None:
 
 def test_debug_after_the_subcommand_shows_the_traceback(tmp_path: Path) -> None:
     error = (
-        "error: no manifests found by personas/**/*.yaml, tools/**/*.yaml in the current "
-        "directory (no personactl.yaml found); run personactl in the project's directory, "
+        "error: no manifests found by personas/**/*.yaml, tools/**/*.yaml, "
+        "knowledge-groups/**/*.yaml in the current directory (no personactl.yaml found); "
+        "run personactl in the project's directory, "
         "point -C at it or start one with `personactl init`\n"
     )
     plain = run_inprocess(["render"], tmp_path)

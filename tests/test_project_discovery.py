@@ -143,7 +143,8 @@ def test_plan_with_no_manifests_does_not_suggest_paths(write: WriteFiles) -> Non
     r = run_inprocess(["plan"], root)
     assert (r.code, r.out) == (1, "")
     assert r.err == (
-        "error: no manifests found by personas/**/*.yaml, tools/**/*.yaml in personactl.yaml; "
+        "error: no manifests found by personas/**/*.yaml, tools/**/*.yaml, "
+        "knowledge-groups/**/*.yaml in personactl.yaml; "
         "check spec.manifests in personactl.yaml\n"
     )
     r = run_inprocess(["plan"], root / "..")

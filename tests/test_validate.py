@@ -547,8 +547,9 @@ def test_missing_path_and_no_manifests(write: WriteFiles) -> None:
     r = validate(root)
     assert r.code == 1
     assert r.err == (
-        "error: no manifests found by personas/**/*.yaml, tools/**/*.yaml in the current "
-        "directory (no personactl.yaml found); run personactl in the project's directory, "
+        "error: no manifests found by personas/**/*.yaml, tools/**/*.yaml, "
+        "knowledge-groups/**/*.yaml in the current directory (no personactl.yaml found); "
+        "run personactl in the project's directory, "
         "point -C at it, start one with `personactl init` or pass paths\n"
     )
 

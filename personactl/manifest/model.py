@@ -12,7 +12,11 @@ from personactl.manifest.yamlsource import Document, KeyPath
 API_VERSION = "personactl/v1"
 RESOURCE_KINDS = ("Persona", "Tool", "KnowledgeGroup")
 PROJECT_FILE = "personactl.yaml"
-DEFAULT_MANIFEST_GLOBS = ("personas/**/*.yaml", "tools/**/*.yaml")
+DEFAULT_MANIFEST_GLOBS = (
+    "personas/**/*.yaml",
+    "tools/**/*.yaml",
+    "knowledge-groups/**/*.yaml",
+)
 DEFAULT_TEMPLATE_DIRS = ("prompts",)
 
 
