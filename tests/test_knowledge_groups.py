@@ -1,0 +1,317 @@
+"""KnowledgeGroup manifests end to end over real HTTP against the emulator: the
+example's group `router-manuals` (three Markdown files) searched by the SERVER_RAG
+tool `search-manuals` on the support persona.
+
+Create, no change, a document edited, removed, added in the "Lab" (drift, pruned),
+import back to no change, a document that FAILS processing (its users not applied),
+an upload whose answer is dropped (never a duplicate), and SIGKILL while documents
+process (the next run converges).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from e2e_support import KEY, TOKEN, Emulator, edit, emulator, make_project, pc, spawn_pc
+
+from personactl.emulator.errors import DropConnection
+from personactl.engine.state import load_state
+
+GROUP = "t-router-manuals"
+FILES = {"router-x2-manual.md", "returns.md", "wifi.md"}
+
+
+def groups(emu: Emulator) -> list[dict[str, Any]]:
+    with emu.client() as c:
+        return list(c.get("/v1/knowledge/groups").json())
+
+
+def documents(emu: Emulator, group_id: str) -> list[dict[str, Any]]:
+    with emu.client() as c:
+        return list(c.get(f"/v1/knowledge/groups/{group_id}/documents").json())
+
+
+def the_group(emu: Emulator) -> dict[str, Any]:
+    (group,) = [g for g in groups(emu) if g["name"] == GROUP]
+    return group
+
+
+def uploads(emu: Emulator) -> list[Any]:
+    return [
+        r.body for r in emu.writes() if r.method == "POST" and r.path.endswith("/documents")
+    ]
+
+
+def state(project: Path) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads((project / ".personactl" / "emu.json").read_text())
+    return doc
+
+
+def entry(project: Path, kind: str, name: str) -> dict[str, Any]:
+    (found,) = [e for e in state(project)["resources"] if (e["kind"], e["name"]) == (kind, name)]
+    return found
+
+
+def sha(path: Path) -> str:
+    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def emu(tmp_path: Path) -> Iterator[Emulator]:
+    with emulator(tmp_path / "data", processing_ms=20) as e:
+        yield e
+
+
+@pytest.fixture
+def project(tmp_path: Path, emu: Emulator) -> Path:
+    return make_project(tmp_path / "proj", emu.url)
+
+
+def test_create_no_change_edit_remove_drift_and_prune(project: Path, emu: Emulator) -> None:
+    knowledge = project / "knowledge"
+    r = pc(project, "apply", "--auto-approve")
+    assert r.code == 0, r.err
+    assert "[1/9] knowledgegroup 'router-manuals': created; 3 documents uploaded" in r.err
+    assert 'KnowledgeGroup "router-manuals": 3 of 3 documents processed' in r.err
+    group = the_group(emu)
+    docs = documents(emu, group["id"])
+    assert {d["filename"] for d in docs} == FILES
+    assert {d["status"] for d in docs} == {"READY"}
+    # One multipart upload per file: the file and the manifest's upload parameters.
+    sent = uploads(emu)
+    assert len(sent) == 3
+    assert {part["filename"] for body in sent for part in body if part["name"] == "file"} == FILES
+    for body in sent:
+        assert [p["name"] for p in body] == ["chunkSize", "chunkOverlap", "file"]
+        assert [p.get("value") for p in body[:2]] == ["1000", "200"]
+    # The tool searches the group created moments before.
+    (tool,) = [t for t in emu.tools() if t["name"] == "t-search-manuals"]
+    assert tool["config"]["documentFolderIds"] == [group["id"]]
+    recorded = entry(project, "KnowledgeGroup", "router-manuals")
+    assert recorded["id"] == group["id"]
+    wifi = knowledge / "faq" / "wifi.md"
+    assert recorded["documents"]["wifi.md"] == {
+        "id": next(d["id"] for d in docs if d["filename"] == "wifi.md"),
+        "size": wifi.stat().st_size,
+        "sha256": sha(wifi),
+        "params": {"chunkSize": 1000, "chunkOverlap": 200},
+    }
+
+    # No change: a plan reads the group's documents and sends nothing.
+    emu.reset_log()
+    r = pc(project, "plan", "--detailed-exitcode")
+    assert r.code == 0, r.out + r.err
+    assert "No changes." in r.out
+    assert [x.path.split("?")[0] for x in emu.log if "knowledge" in x.path] == [
+        "/v1/knowledge/groups",
+        f"/v1/knowledge/groups/{group['id']}/documents",
+    ]
+
+    # An edited file: replaced (upload, READY, then the old one deleted), nothing else.
+    old_wifi = recorded["documents"]["wifi.md"]["id"]
+    before = wifi.stat().st_size
+    wifi.write_text(wifi.read_text() + "- Guest network: Settings > Wi-Fi > Guest.\n")
+    r = pc(project, "plan")
+    assert (
+        f'      -/+ document "faq/wifi.md" (content changed: {before:,} bytes → '
+        f"{wifi.stat().st_size:,} bytes)\n" in r.out
+    )
+    assert "Plan: 0 to create, 1 to update, 0 to delete, 8 unchanged." in r.out
+    emu.reset_log()
+    r = pc(project, "apply", "--auto-approve")
+    assert r.code == 0, r.err
+    writes = [(w.method, w.path) for w in emu.writes()]
+    assert writes == [
+        ("POST", f"/v1/knowledge/groups/{group['id']}/documents"),
+        ("DELETE", f"/v1/knowledge/documents/{old_wifi}"),
+    ]
+    docs = documents(emu, group["id"])
+    assert sorted(d["filename"] for d in docs) == sorted(FILES)
+    assert old_wifi not in {d["id"] for d in docs}
+    assert pc(project, "plan", "--detailed-exitcode").code == 0
+
+    # A file removed from the manifest: its document is deleted.
+    manifest = project / "knowledge-groups" / "router-manuals.yaml"
+    edit(manifest, "../knowledge/faq/*.md", "../knowledge/faq/wifi.md")
+    r = pc(project, "plan")
+    assert '      - document "returns.md" (removed from the manifest)\n' in r.out
+    r = pc(project, "apply", "--auto-approve")
+    assert r.code == 0, r.err
+    assert {d["filename"] for d in documents(emu, group["id"])} == FILES - {"returns.md"}
+    assert "returns.md" not in entry(project, "KnowledgeGroup", "router-manuals")["documents"]
+
+    # A document added in the Lab: drift, left alone; deleted with --prune only.
+    with emu.client() as c:
+        added = c.post(
+            f"/v1/knowledge/groups/{group['id']}/documents",
+            files={"file": ("lab-notes.md", b"# Notes from the Lab\n")},
+        )
+    assert added.status_code == 201
+    r = pc(project, "plan", "--detailed-exitcode")
+    assert r.code == 0, r.out + r.err
+    assert (
+        '  ~ knowledgegroup "router-manuals": document "lab-notes.md" added outside '
+        "personactl (21 bytes)\n" in r.out
+    )
+    assert (
+        "Warning: KnowledgeGroup 'router-manuals' holds document 'lab-notes.md' "
+        f"({added.json()['id']}), which personactl did not upload; run with --prune to "
+        "delete it" in r.err
+    )
+    assert pc(project, "apply", "--auto-approve").code == 0
+    assert "lab-notes.md" in {d["filename"] for d in documents(emu, group["id"])}
+    r = pc(project, "plan", "--prune")
+    assert '      - document "lab-notes.md" (added outside personactl)\n' in r.out
+    emu.reset_log()
+    r = pc(project, "apply", "--auto-approve", "--prune")
+    assert r.code == 0, r.err
+    assert [(w.method, w.path) for w in emu.writes()] == [
+        ("DELETE", f"/v1/knowledge/documents/{added.json()['id']}")
+    ]
+    assert pc(project, "plan", "--detailed-exitcode", "--prune").code == 0
+
+    # Import: the group and its documents back from the live side, to no change.
+    imported = project.parent / "imported"
+    imported.mkdir()
+    config = yaml.safe_load((project / "personactl.yaml").read_text())
+    config["spec"].pop("manifests")
+    config["spec"]["environments"] = {"emu": config["spec"]["environments"]["emu"]}
+    (imported / "personactl.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    secret = {"ORDER_LOOKUP_AUTHORIZATION": f"Bearer {TOKEN}"}
+    r = pc(imported, "import", "--all", env=secret)
+    assert r.code == 0, r.err
+    assert "wrote knowledge/router-manuals/wifi.md" in r.err
+    written = yaml.safe_load((imported / "knowledge-groups" / "router-manuals.yaml").read_text())
+    assert written["spec"] == {
+        "description": "Manuals and FAQ for the Acme routers",
+        "documents": [
+            "../knowledge/router-manuals/router-x2-manual.md",
+            "../knowledge/router-manuals/wifi.md",
+        ],
+    }
+    assert (imported / "knowledge" / "router-manuals" / "wifi.md").read_bytes() == (
+        wifi.read_bytes()
+    )
+    tool = yaml.safe_load((imported / "tools" / "search-manuals.yaml").read_text())
+    assert tool["spec"]["config"] == {"documentFolders": ["router-manuals"]}
+    emu.reset_log()
+    r = pc(imported, "plan", "--detailed-exitcode", env=secret)
+    assert r.code == 0, r.out + r.err
+    # Recorded with its documents: the plan downloads nothing again.
+    assert not [x for x in emu.log if "download" in x.path]
+
+
+def test_a_document_that_fails_processing_fails_its_group_and_users(
+    project: Path, emu: Emulator
+) -> None:
+    (project / "knowledge" / "faq" / "wifi.md").write_text("")  # the API fails an empty file
+    r = pc(project, "apply", "--auto-approve")
+    assert r.code == 1
+    errors = [line for line in r.err.splitlines() if line.startswith("error:")]
+    assert errors == [
+        "error: KnowledgeGroup 'router-manuals': document 'faq/wifi.md' failed processing: "
+        "The file is empty",
+        "error: Tool 'search-manuals': not applied: it uses knowledgegroup 'router-manuals', "
+        "which failed",
+        "error: Persona 'support-cara': not applied: it uses tool 'search-manuals', which failed",
+    ]
+    assert "t-support-cara" not in {p["name"] for p in emu.personas()}
+    assert "t-concierge-lea" in {p["name"] for p in emu.personas()}
+    # Fixed: the failed document is replaced and the rest is applied.
+    (project / "knowledge" / "faq" / "wifi.md").write_text("# Wi-Fi\n")
+    r = pc(project, "plan")
+    assert (
+        '      -/+ document "faq/wifi.md" (its processing failed: The file is empty)\n' in r.out
+    )
+    r = pc(project, "apply", "--auto-approve")
+    assert r.code == 0, r.err
+    docs = documents(emu, the_group(emu)["id"])
+    assert sorted(d["filename"] for d in docs) == sorted(FILES)
+    assert {d["status"] for d in docs} == {"READY"}
+    assert pc(project, "plan", "--detailed-exitcode").code == 0
+
+
+class _DropFirstUpload:
+    """Commits the first document upload, then drops the connection (as the emulator's
+    --drop-after-commit does, for that one request)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.dropped = 0
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        upload = environ["REQUEST_METHOD"] == "POST" and environ["PATH_INFO"].endswith(
+            "/documents"
+        )
+        if upload and not self.dropped:
+            b"".join(self.app(environ, start_response))
+            self.dropped += 1
+            raise DropConnection("upload committed, then dropped")
+        return self.app(environ, start_response)
+
+    def close(self) -> None:
+        self.app.close()
+
+
+def test_a_dropped_upload_is_found_by_file_name_never_duplicated(
+    project: Path, emu: Emulator
+) -> None:
+    drop = _DropFirstUpload(emu.app)
+    emu.app = drop  # type: ignore[assignment]
+    r = pc(project, "apply", "--auto-approve", "--parallelism", "1")
+    assert r.code == 0, r.err
+    assert drop.dropped == 1
+    assert len(uploads(emu)) == 3  # the dropped one was stored: adopted, not sent again
+    docs = documents(emu, the_group(emu)["id"])
+    assert sorted(d["filename"] for d in docs) == sorted(FILES)
+    recorded = entry(project, "KnowledgeGroup", "router-manuals")["documents"]
+    assert {v["id"] for v in recorded.values()} == {d["id"] for d in docs}
+    assert pc(project, "plan", "--detailed-exitcode").code == 0
+
+
+def test_sigkill_while_documents_process_converges(tmp_path: Path) -> None:
+    with emulator(tmp_path / "data", processing_ms=3000) as emu:
+        project = make_project(tmp_path / "proj", emu.url)
+        proc = spawn_pc(
+            project, "apply", "--auto-approve", stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 20
+            while len(uploads(emu)) < 3:
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.01)
+            time.sleep(0.1)  # waiting for them to be processed
+            proc.send_signal(signal.SIGKILL)
+        finally:
+            proc.wait(timeout=30)
+        emu.wait_idle()
+        group = the_group(emu)
+        # Each upload is recorded (in the journal) as soon as it is answered; one the kill
+        # left unrecorded is found by file name and content on the next run.
+        killed = load_state(project / ".personactl" / "emu.json", "emu.json", "emu")
+        assert killed is not None
+        recorded = killed.find("KnowledgeGroup", "router-manuals")
+        assert recorded is not None and set(recorded.documents) <= FILES
+        unrecorded = len(FILES - set(recorded.documents))
+        emu.app.settings = dataclasses.replace(emu.app.settings, processing_ms=20.0)
+        emu.reset_log()
+        r = pc(project, "apply", "--auto-approve")
+        assert r.code == 0, r.err
+        assert uploads(emu) == []
+        assert len([x for x in emu.log if x.path.endswith("/download")]) == unrecorded
+        docs = documents(emu, group["id"])
+        assert sorted(d["filename"] for d in docs) == sorted(FILES)
+        assert the_group(emu)["id"] == group["id"]  # one, the same
+        assert pc(project, "plan", "--detailed-exitcode").code == 0
+        assert KEY not in (project / ".personactl" / "emu.json").read_text()
