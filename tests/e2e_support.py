@@ -149,20 +149,22 @@ def emulator(data_dir: Path, hook: Hook | None = None, **settings: Any) -> Itera
 
 
 def _body(content_type: str, raw: bytes) -> Any:
-    """A request body as recorded: JSON decoded; a multipart upload as its parts, each
-    {name, filename, size} for a file or {name, value} for a text field."""
+    """A request body as recorded: JSON decoded; a multipart upload as `{"multipart":
+    parts}`, each part {name, filename, size} for a file or {name, value} for a text
+    field (an object, as JSON bodies are: `body.get("name")` works on every write)."""
     if not raw:
         return None
     if not content_type.startswith("multipart/form-data"):
         return json.loads(raw)
     from personactl.emulator.multipart import parse_form
 
-    return [
+    parts = [
         {"name": part.name, "filename": part.filename, "size": len(part.content)}
         if part.filename is not None
         else {"name": part.name, "value": part.content.decode("utf-8", "replace")}
         for part in parse_form(content_type, raw)
     ]
+    return {"multipart": parts}
 
 
 def make_project(dest: Path, url: str, prefix: str = "t-") -> Path:

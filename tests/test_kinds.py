@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from personactl.anam.kinds import KINDS, PERSONA, TOOL
+from personactl.anam.kinds import KINDS, KNOWLEDGE_GROUP, PERSONA, TOOL
 from personactl.core.kinds import MISSING, Kind
 
 REPO = Path(__file__).resolve().parent.parent
@@ -35,7 +35,7 @@ def _response(path: str) -> dict[str, Any]:
     return _schema(op["responses"]["200"]["content"]["application/json"]["schema"])
 
 
-@pytest.mark.parametrize("kind", [PERSONA, TOOL], ids=lambda k: k.name)
+@pytest.mark.parametrize("kind", [PERSONA, TOOL, KNOWLEDGE_GROUP], ids=lambda k: k.name)
 def test_post_and_put_keys_are_the_documents(kind: Kind) -> None:
     item = f"{kind.path}/{{id}}"
     assert kind.put_keys == set(_body(item, "put")["properties"])
@@ -46,7 +46,7 @@ def test_the_persona_put_schema_refuses_other_keys_so_bodies_never_hold_them() -
     assert _body("/v1/personas/{id}", "put").get("additionalProperties") is False
 
 
-@pytest.mark.parametrize("kind", [PERSONA, TOOL], ids=lambda k: k.name)
+@pytest.mark.parametrize("kind", [PERSONA, TOOL, KNOWLEDGE_GROUP], ids=lambda k: k.name)
 def test_each_field_is_read_from_where_the_response_documents_it(kind: Kind) -> None:
     documented = set(_response(f"{kind.path}/{{id}}")["properties"])
     for f in kind.fields:
@@ -75,6 +75,14 @@ def test_resets_are_null_where_the_document_allows_it_else_the_documented_defaul
 def test_our_manifest_schemas_list_exactly_the_declared_fields(kind: Kind, schema: str) -> None:
     doc = json.loads((REPO / "schemas" / f"{schema}.schema.json").read_text(encoding="utf-8"))
     assert set(doc["properties"]["spec"]["properties"]) == set(kind.by_manifest)
+
+
+def test_the_knowledgegroup_schema_adds_only_documents_and_upload_parameters() -> None:
+    path = REPO / "schemas" / "knowledgegroup.schema.json"
+    spec = json.loads(path.read_text(encoding="utf-8"))["properties"]["spec"]["properties"]
+    upload = OPENAPI["paths"]["/v1/knowledge/groups/{id}/documents"]["post"]["requestBody"]
+    form = upload["content"]["multipart/form-data"]["schema"]["properties"]
+    assert set(spec) - set(KNOWLEDGE_GROUP.by_manifest) == {"documents", *(set(form) - {"file"})}
 
 
 def test_normalize_reads_a_response_into_body_vocabulary() -> None:
@@ -115,4 +123,5 @@ def test_derived_views_of_the_declarations() -> None:
         "speechEnhancementLevel",
     )
     assert PERSONA.manifest_path("systemPrompt") == "prompt"
-    assert list(KINDS) == ["Tool", "Persona"]  # what is referred to before its users
+    # what is referred to before its users
+    assert list(KINDS) == ["KnowledgeGroup", "Tool", "Persona"]

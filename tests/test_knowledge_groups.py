@@ -48,7 +48,9 @@ def the_group(emu: Emulator) -> dict[str, Any]:
 
 def uploads(emu: Emulator) -> list[Any]:
     return [
-        r.body for r in emu.writes() if r.method == "POST" and r.path.endswith("/documents")
+        r.body["multipart"]
+        for r in emu.writes()
+        if r.method == "POST" and r.path.endswith("/documents")
     ]
 
 

@@ -28,7 +28,7 @@ def validate(root: Path, *args: str) -> Result:
 def test_example_project_is_clean(example: Path) -> None:
     r = validate(example)
     assert r.code == 0, r.out + r.err
-    assert r.out == "7 files checked: no errors\n"
+    assert r.out == "9 files checked: no errors\n"
     assert r.err == ""
 
 
@@ -557,7 +557,7 @@ def test_missing_path_and_no_manifests(write: WriteFiles) -> None:
 def test_directory_argument_and_dash_C(example: Path, tmp_path: Path) -> None:
     # -C picks the project for `validate` alone; paths are the caller's, like the messages.
     r = run_cli(["-C", str(example), "validate", "acme-personas/tools"], cwd=tmp_path)
-    assert (r.code, r.out) == (0, "3 files checked: no errors\n")
+    assert (r.code, r.out) == (0, "4 files checked: no errors\n")
     r = run_cli(["-C", str(example), "validate", "tools"], cwd=tmp_path)
     assert r.lines == ["tools:1:1: no such file or directory", "1 error in 1 file"]
     bad = example / "tools" / "system.yaml"
