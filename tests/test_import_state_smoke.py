@@ -85,7 +85,7 @@ def test_import_then_plan_shows_no_changes(applied: Path, emu: Emulator) -> None
     emu.reset_log()
     r = pc(applied, "plan", "--detailed-exitcode", env=env)
     assert r.code == 0, r.out
-    assert r.lines[-1] == "Plan: 0 to create, 0 to update, 0 to delete, 9 unchanged."
+    assert r.lines[-1] == "Plan: 0 to create, 0 to update, 0 to delete, 11 unchanged."
     assert emu.writes() == []
 
 
@@ -122,12 +122,14 @@ def test_state_commands(applied: Path, emu: Emulator) -> None:
     assert r.code == 0
     assert r.lines[0].split() == ["KIND", "NAME", "ANAM", "NAME", "ID"]
     assert [line.split()[:3] for line in r.lines[1:]] == [
+        ["KnowledgeGroup", "router-manuals", "t-router-manuals"],
         ["Persona", "concierge-lea", "t-concierge-lea"],
         ["Persona", "onboarding-mia", "t-onboarding-mia"],
         ["Persona", "onboarding-trainer", "t-onboarding-trainer"],
         ["Persona", "support-cara", "t-support-cara"],
         ["Tool", "end-call", "t-end-call"],
         ["Tool", "order-lookup", "t-order-lookup"],
+        ["Tool", "search-manuals", "t-search-manuals"],
         ["Tool", "show-product", "t-show-product"],
     ]
     shown = json.loads(pc(applied, "state", "show", "order-lookup").out)
@@ -147,7 +149,7 @@ def test_state_commands(applied: Path, emu: Emulator) -> None:
     assert r.out == "Moved Persona 'support-cara' to 'support-cara2' in .personactl/emu.json.\n"
     r = pc(applied, "plan")
     # The Anam name changes with metadata.name: one rename, no create.
-    assert r.lines[-1] == "Plan: 0 to create, 1 to update, 0 to delete, 6 unchanged."
+    assert r.lines[-1] == "Plan: 0 to create, 1 to update, 0 to delete, 8 unchanged."
     assert '      ~ name: "t-support-cara" → "t-support-cara2"' in r.lines
     # rm forgets without touching the live persona.
     before = len(emu.personas())

@@ -202,6 +202,7 @@ def _groups(
         config = tools.get(tid, {}).get("config")
         folder_ids = config.get("documentFolderIds") if isinstance(config, dict) else None
         wanted += [str(g) for g in folder_ids or []]
+    used = set(wanted)  # a group only --all brings is skipped quietly when it does not fit
     if all_:
         wanted += [str(g.get("id")) for g in live.catalog.knowledge]
     renames: dict[str, str] = {}  # live group name -> manifest name
@@ -219,10 +220,11 @@ def _groups(
             job.notes.append(f"Skipped knowledge group {anam!r} ({gid}): its name is not unique.")
             continue
         if name is None:
-            job.notes.append(
-                f"Skipped knowledge group {anam!r} ({gid}): it lacks {affix(env)} that "
-                f"environment {env.name!r} gives its names."
-            )
+            if gid in used:
+                job.notes.append(
+                    f"Skipped knowledge group {anam!r} ({gid}): it lacks {affix(env)} that "
+                    f"environment {env.name!r} gives its names."
+                )
             continue
         item = group_manifest(raw, name, [])
         problem = _name_problem(anam) or _invalid(item.doc)
