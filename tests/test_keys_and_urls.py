@@ -129,7 +129,8 @@ def test_a_401_and_the_debug_lines_never_show_the_url_credentials(
     )
     debug = [line for line in r.err.splitlines() if " -> " in line]
     assert debug and all(
-        re.fullmatch(r"GET /v1/[\w/]+\?page=1&perPage=100 -> 401 \(\d+ ms\)", line) for line in debug
+        re.fullmatch(r"GET /v1/[\w/]+\?page=1&perPage=100 -> 401 \(\d+ ms\)", line)
+        for line in debug
     ), debug
     assert_hidden(r.out, r.err)
 
