@@ -18,17 +18,29 @@ from typing import Any
 import pytest
 from e2e_support import TOKEN, Emulator, edit, emulator, make_project, pc, slow_writes, spawn_pc
 
-TOOLS = ["show-product", "order-lookup", "end-call"]
+TOOLS = ["show-product", "search-manuals", "order-lookup", "end-call"]  # in file order
 PERSONAS = ["concierge-lea", "onboarding-mia", "onboarding-trainer", "support-cara"]
-CREATED = [f"tool {n!r}: created" for n in TOOLS] + [f"persona {n!r}: created" for n in PERSONAS]
+GROUP_CREATED = "knowledgegroup 'router-manuals': created; 3 documents uploaded"
+CREATED = (
+    [GROUP_CREATED]
+    + [f"tool {n!r}: created" for n in TOOLS]
+    + [f"persona {n!r}: created" for n in PERSONAS]
+)
 
 
 def progress_of_creates(lines: list[str]) -> None:
-    """Numbered as each write finishes: tools (in any order) before personas."""
-    assert [line.split(" ", 1)[0] for line in lines] == [f"[{i}/7]" for i in range(1, 8)], lines
+    """Numbered as each write finishes: the knowledge group (with its documents' progress
+    before it), tools (in any order), then personas."""
+    docs = [line for line in lines if not line.startswith("[")]
+    assert docs[-1] == 'KnowledgeGroup "router-manuals": 3 of 3 documents processed', lines
+    lines = [line for line in lines if line.startswith("[")]
+    assert [line.split(" ", 1)[0] for line in lines] == [f"[{i}/9]" for i in range(1, 10)], lines
     rest = [line.split(" ", 1)[1] for line in lines]
-    assert sorted(rest[:3]) == sorted(CREATED[:3]) and sorted(rest[3:]) == sorted(CREATED[3:])
-SUMMARY_7 = "Apply complete! Resources: 7 created, 0 updated, 0 deleted, 0 failed."
+    assert rest[0] == GROUP_CREATED
+    assert sorted(rest[1:5]) == sorted(CREATED[1:5]) and sorted(rest[5:]) == sorted(CREATED[5:])
+
+
+SUMMARY_9 = "Apply complete! Resources: 9 created, 0 updated, 0 deleted, 0 failed."
 NOTHING = "Apply complete! Resources: 0 created, 0 updated, 0 deleted, 0 failed."
 STATE_KEYS = [
     "kind",
@@ -60,7 +72,13 @@ def state_ids(project: Path) -> dict[tuple[str, str], str]:
 def live_ids(emu: Emulator) -> dict[tuple[str, str], str]:
     """Live resources by (kind, name without the t- prefix); fails on a duplicate name."""
     out: dict[tuple[str, str], str] = {}
-    for kind, items in (("Persona", emu.personas()), ("Tool", emu.tools())):
+    with emu.client() as c:
+        groups = [g for g in c.get("/v1/knowledge/groups").json() if g["name"].startswith("t-")]
+    for kind, items in (
+        ("Persona", emu.personas()),
+        ("Tool", emu.tools()),
+        ("KnowledgeGroup", groups),
+    ):
         for item in items:
             key = (kind, item["name"].removeprefix("t-"))
             assert key not in out, f"duplicate {key}"
@@ -71,23 +89,30 @@ def live_ids(emu: Emulator) -> dict[tuple[str, str], str]:
 def test_first_apply_creates_tools_then_personas(project: Path, emu: Emulator) -> None:
     r = pc(project, "apply", "--auto-approve")
     assert r.code == 0, r.err
-    assert r.lines[-2:] == ["Plan: 7 to create, 0 to update, 0 to delete, 0 unchanged.", SUMMARY_7]
+    assert r.lines[-2:] == ["Plan: 9 to create, 0 to update, 0 to delete, 0 unchanged.", SUMMARY_9]
     progress_of_creates(r.err.splitlines())
     assert TOKEN not in r.out + r.err
     writes = emu.writes()
-    assert [(w.method, w.path) for w in writes] == [("POST", "/v1/tools")] * 3 + [
+    live = live_ids(emu)
+    # The knowledge group and its three documents first (test_knowledge_groups.py has more).
+    documents = f"/v1/knowledge/groups/{live[('KnowledgeGroup', 'router-manuals')]}/documents"
+    assert [(w.method, w.path) for w in writes[:4]] == [
+        ("POST", "/v1/knowledge/groups"),
+        *[("POST", documents)] * 3,
+    ]
+    writes = writes[4:]
+    assert [(w.method, w.path) for w in writes] == [("POST", "/v1/tools")] * 4 + [
         ("POST", "/v1/personas")
     ] * 4
-    assert sorted(w.body["name"] for w in writes[:3]) == sorted(f"t-{n}" for n in TOOLS)
-    assert sorted(w.body["name"] for w in writes[3:]) == sorted(f"t-{n}" for n in PERSONAS)
+    assert sorted(w.body["name"] for w in writes[:4]) == sorted(f"t-{n}" for n in TOOLS)
+    assert sorted(w.body["name"] for w in writes[4:]) == sorted(f"t-{n}" for n in PERSONAS)
     # The webhook's secret header went out in clear, and nowhere else.
     (orders,) = [w for w in writes if w.body["name"] == "t-order-lookup"]
     assert orders.body["config"]["headers"]["Authorization"] == f"Bearer {TOKEN}"
     # Personas reference the ids of the tools created moments before.
-    live = live_ids(emu)
     (cara,) = [w for w in writes if w.body["name"] == "t-support-cara"]
     assert cara.body["toolIds"] == sorted(
-        live[("Tool", n)] for n in ("order-lookup", "show-product", "end-call")
+        live[("Tool", n)] for n in ("order-lookup", "show-product", "end-call", "search-manuals")
     )
     # The state holds exactly the seven, with the documented shape, sorted.
     state = state_of(project)
@@ -96,7 +121,8 @@ def test_first_apply_creates_tools_then_personas(project: Path, emu: Emulator) -
     assert re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", state["lineage"])
     assert [(e["kind"], e["name"]) for e in state["resources"]] == sorted(live)
     for entry in state["resources"]:
-        assert list(entry) == STATE_KEYS
+        group = entry["kind"] == "KnowledgeGroup"
+        assert list(entry) == STATE_KEYS + (["documents"] if group else [])
         assert entry["id"] == live[(entry["kind"], entry["name"])]
         assert entry["anamName"] == "t-" + entry["name"]
         assert entry["applied"]["name"] == entry["observed"]["name"] == entry["anamName"]
@@ -118,7 +144,7 @@ def test_second_apply_sends_no_writes(applied: Path, emu: Emulator) -> None:
     assert (r.code, r.err) == (0, "")
     assert r.lines[-3:] == [
         "No changes. The live personas and tools match the manifests.",
-        "Plan: 0 to create, 0 to update, 0 to delete, 7 unchanged.",
+        "Plan: 0 to create, 0 to update, 0 to delete, 9 unchanged.",
         NOTHING,
     ]
     assert emu.writes() == []
@@ -136,7 +162,7 @@ def test_apply_without_a_terminal_needs_auto_approve(project: Path, emu: Emulato
         "error: apply needs --auto-approve (or a plan file from `plan --out`) when not run "
         "from a terminal\n"
     )
-    assert r.lines[-1] == "Plan: 7 to create, 0 to update, 0 to delete, 0 unchanged."
+    assert r.lines[-1] == "Plan: 9 to create, 0 to update, 0 to delete, 0 unchanged."
     assert emu.writes() == []
     assert not (project / ".personactl" / "emu.json").exists()
 
@@ -163,7 +189,7 @@ def test_json_output(project: Path, emu: Emulator) -> None:
     assert doc == {
         "environment": "emu",
         "ok": True,
-        "summary": {"created": 7, "updated": 0, "deleted": 0, "failed": 0},
+        "summary": {"created": 9, "updated": 0, "deleted": 0, "failed": 0},
         "resources": [
             {
                 "kind": kind,
@@ -171,15 +197,19 @@ def test_json_output(project: Path, emu: Emulator) -> None:
                 "action": "create",
                 "id": live[(kind, name)],
                 "ok": True,
-                "message": "created",
+                "message": GROUP_CREATED.split(": ")[1] if kind == "KnowledgeGroup" else "created",
             }
-            for kind, names in (("Tool", TOOLS), ("Persona", PERSONAS))
+            for kind, names in (
+                ("KnowledgeGroup", ["router-manuals"]),
+                ("Tool", TOOLS),
+                ("Persona", PERSONAS),
+            )
             for name in names
         ],
     }
     # The plan and the progress go to stderr.
-    assert "Plan: 7 to create, 0 to update, 0 to delete, 0 unchanged." in r.err
-    progress_of_creates(r.err.splitlines()[-7:])
+    assert "Plan: 9 to create, 0 to update, 0 to delete, 0 unchanged." in r.err
+    progress_of_creates(r.err.splitlines()[-11:])
 
 
 # -- saved plans ------------------------------------------------------------------------
@@ -268,7 +298,7 @@ def test_a_saved_plan_applies_once(project: Path, emu: Emulator, tmp_path: Path)
         "(serial 0 -> 1); make a new one with `personactl plan --out FILE`\n"
     )
     assert emu.writes() == []
-    assert len(emu.personas()) == 4 and len(emu.tools()) == 3
+    assert len(emu.personas()) == 4 and len(emu.tools()) == 4
 
 
 @pytest.mark.parametrize(
@@ -326,7 +356,9 @@ def test_a_second_apply_fails_at_once_while_the_first_holds_the_lock(tmp_path: P
             second = pc(project, "apply", "--auto-approve")
             assert first.poll() is None, "the first apply ended before the check"
             # The second asked the API nothing: it failed before planning.
-            assert [r.method for r in emu.log[seen:]] in ([], ["POST"] * len(emu.log[seen:]))
+            # (The first's writes, and its reads of its documents' status, may land.)
+            later = [r for r in emu.log[seen:] if "/v1/knowledge/" not in r.path]
+            assert [r.method for r in later] in ([], ["POST"] * len(later))
         finally:
             out, err = first.communicate(timeout=60)
         assert (second.code, second.out) == (1, "")
@@ -335,8 +367,8 @@ def test_a_second_apply_fails_at_once_while_the_first_holds_the_lock(tmp_path: P
             ".personactl/emu.json.lock); wait for it to finish\n"
         )
         assert first.returncode == 0, err
-        assert out.splitlines()[-1] == SUMMARY_7
-        assert len(emu.personas()) == 4 and len(emu.tools()) == 3
+        assert out.splitlines()[-1] == SUMMARY_9
+        assert len(emu.personas()) == 4 and len(emu.tools()) == 4
         assert pc(project, "plan", "--detailed-exitcode").code == 0
 
 
@@ -401,10 +433,12 @@ def test_prune_deletes_only_what_the_state_recorded(applied: Path, emu: Emulator
     )
     assert writes[2:] == [("DELETE", f"/v1/tools/{ids[('Tool', 'show-product')]}")]
     assert set(state_ids(applied)) == {
+        ("KnowledgeGroup", "router-manuals"),
         ("Persona", "concierge-lea"),
         ("Persona", "support-cara"),
         ("Tool", "end-call"),
         ("Tool", "order-lookup"),
+        ("Tool", "search-manuals"),
     }
     # What personactl never managed is untouched.
     assert stranger in [p["id"] for p in emu.personas()]
@@ -438,16 +472,17 @@ def test_prune_with_no_manifests_is_refused(applied: Path, emu: Emulator) -> Non
     r = pc(applied, "apply", "--prune", "--auto-approve", "-l", "team=nobody")
     assert (r.code, r.out) == (1, "")
     assert r.err.startswith("error: no resource matches -l team=nobody (labels in use: ")
-    for path in [*applied.glob("personas/*.yaml"), *applied.glob("tools/*.yaml")]:
-        path.unlink()
+    for folder in ("personas", "tools", "knowledge-groups"):
+        for path in applied.glob(f"{folder}/*.yaml"):
+            path.unlink()
     r = pc(applied, "apply", "--prune", "--auto-approve")
     assert (r.code, r.out) == (1, "")
     assert r.err == (
-        "error: no manifests found by personas/*.yaml, tools/*.yaml in personactl.yaml; "
-        "check spec.manifests in personactl.yaml\n"
+        "error: no manifests found by personas/*.yaml, tools/*.yaml, knowledge-groups/*.yaml "
+        "in personactl.yaml; check spec.manifests in personactl.yaml\n"
     )
     assert emu.log == []
-    assert len(state_ids(applied)) == 7
+    assert len(state_ids(applied)) == 9
 
 
 def test_a_tool_dropped_by_its_last_user_is_pruned_in_the_same_run(
