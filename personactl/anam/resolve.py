@@ -305,6 +305,13 @@ class Resolver:
 
     # -- labels for people -----------------------------------------------------------------
 
+    def _folder_label(self, ident: Any) -> Any:
+        made = REF.match(ident) if isinstance(ident, str) else None
+        if made:
+            return made.group(2)
+        found = self.catalog.by_id(self.catalog.knowledge, ident)
+        return found.get("name", ident) if found else ident
+
     def label(self, body_key: str, value: Any, tool_names: dict[str, str]) -> Any:
         """A body value as the manifest would say it (names rather than ids)."""
         if value is None:
@@ -320,6 +327,12 @@ class Resolver:
                 return NO_LLM
             m = self.catalog.by_id(self.catalog.llms, value) or {}
             return {"id": value, "name": m.get("displayName")}
+        if body_key == "config" and isinstance(value, dict):
+            folders = value.get("documentFolderIds")
+            if isinstance(folders, list):  # knowledge groups by name, as the manifest says
+                names = [self._folder_label(ident) for ident in folders]
+                value = {**value, "documentFolderIds": names}
+            return value
         if body_key == "toolIds" and isinstance(value, list):
             out = []
             for ident in value:
