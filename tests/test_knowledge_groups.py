@@ -129,6 +129,23 @@ def test_create_no_change_edit_remove_drift_and_prune(project: Path, emu: Emulat
         f"{wifi.stat().st_size:,} bytes)\n" in r.out
     )
     assert "Plan: 0 to create, 1 to update, 0 to delete, 8 unchanged." in r.out
+    # A saved plan holds the file's hash: it is refused once the file changed again.
+    assert pc(project, "plan", "--out", "plan.json").code == 0
+    saved = json.loads((project / "plan.json").read_text())
+    (group_change,) = [c for c in saved["changes"] if c["kind"] == "KnowledgeGroup"]
+    assert [(d["action"], d["path"], d["sha256"]) for d in group_change["documents"]] == [
+        ("replace", "knowledge/faq/wifi.md", sha(wifi))
+    ]
+    wifi.write_text(wifi.read_text() + "- Mesh: pair an X2 Extender with the WPS button.\n")
+    emu.reset_log()
+    r = pc(project, "apply", "plan.json")
+    assert (r.code, r.err) == (
+        1,
+        "error: the saved plan is stale and was not applied: KnowledgeGroup 'router-manuals': "
+        "document 'knowledge/faq/wifi.md' changed since the plan was made; run `personactl "
+        "plan --out FILE` again\n",
+    )
+    assert emu.writes() == []
     emu.reset_log()
     r = pc(project, "apply", "--auto-approve")
     assert r.code == 0, r.err

@@ -132,3 +132,34 @@ def test_a_recorded_document_gone_everywhere_is_forgotten() -> None:
     d = diff_documents("g", [], [], {"old.md": rec("d9")}, PARAMS, prune=False)
     assert [(c.action, c.filename) for c in d.changes] == [("forget", "old.md")]
     assert not d.acts
+
+
+# -- prune keeps a group a live tool still searches (usecases.documents) ------------------
+
+
+def _group_delete(gid: str) -> Any:
+    from personactl.engine import plan as p
+
+    return p.ResourceChange("KnowledgeGroup", "manuals", "t-manuals", p.Action.DELETE, id=gid)
+
+
+def test_prune_keeps_a_group_that_a_live_tool_still_searches() -> None:
+    from personactl.anam.fetch import LiveSet
+    from personactl.anam.resolve import Catalog
+    from personactl.engine import plan as p
+    from personactl.usecases.documents import keep_used_groups
+
+    tool = {"id": "t1", "name": "lab-search", "config": {"documentFolderIds": ["g1"]}}
+    live = LiveSet(catalog=Catalog(tools=[tool]))
+    plan = p.Plan("emu", "anam", "http://x", True, ".personactl/emu.json", [_group_delete("g1")])
+    keep_used_groups(plan, live)
+    assert plan.changes == []
+    assert plan.warnings == [
+        "KnowledgeGroup 'manuals' (t-manuals) is still used by tool 'lab-search': not deleted"
+    ]
+    # The same tool deleted by this plan (it runs first): the group goes too.
+    gone = p.ResourceChange("Tool", "lab-search", "lab-search", p.Action.DELETE, id="t1")
+    plan = p.Plan("emu", "anam", "http://x", True, ".personactl/emu.json",
+                  [gone, _group_delete("g1")])
+    keep_used_groups(plan, live)
+    assert [c.kind for c in plan.changes] == ["Tool", "KnowledgeGroup"] and plan.warnings == []
