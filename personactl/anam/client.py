@@ -84,6 +84,7 @@ __all__ = [
 ]
 
 PER_PAGE = 100  # the API's maximum page size
+MAX_DOWNLOAD_BYTES = 51 * 1024 * 1024  # a knowledge document (50 MB) and some slack
 MAX_PAGES = 10_000  # 1,000,000 items: far beyond any account, short of a runaway list
 API_URL_ENV = "ANAM_API_URL"
 REDACTED = "(redacted)"
@@ -259,6 +260,10 @@ class AnamClient:
         request = self._http.build_request("GET", url)
         if request.url.host != self._http.base_url.host:
             request.headers.pop("Authorization", None)
+        # a document may be larger than any API answer: up to the API's 50 MB per file
+        request.extensions["personactl_cap"] = max(
+            self.config.max_response_bytes, MAX_DOWNLOAD_BYTES
+        )
         response, content = self._send(request, retry_unknown=True)
         if not 200 <= response.status_code < 300:
             raise self._status_error(request, response, content)
@@ -509,7 +514,8 @@ class AnamClient:
             with deadline(at):
                 response = self._http.send(request, stream=True)
                 try:
-                    body = read_body(response, cap=self.config.max_response_bytes, at=at)
+                    cap = request.extensions.get("personactl_cap", self.config.max_response_bytes)
+                    body = read_body(response, cap=cap, at=at)
                 finally:
                     response.close()
         except (httpx.ReadTimeout, httpx.WriteTimeout) as exc:
