@@ -123,7 +123,7 @@ def test_directory_after_the_subcommand(example: Path) -> None:
     before = run_inprocess(["-C", example.name, "validate"], example.parent)
     after = run_inprocess(["validate", "-C", example.name], example.parent)
     assert (after.code, after.out, after.err) == (0, before.out, "")
-    assert after.out.startswith("7 files checked")
+    assert after.out.startswith("9 files checked")
     nested = run_inprocess(["state", "list", "-C", example.name], example.parent)
     assert (nested.code, nested.err) == (0, "No resources recorded in .personactl/sandbox.json.\n")
 
@@ -283,7 +283,7 @@ def test_plan_warnings_go_to_stderr_in_text_and_stay_in_markdown_and_json(sandbo
     assert "Warning" not in r.out
     assert r.out.splitlines()[-2:] == [
         "No changes. The live personas and tools match the manifests.",
-        "Plan: 0 to create, 0 to update, 0 to delete, 5 unchanged.",
+        "Plan: 0 to create, 0 to update, 0 to delete, 7 unchanged.",
     ]
     assert r.err.splitlines() == ["", *PRUNE_WARNINGS]
     md = run_inprocess(["plan", "-o", "markdown"], sandbox)
@@ -325,10 +325,10 @@ def test_answering_anything_but_yes_cancels_the_apply(example: Path) -> None:
     r = _apply_on_a_terminal(example, "y")
     assert r.code == 1
     assert r.err.endswith("  Enter a value: Apply cancelled.\n")
-    assert r.out.splitlines()[-1] == "Plan: 7 to create, 0 to update, 0 to delete, 0 unchanged."
+    assert r.out.splitlines()[-1] == "Plan: 9 to create, 0 to update, 0 to delete, 0 unchanged."
     assert not (example / ".personactl" / "sandbox.json").exists()
     r = _apply_on_a_terminal(example, "yes")
     assert r.code == 0, r.err
     assert r.out.splitlines()[-1] == (
-        "Apply complete! Resources: 7 created, 0 updated, 0 deleted, 0 failed."
+        "Apply complete! Resources: 9 created, 0 updated, 0 deleted, 0 failed."
     )
