@@ -81,6 +81,17 @@ def project(tmp_path: Path, emu: Emulator) -> Path:
 
 def test_create_no_change_edit_remove_drift_and_prune(project: Path, emu: Emulator) -> None:
     knowledge = project / "knowledge"
+    # A SERVER_RAG tool names the group by its manifest name; a typo gets a did-you-mean.
+    tool_file = project / "tools" / "manuals.yaml"
+    edit(tool_file, "documentFolders: [router-manuals]", "documentFolders: [router-manual]")
+    r = pc(project, "plan")
+    assert (r.code, r.err) == (
+        1,
+        "error: tools/manuals.yaml:10:23: knowledge folder 'router-manual' is neither a "
+        "KnowledgeGroup manifest nor a live knowledge group (did you mean 'router-manuals'?); "
+        "see `personactl catalog knowledge`\n",
+    )
+    edit(tool_file, "documentFolders: [router-manual]", "documentFolders: [router-manuals]")
     r = pc(project, "apply", "--auto-approve")
     assert r.code == 0, r.err
     assert "[1/9] knowledgegroup 'router-manuals': created; 3 documents uploaded" in r.err
