@@ -345,3 +345,50 @@ def test_sigkill_while_documents_process_converges(tmp_path: Path) -> None:
         assert the_group(emu)["id"] == group["id"]  # one, the same
         assert pc(project, "plan", "--detailed-exitcode").code == 0
         assert KEY not in (project / ".personactl" / "emu.json").read_text()
+
+
+def test_validate_checks_every_document_offline(example: Path) -> None:
+    knowledge = example / "knowledge"
+    (knowledge / "logo.png").write_bytes(b"\x89PNG")
+    (knowledge / "faq" / "dup").mkdir()
+    (knowledge / "faq" / "dup" / "wifi.md").write_text("# another wifi.md\n")
+    (knowledge / "folder.md").mkdir()
+    with open(knowledge / "huge.pdf", "wb") as f:  # sparse: 50 MB + 1 byte, nothing written
+        f.truncate(50 * 1024 * 1024 + 1)
+    (example.parent / "outside.md").write_text("# not in the project\n")
+    manifest = example / "knowledge-groups" / "router-manuals.yaml"
+    edit(
+        manifest,
+        "    - ../knowledge/faq/*.md\n",
+        "    - ../knowledge/faq/*.md\n"
+        "    - ../knowledge/missing.md\n"
+        "    - ../knowledge/archive/*.md\n"
+        "    - ../knowledge/logo.png\n"
+        "    - ../knowledge/faq/dup/wifi.md\n"
+        "    - ../knowledge/folder.md\n"
+        "    - ../knowledge/huge.pdf\n"
+        "    - ../../outside.md\n",
+    )
+    edit(manifest, "chunkOverlap: 200", "chunkOverlap: 1000")
+    r = pc(example, "validate", str(manifest.relative_to(example)))
+    assert r.code == 1
+    f = "knowledge-groups/router-manuals.yaml"
+    assert r.lines == [
+        f"{f}:11:7: document '../knowledge/missing.md' not found (relative to knowledge-groups); "
+        "fix the path or remove the entry",
+        f"{f}:12:7: document '../knowledge/archive/*.md' matches no file (relative to "
+        "knowledge-groups); fix the path or remove the entry",
+        f"{f}:13:7: document 'knowledge/logo.png' is of a type the API does not take (.png); "
+        "use PDF, TXT, MD, DOCX or CSV",
+        f"{f}:14:7: documents 'knowledge/faq/wifi.md' and 'knowledge/faq/dup/wifi.md' share the "
+        f"file name 'wifi.md' (from {f}:10:7); a group identifies its documents by file name: "
+        "rename one",
+        f"{f}:15:7: document '../knowledge/folder.md' (knowledge/folder.md) is a directory; "
+        "point it at a file",
+        f"{f}:16:7: document 'knowledge/huge.pdf' is 52,428,801 bytes, over the API's 50 MB "
+        "limit; split or shrink it",
+        f"{f}:17:7: document '../../outside.md' (../outside.md) is outside the project (.); "
+        "keep documents inside the project",
+        f"{f}:19:17: chunkOverlap (1000) must be less than chunkSize (1000)",
+        "8 errors in 1 file",
+    ]
