@@ -392,3 +392,35 @@ def test_validate_checks_every_document_offline(example: Path) -> None:
         f"{f}:19:17: chunkOverlap (1000) must be less than chunkSize (1000)",
         "8 errors in 1 file",
     ]
+
+
+def test_uploads_still_processing_after_the_wait_timeout_fail_the_group(tmp_path: Path) -> None:
+    with emulator(tmp_path / "data", processing_ms=60_000) as emu:
+        project = make_project(tmp_path / "proj", emu.url)
+        r = pc(project, "apply", "--auto-approve", "--wait-timeout", "0.3s")
+        assert r.code == 1
+        errors = [line for line in r.err.splitlines() if line.startswith("error:")]
+        assert errors[0] == (
+            "error: KnowledgeGroup 'router-manuals': 'router-x2-manual.md', 'faq/returns.md', "
+            "'faq/wifi.md' still processing after 0.3 s (--wait-timeout); the old documents "
+            "are kept and the next apply checks again"
+        )
+        assert errors[1:] == [
+            "error: Tool 'search-manuals': not applied: it uses knowledgegroup "
+            "'router-manuals', which failed",
+            "error: Persona 'support-cara': not applied: it uses tool 'search-manuals', which "
+            "failed",
+        ]
+        # The uploads were recorded: once processed, the next run sends none again.
+        emu.app.settings = dataclasses.replace(emu.app.settings, processing_ms=20.0)
+        emu.reset_log()
+        r = pc(project, "apply", "--auto-approve")
+        assert r.code == 0, r.err
+        assert uploads(emu) == []
+        assert pc(project, "plan", "--detailed-exitcode").code == 0
+    r = pc(project, "apply", "--wait-timeout", "soon")
+    assert (r.code, r.err.splitlines()[-1]) == (
+        1,
+        "Error: Invalid value for --wait-timeout: 'soon' is not a duration; write e.g. 90s, "
+        "10m or 1h",
+    )
