@@ -66,9 +66,11 @@ def apply(
     Every write is read back; the state file is updated after each success.
     One failure does not stop the others; the exit status is then 1.
 
-    Knowledge groups go first, with their documents: apply waits (up to
-    --wait-timeout) until every upload is processed; a document that FAILED
-    fails its group, and the tools and personas using it are not applied.
+    \b
+    Knowledge groups go first, with their documents: apply waits until
+    every upload is processed (at most --wait-timeout); a document that
+    FAILED fails its group, and the tools and personas using it are not
+    applied.
     """
     from personactl.core.errors import PersonactlError
     from personactl.manifest.render import redact
