@@ -33,6 +33,7 @@ from personactl.core.errors import OutcomeUnknown, PersonactlError
 from personactl.engine import plan as p
 
 PENDING = frozenset({"UPLOADED", "PROCESSING"})
+REMOVED = "removed from the manifest"  # the reason of a delete that also leaves the state
 FAILED = "FAILED"
 
 
@@ -168,7 +169,7 @@ def diff_documents(
                     "delete",
                     name,
                     name,
-                    reason="removed from the manifest",
+                    reason=REMOVED,
                     size=ours[0].get("fileSize"),
                     replaces=[str(d["id"]) for d in ours],
                 )
@@ -304,7 +305,7 @@ class DocumentSync:
             if c.action == "delete":
                 for old in c.replaces:
                     self.api.delete_document(old)
-                if c.reason == "removed from the manifest":
+                if c.reason == REMOVED:
                     self.record({c.filename: None})
         if failures:
             raise PersonactlError("; ".join(failures.values()))
