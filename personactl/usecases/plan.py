@@ -71,7 +71,8 @@ def _parse_selectors(selectors: tuple[str, ...]) -> dict[str, str]:
 def selection(targets: tuple[str, ...], selectors: tuple[str, ...]) -> Select | None:
     """--target and -l as a narrowing of the composed resources (None: everything).
 
-    Tools used by a chosen persona come along. Only what is chosen is rendered,
+    Tools used by a chosen persona come along, and the knowledge groups those tools
+    search. Only what is chosen is rendered,
     so only its secrets must be set.
     """
     if not targets and not selectors:
