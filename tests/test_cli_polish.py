@@ -77,7 +77,8 @@ SHARED_HELP = {
     "--api-url": "--api-url URL Anam API base URL (default: $ANAM_API_URL, else the "
     "environment's apiUrl); not for a sandbox environment.",
     "--parallelism": "--parallelism N Requests in flight at once. [default: 8; 1<=x<=64]",
-    "--target": "--target NAME Only this resource (repeatable); the tools it uses come along.",
+    "--target": "--target NAME Only this resource (repeatable); the tools it uses, and the "
+    "knowledge groups they search, come along.",
     "--selector": "-l, --selector KEY=VALUE Only resources with this label (repeatable).",
     "--prune": "--prune Also delete resources recorded in the state that the manifests no "
     "longer declare (never lifecycle.preventDestroy ones).",
