@@ -234,19 +234,26 @@ def _check_depth(text: str, display: str) -> None:
     depth = 0
     starts = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
     ends = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
-    for event in yaml.parse(text, Loader=_Loader):
-        if isinstance(event, starts):
-            depth += 1
-            if depth > MAX_DEPTH + 1:  # the document's root is level 0, as in _Builder
-                raise YamlError(
-                    Diagnostic.at(
-                        _mark_loc(display, event.start_mark),
-                        f"values are nested more than {MAX_DEPTH} levels deep",
-                        "yaml-too-deep",
+    too_deep = f"values are nested more than {MAX_DEPTH} levels deep"
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, starts):
+                depth += 1
+                if depth > MAX_DEPTH + 1:  # the document's root is level 0, as in _Builder
+                    raise YamlError(
+                        Diagnostic.at(
+                            _mark_loc(display, event.start_mark), too_deep, "yaml-too-deep"
+                        )
                     )
-                )
-        elif isinstance(event, ends):
-            depth -= 1
+            elif isinstance(event, ends):
+                depth -= 1
+    except yaml.MarkedYAMLError as exc:
+        # PyYAML 6.0.4 and newer stop deep flow nesting themselves, before our count does.
+        if exc.problem_mark is None or "nesting depth" not in str(exc.problem):
+            raise
+        raise YamlError(
+            Diagnostic.at(_mark_loc(display, exc.problem_mark), too_deep, "yaml-too-deep")
+        ) from None
 
 
 def parse_documents(text: str, display: str) -> list[Document]:
