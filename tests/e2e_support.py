@@ -126,7 +126,8 @@ def emulator(data_dir: Path, hook: Hook | None = None, **settings: Any) -> Itera
         environ["wsgi.input"] = io.BytesIO(raw)
         query = environ.get("QUERY_STRING")
         path = environ["PATH_INFO"] + (f"?{query}" if query else "")
-        record = Recorded(environ["REQUEST_METHOD"], path, json.loads(raw) if raw else None)
+        body = _body(environ.get("CONTENT_TYPE") or "", raw)
+        record = Recorded(environ["REQUEST_METHOD"], path, body)
         with lock:
             emu.log.append(record)
             emu.in_flight += 1
@@ -151,6 +152,25 @@ def emulator(data_dir: Path, hook: Hook | None = None, **settings: Any) -> Itera
         server.shutdown()
         server.server_close()
         emu.app.close()
+
+
+def _body(content_type: str, raw: bytes) -> Any:
+    """A request body as recorded: JSON decoded; a multipart upload as `{"multipart":
+    parts}`, each part {name, filename, size} for a file or {name, value} for a text
+    field (an object, as JSON bodies are: `body.get("name")` works on every write)."""
+    if not raw:
+        return None
+    if not content_type.startswith("multipart/form-data"):
+        return json.loads(raw)
+    from personactl.emulator.multipart import parse_form
+
+    parts = [
+        {"name": part.name, "filename": part.filename, "size": len(part.content)}
+        if part.filename is not None
+        else {"name": part.name, "value": part.content.decode("utf-8", "replace")}
+        for part in parse_form(content_type, raw)
+    ]
+    return {"multipart": parts}
 
 
 def make_project(dest: Path, url: str, prefix: str = "t-") -> Path:

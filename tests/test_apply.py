@@ -18,18 +18,29 @@ from typing import Any
 import pytest
 from e2e_support import TOKEN, Emulator, edit, emulator, make_project, pc, slow_writes, spawn_pc
 
-TOOLS = ["show-product", "order-lookup", "end-call"]
+TOOLS = ["show-product", "search-manuals", "order-lookup", "end-call"]  # in file order
 PERSONAS = ["concierge-lea", "onboarding-mia", "onboarding-trainer", "support-cara"]
-CREATED = [f"tool {n!r}: created" for n in TOOLS] + [f"persona {n!r}: created" for n in PERSONAS]
+GROUP_CREATED = "knowledgegroup 'router-manuals': created; 3 documents uploaded"
+CREATED = (
+    [GROUP_CREATED]
+    + [f"tool {n!r}: created" for n in TOOLS]
+    + [f"persona {n!r}: created" for n in PERSONAS]
+)
 
 
 def progress_of_creates(lines: list[str]) -> None:
-    """Numbered as each write finishes: the LLM, tools (in any order), then personas."""
-    assert [line.split(" ", 1)[0] for line in lines] == [f"[{i}/8]" for i in range(1, 9)], lines
+    """Numbered as each write finishes: the LLM and the knowledge group (with its
+    documents' progress), tools (in any order), then personas."""
+    docs = [line for line in lines if not line.startswith("[")]
+    assert docs[-1] == 'KnowledgeGroup "router-manuals": 3 of 3 documents processed', lines
+    lines = [line for line in lines if line.startswith("[")]
+    assert [line.split(" ", 1)[0] for line in lines] == [f"[{i}/10]" for i in range(1, 11)], lines
     rest = [line.split(" ", 1)[1] for line in lines]
-    assert rest[0] == "llm 'acme-gateway': created"
-    assert sorted(rest[1:4]) == sorted(CREATED[:3]) and sorted(rest[4:]) == sorted(CREATED[3:])
-SUMMARY_ALL = "Apply complete! Resources: 8 created, 0 updated, 0 deleted, 0 failed."
+    assert rest[:2] == ["llm 'acme-gateway': created", GROUP_CREATED]
+    assert sorted(rest[2:6]) == sorted(CREATED[1:5]) and sorted(rest[6:]) == sorted(CREATED[5:])
+
+
+SUMMARY_ALL = "Apply complete! Resources: 10 created, 0 updated, 0 deleted, 0 failed."
 NOTHING = "Apply complete! Resources: 0 created, 0 updated, 0 deleted, 0 failed."
 STATE_KEYS = [
     "kind",
@@ -61,7 +72,14 @@ def state_ids(project: Path) -> dict[tuple[str, str], str]:
 def live_ids(emu: Emulator) -> dict[tuple[str, str], str]:
     """Live resources by (kind, name without the t- prefix); fails on a duplicate name."""
     out: dict[tuple[str, str], str] = {}
-    for kind, items in (("Persona", emu.personas()), ("Tool", emu.tools()), ("LLM", emu.llms())):
+    with emu.client() as c:
+        groups = [g for g in c.get("/v1/knowledge/groups").json() if g["name"].startswith("t-")]
+    for kind, items in (
+        ("Persona", emu.personas()),
+        ("Tool", emu.tools()),
+        ("LLM", emu.llms()),
+        ("KnowledgeGroup", groups),
+    ):
         for item in items:
             key = (kind, item["displayName" if kind == "LLM" else "name"].removeprefix("t-"))
             assert key not in out, f"duplicate {key}"
@@ -72,25 +90,34 @@ def live_ids(emu: Emulator) -> dict[tuple[str, str], str]:
 def test_first_apply_creates_tools_then_personas(project: Path, emu: Emulator) -> None:
     r = pc(project, "apply", "--auto-approve")
     assert r.code == 0, r.err
-    plan_line = "Plan: 8 to create, 0 to update, 0 to delete, 0 unchanged."
+    plan_line = "Plan: 10 to create, 0 to update, 0 to delete, 0 unchanged."
     assert r.lines[-2:] == [plan_line, SUMMARY_ALL]
     progress_of_creates(r.err.splitlines())
     assert TOKEN not in r.out + r.err
     writes = emu.writes()
-    assert [(w.method, w.path) for w in writes] == [("POST", "/v1/llms")] + [
-        ("POST", "/v1/tools")
-    ] * 3 + [("POST", "/v1/personas")] * 4
+    live = live_ids(emu)
+    assert writes[0].method == "POST" and writes[0].path == "/v1/llms"
     assert writes[0].body["displayName"] == "t-acme-gateway"
-    assert sorted(w.body["name"] for w in writes[1:4]) == sorted(f"t-{n}" for n in TOOLS)
+    writes = writes[1:]
+    # The knowledge group and its three documents next (test_knowledge_groups.py has more).
+    documents = f"/v1/knowledge/groups/{live[('KnowledgeGroup', 'router-manuals')]}/documents"
+    assert [(w.method, w.path) for w in writes[:4]] == [
+        ("POST", "/v1/knowledge/groups"),
+        *[("POST", documents)] * 3,
+    ]
+    writes = writes[4:]
+    assert [(w.method, w.path) for w in writes] == [("POST", "/v1/tools")] * 4 + [
+        ("POST", "/v1/personas")
+    ] * 4
+    assert sorted(w.body["name"] for w in writes[:4]) == sorted(f"t-{n}" for n in TOOLS)
     assert sorted(w.body["name"] for w in writes[4:]) == sorted(f"t-{n}" for n in PERSONAS)
     # The webhook's secret header went out in clear, and nowhere else.
     (orders,) = [w for w in writes if w.body.get("name") == "t-order-lookup"]
     assert orders.body["config"]["headers"]["Authorization"] == f"Bearer {TOKEN}"
     # Personas reference the ids of the tools created moments before.
-    live = live_ids(emu)
-    (cara,) = [w for w in writes if w.body.get("name") == "t-support-cara"]
+    (cara,) = [w for w in writes if w.body["name"] == "t-support-cara"]
     assert cara.body["toolIds"] == sorted(
-        live[("Tool", n)] for n in ("order-lookup", "show-product", "end-call")
+        live[("Tool", n)] for n in ("order-lookup", "show-product", "end-call", "search-manuals")
     )
     # The state holds exactly the seven, with the documented shape, sorted.
     state = state_of(project)
@@ -100,7 +127,9 @@ def test_first_apply_creates_tools_then_personas(project: Path, emu: Emulator) -
     assert [(e["kind"], e["name"]) for e in state["resources"]] == sorted(live)
     for entry in state["resources"]:
         # `unobserved`: the applied keys the server does not return (the LLM's secret)
-        assert [k for k in entry if k != "unobserved"] == STATE_KEYS
+        group = entry["kind"] == "KnowledgeGroup"
+        keys = [k for k in entry if k != "unobserved"]
+        assert keys == STATE_KEYS + (["documents"] if group else [])
         assert entry["id"] == live[(entry["kind"], entry["name"])]
         assert entry["anamName"] == "t-" + entry["name"]
         # observed is stored only where it differs from applied: the name came back as sent
@@ -125,7 +154,7 @@ def test_second_apply_sends_no_writes(applied: Path, emu: Emulator) -> None:
     assert (r.code, r.err) == (0, "")
     assert r.lines[-3:] == [
         "No changes. The live personas and tools match the manifests.",
-        "Plan: 0 to create, 0 to update, 0 to delete, 8 unchanged.",
+        "Plan: 0 to create, 0 to update, 0 to delete, 10 unchanged.",
         NOTHING,
     ]
     assert emu.writes() == []
@@ -143,7 +172,7 @@ def test_apply_without_a_terminal_needs_auto_approve(project: Path, emu: Emulato
         "error: apply needs --auto-approve (or a plan file from `plan --out`) when not run "
         "from a terminal\n"
     )
-    assert r.lines[-1] == "Plan: 8 to create, 0 to update, 0 to delete, 0 unchanged."
+    assert r.lines[-1] == "Plan: 10 to create, 0 to update, 0 to delete, 0 unchanged."
     assert emu.writes() == []
     assert not (project / ".personactl" / "emu.json").exists()
 
@@ -170,7 +199,7 @@ def test_json_output(project: Path, emu: Emulator) -> None:
     assert doc == {
         "environment": "emu",
         "ok": True,
-        "summary": {"created": 8, "updated": 0, "replaced": 0, "deleted": 0, "failed": 0},
+        "summary": {"created": 10, "updated": 0, "replaced": 0, "deleted": 0, "failed": 0},
         "resources": [
             {
                 "kind": kind,
@@ -178,15 +207,20 @@ def test_json_output(project: Path, emu: Emulator) -> None:
                 "action": "create",
                 "id": live[(kind, name)],
                 "ok": True,
-                "message": "created",
+                "message": GROUP_CREATED.split(": ")[1] if kind == "KnowledgeGroup" else "created",
             }
-            for kind, names in (("LLM", ["acme-gateway"]), ("Tool", TOOLS), ("Persona", PERSONAS))
+            for kind, names in (
+                ("LLM", ["acme-gateway"]),
+                ("KnowledgeGroup", ["router-manuals"]),
+                ("Tool", TOOLS),
+                ("Persona", PERSONAS),
+            )
             for name in names
         ],
     }
     # The plan and the progress go to stderr.
-    assert "Plan: 8 to create, 0 to update, 0 to delete, 0 unchanged." in r.err
-    progress_of_creates(r.err.splitlines()[-8:])
+    assert "Plan: 10 to create, 0 to update, 0 to delete, 0 unchanged." in r.err
+    progress_of_creates(r.err.splitlines()[-12:])
 
 
 # -- saved plans ------------------------------------------------------------------------
@@ -275,7 +309,7 @@ def test_a_saved_plan_applies_once(project: Path, emu: Emulator, tmp_path: Path)
         "(serial 0 -> 1); make a new one with `personactl plan --out FILE`\n"
     )
     assert emu.writes() == []
-    assert len(emu.personas()) == 4 and len(emu.tools()) == 3 and len(emu.llms()) == 1
+    assert len(emu.personas()) == 4 and len(emu.tools()) == 4 and len(emu.llms()) == 1
 
 
 @pytest.mark.parametrize(
@@ -334,7 +368,9 @@ def test_a_second_apply_fails_at_once_while_the_first_holds_the_lock(tmp_path: P
             lock_id = json.loads((project / ".personactl" / "emu.json.lock").read_text())["ID"]
             assert first.poll() is None, "the first apply ended before the check"
             # The second asked the API nothing: it failed before planning.
-            assert [r.method for r in emu.log[seen:]] in ([], ["POST"] * len(emu.log[seen:]))
+            # (The first's writes, and its reads of its documents' status, may land.)
+            later = [r for r in emu.log[seen:] if "/v1/knowledge/" not in r.path]
+            assert [r.method for r in later] in ([], ["POST"] * len(later))
         finally:
             out, err = first.communicate(timeout=60)
         assert (second.code, second.out) == (1, "")
@@ -346,7 +382,7 @@ def test_a_second_apply_fails_at_once_while_the_first_holds_the_lock(tmp_path: P
         ), second.err
         assert first.returncode == 0, err
         assert out.splitlines()[-1] == SUMMARY_ALL
-        assert len(emu.personas()) == 4 and len(emu.tools()) == 3 and len(emu.llms()) == 1
+        assert len(emu.personas()) == 4 and len(emu.tools()) == 4 and len(emu.llms()) == 1
         assert pc(project, "plan", "--detailed-exitcode").code == 0
 
 
@@ -412,10 +448,12 @@ def test_prune_deletes_only_what_the_state_recorded(applied: Path, emu: Emulator
     assert writes[2:] == [("DELETE", f"/v1/tools/{ids[('Tool', 'show-product')]}")]
     assert set(state_ids(applied)) == {
         ("LLM", "acme-gateway"),
+        ("KnowledgeGroup", "router-manuals"),
         ("Persona", "concierge-lea"),
         ("Persona", "support-cara"),
         ("Tool", "end-call"),
         ("Tool", "order-lookup"),
+        ("Tool", "search-manuals"),
     }
     # What personactl never managed is untouched.
     assert stranger in [p["id"] for p in emu.personas()]
@@ -449,17 +487,17 @@ def test_prune_with_no_manifests_is_refused(applied: Path, emu: Emulator) -> Non
     r = pc(applied, "apply", "--prune", "--auto-approve", "-l", "team=nobody")
     assert (r.code, r.out) == (1, "")
     assert r.err.startswith("error: no resource matches -l team=nobody (labels in use: ")
-    for folder in ("personas", "tools", "llms"):
+    for folder in ("personas", "tools", "llms", "knowledge-groups"):
         for path in applied.glob(f"{folder}/*.yaml"):
             path.unlink()
     r = pc(applied, "apply", "--prune", "--auto-approve")
     assert (r.code, r.out) == (1, "")
     assert r.err == (
-        "error: no manifests found by personas/*.yaml, tools/*.yaml, llms/*.yaml in "
-        "personactl.yaml; check spec.manifests in personactl.yaml\n"
+        "error: no manifests found by personas/*.yaml, tools/*.yaml, llms/*.yaml, "
+        "knowledge-groups/*.yaml in personactl.yaml; check spec.manifests in personactl.yaml\n"
     )
     assert emu.log == []
-    assert len(state_ids(applied)) == 8
+    assert len(state_ids(applied)) == 10
 
 
 def test_a_tool_dropped_by_its_last_user_is_pruned_in_the_same_run(

@@ -23,13 +23,13 @@ from e2e_support import TOKEN, Emulator, emulator, make_project, pc, spawn_pc
 from personactl.emulator.app import Request, Response
 from personactl.emulator.faults import FaultInjector
 
-TOOLS = {"show-product", "order-lookup", "end-call"}
+TOOLS = {"show-product", "order-lookup", "end-call", "search-manuals"}
 PERSONAS = {"concierge-lea", "onboarding-mia", "onboarding-trainer", "support-cara"}
 USES = {  # persona -> the tools it references
     "concierge-lea": {"end-call"},
     "onboarding-mia": {"show-product", "end-call"},
     "onboarding-trainer": set(),
-    "support-cara": {"order-lookup", "show-product", "end-call"},
+    "support-cara": {"order-lookup", "show-product", "end-call", "search-manuals"},
 }
 ENTRY_KEYS = ["kind", "name", "anamName", "id", "applied", "observed", "fingerprint"]
 ENTRY_KEYS.append("preventDestroy")
@@ -71,8 +71,11 @@ def check_state_file(project: Path) -> dict[str, Any] | None:
     assert keys == sorted(set(keys)), keys  # sorted, each resource once
     for entry in doc["resources"]:
         # `unobserved`: the applied keys the server did not return (version 3)
-        assert [k for k in entry if k != "unobserved"] == ENTRY_KEYS
-        assert entry["kind"] in ("LLM", "Persona", "Tool")
+        keys = [k for k in entry if k != "unobserved"]
+        group = entry["kind"] == "KnowledgeGroup"
+        # A group's documents once one is recorded (a run killed before has none).
+        assert keys in (ENTRY_KEYS, ENTRY_KEYS + ["documents"] if group else ENTRY_KEYS)
+        assert entry["kind"] in ("LLM", "Persona", "Tool", "KnowledgeGroup")
         assert entry["anamName"] == "t-" + entry["name"]
         assert isinstance(entry["id"], str) and entry["id"]
         # What was sent; a resource adopted by name after a kill has sent nothing yet.
@@ -84,7 +87,9 @@ def check_state_file(project: Path) -> dict[str, Any] | None:
 
 
 def state_ids(doc: dict[str, Any] | None) -> dict[tuple[str, str], str]:
-    return {(r["kind"], r["name"]): r["id"] for r in (doc or {"resources": []})["resources"]}
+    """The personas and tools the state names (`converge` checks the knowledge group)."""
+    entries = (doc or {"resources": []})["resources"]
+    return {(r["kind"], r["name"]): r["id"] for r in entries if r["kind"] != "KnowledgeGroup"}
 
 
 def converge(project: Path, emu: Emulator) -> None:
@@ -96,6 +101,11 @@ def converge(project: Path, emu: Emulator) -> None:
     r = pc(project, "plan", "--detailed-exitcode")
     assert r.code == 0, r.out + r.err
     assert [p.name for p in (project / ".personactl").iterdir() if p.name.endswith(".tmp")] == []
+    # The knowledge group: once, and each of its documents once.
+    with emu.client() as c:
+        (group,) = [g for g in c.get("/v1/knowledge/groups").json() if g["name"].startswith("t-")]
+        docs = c.get(f"/v1/knowledge/groups/{group['id']}/documents").json()
+    assert sorted(d["filename"] for d in docs) == ["returns.md", "router-x2-manual.md", "wifi.md"]
 
 
 @pytest.fixture
@@ -119,7 +129,7 @@ def fail_writes(emu: Emulator, should_fail: Any) -> list[str]:
 
     def faulty(request: Request) -> Response:
         if request.method in WRITES and should_fail(request):
-            failed.append(json.loads(request.raw_body or b"{}").get("name", request.path))
+            failed.append(_name(request))
             return Response(500, {"message": "Injected 500", "statusCode": 500})
         return handle(request)
 
@@ -127,13 +137,21 @@ def fail_writes(emu: Emulator, should_fail: Any) -> list[str]:
     return failed
 
 
+def _name(request: Request) -> str:
+    """The name a write's JSON body gives, else its path (a document upload is multipart)."""
+    if request.content_type.startswith("multipart/"):
+        return request.path
+    return str(json.loads(request.raw_body or b"{}").get("name", request.path))
+
+
 def seeded_500(seed: int, rate: float) -> Any:
+    """Fails tools and personas by a draw on their name; the knowledge group (whose own
+    faults test_knowledge_groups.py covers) always goes through."""
+
     def pick(request: Request) -> bool:
-        body = json.loads(request.raw_body or b"{}")
-        if "displayName" in body:
-            return False  # the example's LLM is not drawn: it always goes through
-        name = body.get("name", request.path)
-        return random.Random(f"{seed}:{name}").random() < rate
+        if request.path.startswith(("/v1/knowledge/", "/v1/llms")):
+            return False  # the example's knowledge group and LLM are not drawn
+        return random.Random(f"{seed}:{_name(request)}").random() < rate
 
     return pick
 
@@ -168,13 +186,15 @@ def test_partial_failure_keeps_going_and_records_exactly_the_successes(
     ok = everything - failures
     # Only resources that could be tried were sent; the others were not.
     assert sorted(failed_names) == sorted(f"t-{n}" for n in tools_failed | own)
-    assert r.lines[-1] == (
-        f"Apply finished with errors! Resources: {len(ok)} created, 0 updated, 0 deleted, "
+    assert r.lines[-1] == (  # the knowledge group is created too
+        f"Apply finished with errors! Resources: {len(ok) + 1} created, 0 updated, 0 deleted, "
         f"{len(failures)} failed."
     )
-    # One progress line per resource, then one error line per failure.
+    # One progress line per resource (after the group's documents), one error per failure.
     err = r.err.splitlines()
-    progress, errors = err[:8], err[8:]
+    progress = [line for line in err if line.startswith("[")]
+    errors = [line for line in err if line.startswith("error:")]
+    assert len(progress) == 10 and len(err) == len(errors) + 10 + 2, err
     for kind, name in everything:
         word = kind.lower()
         if (kind, name) in ok:
@@ -274,10 +294,11 @@ def test_retried_faults_converge_without_duplicates(tmp_path: Path, seed: int) -
         r = pc(project, "apply", "--auto-approve")
         assert r.code == 0, r.err
         assert (
-            r.lines[-1] == "Apply complete! Resources: 8 created, 0 updated, 0 deleted, 0 failed."
+            r.lines[-1] == "Apply complete! Resources: 10 created, 0 updated, 0 deleted, 0 failed."
         )
-        # 6 list pages and 8 POSTs without faults: the rest were retries.
-        assert len(emu.log) > 12
+        # 7 list pages, 13 POSTs (9 resources, 4 documents) and at least one read of the
+        # documents' status without faults: the rest were retries.
+        assert len(emu.log) > 21
         r = pc(project, "plan", "--detailed-exitcode")
         assert r.code == 0, r.out + r.err
         emu.app.faults = FaultInjector({}, 0.0, None)  # count what is live, undisturbed
@@ -300,7 +321,8 @@ def test_dropped_connections_never_duplicate(tmp_path: Path, seed: int) -> None:
         adopted = r.err.count("created (adopted after a dropped connection)")
         # Every POST beyond one per resource follows a drop that found nothing...
         # which cannot happen here (the emulator commits before it drops): so none.
-        assert len(posts) == 8, [w.body.get("name") for w in posts]
+        # One per resource, and one per document (a group and its three).
+        assert len(posts) == 9 + 4, [w.body.get("name", w.path) for w in posts]
         _ADOPTED.append(adopted)
         r = pc(project, "plan", "--detailed-exitcode")
         assert r.code == 0, r.out + r.err

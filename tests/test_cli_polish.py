@@ -77,7 +77,8 @@ SHARED_HELP = {
     "--api-url": "--api-url URL Anam API base URL (default: $ANAM_API_URL, else the "
     "environment's apiUrl); not for a sandbox environment.",
     "--parallelism": "--parallelism N Requests in flight at once. [default: 8; 1<=x<=64]",
-    "--target": "--target NAME Only this resource (repeatable); the tools it uses come along.",
+    "--target": "--target NAME Only this resource (repeatable); the tools it uses, and the "
+    "knowledge groups they search, come along.",
     "--selector": "-l, --selector KEY=VALUE Only resources with this label (repeatable).",
     "--prune": "--prune Also delete resources recorded in the state that the manifests no "
     "longer declare (never lifecycle.preventDestroy ones).",
@@ -132,7 +133,7 @@ def test_directory_after_the_subcommand(example: Path) -> None:
     before = run_inprocess(["-C", example.name, "validate"], example.parent)
     after = run_inprocess(["validate", "-C", example.name], example.parent)
     assert (after.code, after.out, after.err) == (0, before.out, "")
-    assert after.out.startswith("8 files checked")
+    assert after.out.startswith("10 files checked")
     nested = run_inprocess(["state", "list", "-C", example.name], example.parent)
     assert (nested.code, nested.err) == (0, "No resources recorded in .personactl/sandbox.json.\n")
 
@@ -161,9 +162,10 @@ def test_debug_after_the_subcommand(sandbox: Path) -> None:
 
 def test_debug_after_the_subcommand_shows_the_traceback(tmp_path: Path) -> None:
     error = (
-        "error: no manifests found by personas/**/*.yaml, tools/**/*.yaml, llms/**/*.yaml in "
-        "the current directory (no personactl.yaml found); run personactl in the project's "
-        "directory, point -C at it or start one with `personactl init`\n"
+        "error: no manifests found by personas/**/*.yaml, tools/**/*.yaml, llms/**/*.yaml, "
+        "knowledge-groups/**/*.yaml in the current directory (no personactl.yaml found); "
+        "run personactl in the project's directory, "
+        "point -C at it or start one with `personactl init`\n"
     )
     plain = run_inprocess(["render"], tmp_path)
     assert (plain.code, plain.err) == (1, error)
@@ -288,7 +290,7 @@ def test_plan_warnings_go_to_stderr_in_text_and_stay_in_markdown_and_json(sandbo
     assert "Warning" not in r.out
     assert r.out.splitlines()[-2:] == [
         "No changes. The live personas and tools match the manifests.",
-        "Plan: 0 to create, 0 to update, 0 to delete, 6 unchanged.",
+        "Plan: 0 to create, 0 to update, 0 to delete, 8 unchanged.",
     ]
     assert r.err.splitlines() == ["", *PRUNE_WARNINGS]
     md = run_inprocess(["plan", "-o", "markdown"], sandbox)
@@ -330,10 +332,10 @@ def test_answering_anything_but_yes_cancels_the_apply(example: Path) -> None:
     r = _apply_on_a_terminal(example, "y")
     assert r.code == 1
     assert r.err.endswith("  Enter a value: Apply cancelled.\n")
-    assert r.out.splitlines()[-1] == "Plan: 8 to create, 0 to update, 0 to delete, 0 unchanged."
+    assert r.out.splitlines()[-1] == "Plan: 10 to create, 0 to update, 0 to delete, 0 unchanged."
     assert not (example / ".personactl" / "sandbox.json").exists()
     r = _apply_on_a_terminal(example, "yes")
     assert r.code == 0, r.err
     assert r.out.splitlines()[-1] == (
-        "Apply complete! Resources: 8 created, 0 updated, 0 deleted, 0 failed."
+        "Apply complete! Resources: 10 created, 0 updated, 0 deleted, 0 failed."
     )

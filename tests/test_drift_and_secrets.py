@@ -51,7 +51,7 @@ def test_a_value_ignored_then_unignored_is_drift_not_hidden(applied: Path, emu: 
     r = pc(applied, "plan", "--detailed-exitcode")
     assert r.code == 2, r.out
     assert '  ~ persona "support-cara": voiceGeneration.speed 1.05 → 0.9' in r.lines, r.out
-    assert r.lines[-1] == "Plan: 0 to create, 1 to update, 0 to delete, 7 unchanged."
+    assert r.lines[-1] == "Plan: 0 to create, 1 to update, 0 to delete, 9 unchanged."
 
 
 @pytest.mark.parametrize("step", ["before-lists", "before-get", "before-put"])
@@ -132,7 +132,7 @@ def test_a_rotated_secret_is_a_change_not_drift(
     everything, lines = _outputs(applied, env, tmp_path)
     assert "Changed outside personactl" not in everything
     assert "      ~ config.headers.Authorization: (sensitive) → (sensitive)" in lines, lines
-    assert lines[-1] == "Plan: 0 to create, 1 to update, 0 to delete, 7 unchanged."
+    assert lines[-1] == "Plan: 0 to create, 1 to update, 0 to delete, 9 unchanged."
     assert TOKEN not in everything and "rotated-token-0000" not in everything
 
 
@@ -180,7 +180,7 @@ def test_drift_to_the_manifests_value_is_reported_once_not_after_every_apply(
     _behind_the_back(emu, "PUT", f"/v1/personas/{cara['id']}", {"description": wanted})
     r = pc(applied, "plan")
     assert "Changed outside personactl since the last apply:" in r.lines, r.out
-    assert r.lines[-1] == "Plan: 0 to create, 0 to update, 0 to delete, 8 unchanged."
+    assert r.lines[-1] == "Plan: 0 to create, 0 to update, 0 to delete, 10 unchanged."
     emu.reset_log()
     assert pc(applied, "apply", "--auto-approve").code == 0
     assert emu.writes() == []  # nothing to send: live is already what the manifest wants

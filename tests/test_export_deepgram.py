@@ -146,6 +146,9 @@ def test_support_cara_in_full(example: Path) -> None:
         "(no Deepgram equivalent)",
         "warning: support-cara: tool 'end-call' (SYSTEM, action end_call) is not exported: a "
         "Deepgram Voice Agent has no system actions",
+        "warning: support-cara: tool 'search-manuals' (SERVER_RAG knowledge search) is not "
+        "exported: a Deepgram Voice Agent has no knowledge base; expose a webhook function "
+        "instead",
         "warning: support-cara: voice 'Lucy - Fresh & Casual' (ELEVENLABS eleven_flash_v2_5): "
         "Deepgram does not offer the ElevenLabs model 'eleven_flash_v2_5'; using "
         "eleven_turbo_v2_5",
@@ -274,7 +277,7 @@ def add_override(example: Path, block: str) -> Path:
 def test_override_is_deep_merged_rendered_and_settles_warnings(example: Path) -> None:
     support = example / "personas" / "support.yaml"
     support.write_text(support.read_text() + OVERRIDE)
-    assert run_cli(["validate"], example).out == "8 files checked: no errors\n"
+    assert run_cli(["validate"], example).out == "10 files checked: no errors\n"
     doc, err = export(["support-cara"], example)
     assert doc["tags"] == ["acme", "sandbox"]  # a Jinja template, like spec strings
     assert doc["audio"] == {

@@ -245,7 +245,7 @@ def test_personas_sharing_a_name_are_skipped_by_all_and_pinned_by_id(
     emu.reset_log()
     r = run(applied, "plan", "--detailed-exitcode")
     assert r.code == 0, r.out + r.err
-    assert r.lines[-1] == "Plan: 0 to create, 0 to update, 0 to delete, 9 unchanged."
+    assert r.lines[-1] == "Plan: 0 to create, 0 to update, 0 to delete, 11 unchanged."
 
 
 # -- 2. secrets the state knows about ---------------------------------------------------
@@ -311,7 +311,7 @@ def test_secrets_in_texts_come_back_as_secret_calls(
     emu.reset_log()
     r = run(project, "plan", "--detailed-exitcode", env={"PIN": SECRET_PIN})
     assert r.code == 0, r.out + r.err
-    assert r.lines[-1] == "Plan: 0 to create, 0 to update, 0 to delete, 8 unchanged."
+    assert r.lines[-1] == "Plan: 0 to create, 0 to update, 0 to delete, 10 unchanged."
     assert emu.writes() == []
 
 
@@ -387,7 +387,7 @@ def test_import_takes_only_names_with_the_environments_prefix(
     emu.reset_log()
     r = run(applied, "plan", "--detailed-exitcode")
     assert r.code == 0, r.out + r.err
-    assert r.lines[-1] == "Plan: 0 to create, 0 to update, 0 to delete, 9 unchanged."
+    assert r.lines[-1] == "Plan: 0 to create, 0 to update, 0 to delete, 11 unchanged."
     assert emu.writes() == []
 
     for args in (("--name", "sales-sam"), ("--id", bare)):

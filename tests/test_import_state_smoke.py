@@ -85,7 +85,7 @@ def test_import_then_plan_shows_no_changes(applied: Path, emu: Emulator) -> None
     emu.reset_log()
     r = pc(applied, "plan", "--detailed-exitcode", env=env)
     assert r.code == 0, r.out
-    assert r.lines[-1] == "Plan: 0 to create, 0 to update, 0 to delete, 10 unchanged."
+    assert r.lines[-1] == "Plan: 0 to create, 0 to update, 0 to delete, 12 unchanged."
     assert emu.writes() == []
 
 
@@ -122,6 +122,7 @@ def test_state_commands(applied: Path, emu: Emulator) -> None:
     assert r.code == 0
     assert r.lines[0].split() == ["KIND", "NAME", "ANAM", "NAME", "ID"]
     assert [line.split()[:3] for line in r.lines[1:]] == [
+        ["KnowledgeGroup", "router-manuals", "t-router-manuals"],
         ["LLM", "acme-gateway", "t-acme-gateway"],
         ["Persona", "concierge-lea", "t-concierge-lea"],
         ["Persona", "onboarding-mia", "t-onboarding-mia"],
@@ -129,6 +130,7 @@ def test_state_commands(applied: Path, emu: Emulator) -> None:
         ["Persona", "support-cara", "t-support-cara"],
         ["Tool", "end-call", "t-end-call"],
         ["Tool", "order-lookup", "t-order-lookup"],
+        ["Tool", "search-manuals", "t-search-manuals"],
         ["Tool", "show-product", "t-show-product"],
     ]
     shown = json.loads(pc(applied, "state", "show", "order-lookup").out)
@@ -148,7 +150,7 @@ def test_state_commands(applied: Path, emu: Emulator) -> None:
     assert r.out == "Moved Persona 'support-cara' to 'support-cara2' in .personactl/emu.json.\n"
     r = pc(applied, "plan")
     # The Anam name changes with metadata.name: one rename, no create.
-    assert r.lines[-1] == "Plan: 0 to create, 1 to update, 0 to delete, 7 unchanged."
+    assert r.lines[-1] == "Plan: 0 to create, 1 to update, 0 to delete, 9 unchanged."
     assert '      ~ name: "t-support-cara" → "t-support-cara2"' in r.lines
     # rm forgets without touching the live persona.
     before = len(emu.personas())

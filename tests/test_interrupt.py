@@ -21,13 +21,22 @@ def _start_apply(project: Path) -> subprocess.Popen[str]:
     )
 
 
+def _first_result(proc: subprocess.Popen[str]) -> str:
+    """stderr up to the first resource's result line (after the knowledge group's document
+    progress lines)."""
+    assert proc.stderr is not None
+    lines = [proc.stderr.readline()]
+    while lines[-1].startswith("KnowledgeGroup "):
+        lines.append(proc.stderr.readline())
+    return "".join(lines)
+
+
 def test_ctrl_c_finishes_what_is_in_flight_and_reports(tmp_path: Path) -> None:
     with emulator(tmp_path / "emu-data", hook=slow_writes(0.15)) as emu:
         project = make_project(tmp_path / "proj", emu.url)
         proc = _start_apply(project)
-        assert proc.stderr is not None
-        first = proc.stderr.readline()
-        assert first.startswith("[1/8] llm "), first
+        first = _first_result(proc)
+        assert first.splitlines()[-1].startswith("[1/10] llm "), first
         proc.send_signal(signal.SIGINT)
         out, rest = proc.communicate(timeout=60)
         err = first + rest
@@ -35,23 +44,25 @@ def test_ctrl_c_finishes_what_is_in_flight_and_reports(tmp_path: Path) -> None:
         done = [line for line in err.splitlines() if line.startswith("[")]
         state = json.loads((project / ".personactl" / "emu.json").read_text())
         # The progress, the summary and the state agree on what was done.
-        assert len(state["resources"]) == len(done) < 8
+        assert len(state["resources"]) == len(done) < 10
         assert out.splitlines()[-1] == (
             f"Apply interrupted! Resources: {len(done)} created, 0 updated, 0 deleted, "
-            f"0 failed, {8 - len(done)} not started."
+            f"0 failed, {10 - len(done)} not started."
         )
         assert "Interrupted: finishing the writes in flight and starting no new ones" in err
         assert err.endswith(
             "The state is saved with every write that finished: run apply again to do the "
             "rest.\n"
         )
-        assert len(emu.writes()) == len(done)  # nothing was sent that is not recorded
+        # Nothing was sent that is not recorded (the group's 3 uploads are in its entry).
+        assert len(emu.writes()) == len(done) + 3
+        assert len(state["resources"][0]["documents"]) == 3
         # A re-run continues where it stopped, and then there is nothing left.
         r = pc(project, "apply", "--auto-approve")
         assert r.code == 0, r.err
-        assert f"{8 - len(done)} created" in r.out
+        assert f"{10 - len(done)} created" in r.out
         assert pc(project, "plan", "--detailed-exitcode").code == 0
-        assert len(emu.personas()) == 4 and len(emu.tools()) == 3 and len(emu.llms()) == 1
+        assert len(emu.personas()) == 4 and len(emu.tools()) == 4 and len(emu.llms()) == 1
 
 
 def test_a_second_ctrl_c_stops_at_once(tmp_path: Path) -> None:
@@ -59,7 +70,7 @@ def test_a_second_ctrl_c_stops_at_once(tmp_path: Path) -> None:
         project = make_project(tmp_path / "proj", emu.url)
         proc = _start_apply(project)
         assert proc.stderr is not None
-        assert proc.stderr.readline().startswith("[1/8] ")
+        assert _first_result(proc).splitlines()[-1].startswith("[1/10] ")
         proc.send_signal(signal.SIGINT)
         assert proc.stderr.readline() == "\n"
         assert proc.stderr.readline().startswith("Interrupted: ")
@@ -71,4 +82,4 @@ def test_a_second_ctrl_c_stops_at_once(tmp_path: Path) -> None:
         # What was recorded is intact; a re-run converges without duplicates.
         assert pc(project, "apply", "--auto-approve").code == 0
         assert pc(project, "plan", "--detailed-exitcode").code == 0
-        assert len(emu.personas()) == 4 and len(emu.tools()) == 3
+        assert len(emu.personas()) == 4 and len(emu.tools()) == 4

@@ -76,7 +76,7 @@ def test_white_space_around_a_key_is_stripped(
     args = ["plan", *(["--api-key", flag] if flag else [])]
     r = cli(project, monkeypatch, *args, EMU_KEY=variable)
     assert r.code == 0, r.err
-    assert r.lines[-1].startswith("Plan: 8 to create, 0 to update, 0 to delete")
+    assert r.lines[-1].startswith("Plan: 10 to create, 0 to update, 0 to delete")
     assert emu.log  # the requests went out, with the key the emulator expects
 
 
@@ -129,7 +129,8 @@ def test_a_401_and_the_debug_lines_never_show_the_url_credentials(
     )
     debug = [line for line in r.err.splitlines() if " -> " in line]
     assert debug and all(
-        re.fullmatch(r"GET /v1/\w+\?page=1&perPage=100 -> 401 \(\d+ ms\)", line) for line in debug
+        re.fullmatch(r"GET /v1/[\w/]+\?page=1&perPage=100 -> 401 \(\d+ ms\)", line)
+        for line in debug
     ), debug
     assert_hidden(r.out, r.err)
 
@@ -231,7 +232,7 @@ def test_anam_api_url_exported_for_the_sandbox_is_ignored_with_a_warning(
 ) -> None:
     r = cli(example, monkeypatch, "plan", ANAM_API_URL="http://127.0.0.1:9")
     assert r.code == 0, r.err
-    assert r.lines[-1].startswith("Plan: 8 to create, 0 to update, 0 to delete")
+    assert r.lines[-1].startswith("Plan: 10 to create, 0 to update, 0 to delete")
     assert r.err == (
         "warning: ANAM_API_URL is ignored: environment 'sandbox' uses the built-in sandbox "
         "emulator\n"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from personactl.anam.kinds import KINDS, LLM, LLM_PUT_FORMATS, PERSONA, TOOL
+from personactl.anam.kinds import KINDS, KNOWLEDGE_GROUP, LLM, LLM_PUT_FORMATS, PERSONA, TOOL
 from personactl.core.kinds import MISSING, Kind
 
 REPO = Path(__file__).resolve().parent.parent
@@ -46,7 +46,7 @@ def _example_keys(path: str, method: str) -> set[str]:
     return set(OPENAPI["components"]["examples"][name]["value"])
 
 
-@pytest.mark.parametrize("kind", [PERSONA, TOOL, LLM], ids=lambda k: k.name)
+@pytest.mark.parametrize("kind", [PERSONA, TOOL, LLM, KNOWLEDGE_GROUP], ids=lambda k: k.name)
 def test_post_and_put_keys_are_the_documents(kind: Kind) -> None:
     item = f"{kind.path}/{{id}}"
     extra = _EXAMPLE_ONLY.get(kind.name, set())
@@ -102,7 +102,7 @@ def test_the_persona_put_schema_refuses_other_keys_so_bodies_never_hold_them() -
     assert _body("/v1/personas/{id}", "put").get("additionalProperties") is False
 
 
-@pytest.mark.parametrize("kind", [PERSONA, TOOL, LLM], ids=lambda k: k.name)
+@pytest.mark.parametrize("kind", [PERSONA, TOOL, LLM, KNOWLEDGE_GROUP], ids=lambda k: k.name)
 def test_each_field_is_read_from_where_the_response_documents_it(kind: Kind) -> None:
     documented = set(_response(f"{kind.path}/{{id}}")["properties"])
     for f in kind.fields:
@@ -133,6 +133,14 @@ def test_resets_are_null_where_the_document_allows_it_else_the_documented_defaul
 def test_our_manifest_schemas_list_exactly_the_declared_fields(kind: Kind, schema: str) -> None:
     doc = json.loads((REPO / "schemas" / f"{schema}.schema.json").read_text(encoding="utf-8"))
     assert set(doc["properties"]["spec"]["properties"]) == set(kind.by_manifest)
+
+
+def test_the_knowledgegroup_schema_adds_only_documents_and_upload_parameters() -> None:
+    path = REPO / "schemas" / "knowledgegroup.schema.json"
+    spec = json.loads(path.read_text(encoding="utf-8"))["properties"]["spec"]["properties"]
+    upload = OPENAPI["paths"]["/v1/knowledge/groups/{id}/documents"]["post"]["requestBody"]
+    form = upload["content"]["multipart/form-data"]["schema"]["properties"]
+    assert set(spec) - set(KNOWLEDGE_GROUP.by_manifest) == {"documents", *(set(form) - {"file"})}
 
 
 def test_normalize_reads_a_response_into_body_vocabulary() -> None:
@@ -174,4 +182,4 @@ def test_derived_views_of_the_declarations() -> None:
     )
     assert PERSONA.manifest_path("systemPrompt") == "prompt"
     # what is referred to before its users
-    assert list(KINDS) == ["LLM", "Tool", "Persona"]
+    assert list(KINDS) == ["LLM", "KnowledgeGroup", "Tool", "Persona"]

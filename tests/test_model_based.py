@@ -190,7 +190,9 @@ class Server:
         raw = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(raw)
         method, path = environ["REQUEST_METHOD"], environ["PATH_INFO"]
-        exchange = Exchange(method, path, json.loads(raw) if raw else None, None)
+        # a document upload is multipart, not JSON: the model keeps no body for it
+        is_json = raw and not (environ.get("CONTENT_TYPE") or "").startswith("multipart/")
+        exchange = Exchange(method, path, json.loads(raw) if is_json else None, None)
         with self._lock:
             self.log.append(exchange)
         how = self._fault_now(method)

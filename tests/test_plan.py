@@ -23,6 +23,7 @@ from e2e_support import (
 PERSONAS = 4
 CATALOG_LISTS = [
     "GET /v1/avatars?page=1&perPage=100",
+    "GET /v1/knowledge/groups?page=1&perPage=100",
     "GET /v1/llms?page=1&perPage=100",
     "GET /v1/voices?page=1&perPage=100",
 ]
@@ -59,7 +60,7 @@ def test_first_plan_is_two_way_and_creates_everything(project: Path, emu: Emulat
     assert r.code == 2, r.err
     assert r.out.count("two-way") == 1
     assert "No state file at .personactl/emu.json" in r.out
-    assert r.lines[-1] == "Plan: 8 to create, 0 to update, 0 to delete, 0 unchanged."
+    assert r.lines[-1] == "Plan: 10 to create, 0 to update, 0 to delete, 0 unchanged."
     assert '  + persona "support-cara" (t-support-cara)' in r.out
     assert "      + config.headers.Authorization = (sensitive)" in r.out
     assert TOKEN not in r.out + r.err
@@ -72,11 +73,13 @@ def test_noop_plan_makes_no_writes_and_only_the_allowed_reads(applied: Path, emu
     assert (r.code, r.err) == (0, "")
     assert r.lines[-2:] == [
         "No changes. The live personas and tools match the manifests.",
-        "Plan: 0 to create, 0 to update, 0 to delete, 8 unchanged.",
+        "Plan: 0 to create, 0 to update, 0 to delete, 10 unchanged.",
     ]
     # ceil(N/100) persona pages + N persona GETs; tools come whole in their list;
-    # the catalog lists resolve names.
-    assert requests_summary(emu.log) == sorted(LISTS + ["GET /v1/personas/{id}"] * PERSONAS)
+    # the catalog lists resolve names; a knowledge group's documents are one list.
+    documents = ["GET /v1/knowledge/groups/{id}/documents?page=1&perPage=100"]
+    persona_gets = ["GET /v1/personas/{id}"] * PERSONAS
+    assert requests_summary(emu.log) == sorted(LISTS + persona_gets + documents)
     assert emu.writes() == []
 
 
@@ -85,7 +88,7 @@ def test_changed_field_is_a_minimal_put(applied: Path, emu: Emulator) -> None:
     r = pc(applied, "plan", "--show-requests", "--detailed-exitcode")
     assert r.code == 2
     assert "      ~ voiceGeneration.speed: 1.05 → 1.1" in r.lines
-    assert r.lines[-1] == "Plan: 0 to create, 1 to update, 0 to delete, 7 unchanged."
+    assert r.lines[-1] == "Plan: 0 to create, 1 to update, 0 to delete, 9 unchanged."
     emu.reset_log()
     r = pc(applied, "apply", "--auto-approve")
     assert r.code == 0, r.err
@@ -209,9 +212,9 @@ def test_without_state_write_only_fields_are_sent_once(applied: Path, emu: Emula
     summary = r.lines[-1]
     if hidden:
         assert "# write-only: not returned by the API" in r.out
-        assert summary == "Plan: 0 to create, 5 to update, 0 to delete, 3 unchanged."
+        assert summary == "Plan: 0 to create, 5 to update, 0 to delete, 5 unchanged."
     else:  # the LLM's secret is never returned: sent once, as what was applied is unknown
-        assert summary == "Plan: 0 to create, 1 to update, 0 to delete, 7 unchanged."
+        assert summary == "Plan: 0 to create, 1 to update, 0 to delete, 9 unchanged."
     assert pc(applied, "apply", "--auto-approve").code == 0
     assert pc(applied, "plan", "--detailed-exitcode").code == 0
 
@@ -219,16 +222,16 @@ def test_without_state_write_only_fields_are_sent_once(applied: Path, emu: Emula
 def test_prune(applied: Path, emu: Emulator) -> None:
     (applied / "personas/onboarding.yaml").unlink()
     r = pc(applied, "plan")
-    assert r.lines[-1] == "Plan: 0 to create, 0 to update, 0 to delete, 6 unchanged."
+    assert r.lines[-1] == "Plan: 0 to create, 0 to update, 0 to delete, 8 unchanged."
     assert any("onboarding-mia" in line and "--prune" in line for line in r.err.splitlines())
     r = pc(applied, "plan", "--prune")
-    assert r.lines[-1] == "Plan: 0 to create, 0 to update, 2 to delete, 6 unchanged."
+    assert r.lines[-1] == "Plan: 0 to create, 0 to update, 2 to delete, 8 unchanged."
     assert '  - persona "onboarding-trainer" (t-onboarding-trainer, id' in r.out
     # support-cara has preventDestroy: removing it never deletes it.
     (applied / "personas/support.yaml").unlink()
     r = pc(applied, "plan", "--prune")
     assert any("support-cara" in line and "preventDestroy" in line for line in r.err.splitlines())
-    assert r.lines[-1] == "Plan: 0 to create, 0 to update, 2 to delete, 5 unchanged."
+    assert r.lines[-1] == "Plan: 0 to create, 0 to update, 2 to delete, 7 unchanged."
     # order-lookup is only used by support-cara, which stays: it is not deleted either.
     (applied / "tools/orders.yaml").unlink()
     r = pc(applied, "plan", "--prune")
@@ -254,7 +257,7 @@ def test_json_markdown_and_saved_plans(project: Path, emu: Emulator, tmp_path: P
     doc = json.loads(r.out)
     assert doc["formatVersion"] == 3
     assert doc["summary"] == {
-        "create": 8,
+        "create": 10,
         "update": 0,
         "replace": 0,
         "delete": 0,

@@ -112,7 +112,7 @@ def test_validate_all_runs_a_changed_template_against_its_project(tmp_path: Path
     proc = run_hook(repo, changed, "personactl-validate-all")
     assert (proc.returncode, proc.stdout) == (
         0,
-        "9 files checked: no errors (1 file skipped: no personactl documents)\n",
+        "11 files checked: no errors (1 file skipped: no personactl documents)\n",
     )
 
 

@@ -143,8 +143,9 @@ def test_plan_with_no_manifests_does_not_suggest_paths(write: WriteFiles) -> Non
     r = run_inprocess(["plan"], root)
     assert (r.code, r.out) == (1, "")
     assert r.err == (
-        "error: no manifests found by personas/**/*.yaml, tools/**/*.yaml, llms/**/*.yaml in "
-        "personactl.yaml; check spec.manifests in personactl.yaml\n"
+        "error: no manifests found by personas/**/*.yaml, tools/**/*.yaml, llms/**/*.yaml, "
+        "knowledge-groups/**/*.yaml in personactl.yaml; "
+        "check spec.manifests in personactl.yaml\n"
     )
     r = run_inprocess(["plan"], root / "..")
     assert r.err.endswith(

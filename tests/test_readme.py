@@ -45,7 +45,7 @@ def test_the_main_job_twice_reports_no_changes(example: Path) -> None:
     first = run_cli(args, cwd=example, env=env)
     assert first.code == 0, first.err
     assert first.out.splitlines()[-1] == (
-        "Apply complete! Resources: 8 created, 0 updated, 0 deleted, 0 failed."
+        "Apply complete! Resources: 10 created, 0 updated, 0 deleted, 0 failed."
     )
     second = run_cli(args, cwd=example, env=env)
     assert second.code == 0, second.err

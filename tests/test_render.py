@@ -26,6 +26,8 @@ def test_sandbox_render_prefixes_names_and_renders_templates(example: Path) -> N
         "onboarding-mia",
         "onboarding-trainer",
         "order-lookup",
+        "router-manuals",
+        "search-manuals",
         "show-product",
         "support-cara",
     ]

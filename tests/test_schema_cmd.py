@@ -23,14 +23,15 @@ def test_schema_prints_the_shipped_file_and_it_is_valid(kind: str, tmp_path: Pat
 def test_schema_rejects_unknown_kind(tmp_path: Path) -> None:
     r = run_cli(["schema", "avatar"], cwd=tmp_path)
     assert r.code == 1
-    assert "Invalid value for '{project|persona|tool|llm|plan}'" in r.err
+    assert "Invalid value for '{project|persona|tool|llm|knowledgegroup|plan}'" in r.err
 
 
 def test_examples_use_the_modeline_and_validate_against_the_schema() -> None:
     import yaml
 
     files = sorted(EXAMPLE.glob("personas/*.yaml")) + sorted(EXAMPLE.glob("tools/*.yaml"))
-    assert len(files) == 6
+    files += sorted(EXAMPLE.glob("knowledge-groups/*.yaml"))
+    assert len(files) == 8
     for path in files:
         first = path.read_text().splitlines()[0]
         assert first.startswith("# yaml-language-server: $schema=../../../schemas/"), path
@@ -93,7 +94,7 @@ def test_real_plans_validate_against_the_printed_plan_schema(
     first = run_inprocess(["plan", "-o", "json"], example)
     assert first.code == 0, first.err
     created = json.loads(first.out)
-    assert created["summary"]["create"] == 8
+    assert created["summary"]["create"] == 10
     check(created)
     assert run_inprocess(["apply", "--auto-approve"], example).code == 0
     support = example / "personas" / "support.yaml"
@@ -108,7 +109,7 @@ def test_real_plans_validate_against_the_printed_plan_schema(
         "update": 2,
         "replace": 0,
         "delete": 2,
-        "unchanged": 4,
+        "unchanged": 6,
     }
     check(updated)
     saved = run_inprocess(["plan", "--prune", "--out", "plan.json"], example)

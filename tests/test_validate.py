@@ -28,7 +28,7 @@ def validate(root: Path, *args: str) -> Result:
 def test_example_project_is_clean(example: Path) -> None:
     r = validate(example)
     assert r.code == 0, r.out + r.err
-    assert r.out == "8 files checked: no errors\n"
+    assert r.out == "10 files checked: no errors\n"
     assert r.err == ""
 
 
@@ -93,12 +93,12 @@ def test_every_error_in_every_file_sorted_with_count(write: WriteFiles) -> None:
         ),
         pytest.param(
             "apiVersion: personactl/v1\nkind: Avatar\n",
-            "p.yaml:2:7: unknown kind 'Avatar' (expected Persona, Tool or LLM)",
+            "p.yaml:2:7: unknown kind 'Avatar' (expected Persona, Tool, LLM or KnowledgeGroup)",
             id="unknown-kind",
         ),
         pytest.param(
             "apiVersion: personactl/v1\nmetadata: {name: x}\n",
-            "p.yaml:1:1: missing kind (expected Persona, Tool or LLM)",
+            "p.yaml:1:1: missing kind (expected Persona, Tool, LLM or KnowledgeGroup)",
             id="missing-kind",
         ),
         pytest.param(
@@ -496,7 +496,7 @@ def test_json_output(write: WriteFiles) -> None:
             "path": "p.yaml",
             "line": 2,
             "column": 7,
-            "message": "unknown kind 'Avatar' (expected Persona, Tool or LLM)",
+            "message": "unknown kind 'Avatar' (expected Persona, Tool, LLM or KnowledgeGroup)",
             "rule": "kind",
         }
     ]
@@ -509,7 +509,7 @@ def test_github_annotations(write: WriteFiles) -> None:
     assert r.code == 1
     assert r.out == (
         "::error file=p%2C q.yaml,line=2,col=7,title=personactl kind::unknown kind 'Avatar' "
-        "(expected Persona, Tool or LLM)\n"
+        "(expected Persona, Tool, LLM or KnowledgeGroup)\n"
     )
 
 
@@ -547,16 +547,17 @@ def test_missing_path_and_no_manifests(write: WriteFiles) -> None:
     r = validate(root)
     assert r.code == 1
     assert r.err == (
-        "error: no manifests found by personas/**/*.yaml, tools/**/*.yaml, llms/**/*.yaml in "
-        "the current directory (no personactl.yaml found); run personactl in the project's "
-        "directory, point -C at it, start one with `personactl init` or pass paths\n"
+        "error: no manifests found by personas/**/*.yaml, tools/**/*.yaml, llms/**/*.yaml, "
+        "knowledge-groups/**/*.yaml in the current directory (no personactl.yaml found); "
+        "run personactl in the project's directory, "
+        "point -C at it, start one with `personactl init` or pass paths\n"
     )
 
 
 def test_directory_argument_and_dash_C(example: Path, tmp_path: Path) -> None:
     # -C picks the project for `validate` alone; paths are the caller's, like the messages.
     r = run_cli(["-C", str(example), "validate", "acme-personas/tools"], cwd=tmp_path)
-    assert (r.code, r.out) == (0, "3 files checked: no errors\n")
+    assert (r.code, r.out) == (0, "4 files checked: no errors\n")
     r = run_cli(["-C", str(example), "validate", "tools"], cwd=tmp_path)
     assert r.lines == ["tools:1:1: no such file or directory", "1 error in 1 file"]
     bad = example / "tools" / "system.yaml"

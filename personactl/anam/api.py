@@ -19,13 +19,19 @@ from collections.abc import Callable, Iterable
 from functools import partialmethod
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from personactl.anam.errors import NotFound
+from personactl.anam.errors import ApiError, NotFound
 
 if TYPE_CHECKING:
     from personactl.anam.client import AnamClient, Outcome
 
 # Where each kind lives.
-RESOURCE_PATHS = {"Persona": "/v1/personas", "Tool": "/v1/tools", "LLM": "/v1/llms"}
+RESOURCE_PATHS = {
+    "Persona": "/v1/personas",
+    "Tool": "/v1/tools",
+    "LLM": "/v1/llms",
+    "KnowledgeGroup": "/v1/knowledge/groups",
+}
+DOCUMENT_PATH = "/v1/knowledge/documents"
 
 # Every list by the name commands and manifests use for it.
 LIST_PATHS = {
@@ -34,7 +40,7 @@ LIST_PATHS = {
     "avatars": "/v1/avatars",
     "voices": "/v1/voices",
     "llms": RESOURCE_PATHS["LLM"],
-    "knowledge": "/v1/knowledge/groups",
+    "knowledge": RESOURCE_PATHS["KnowledgeGroup"],
 }
 # Lists whose endpoint takes no `search` (it answers a bare array).
 UNSEARCHABLE = frozenset({"knowledge"})
@@ -95,7 +101,9 @@ class AnamApi:
         from personactl.anam.kinds import KINDS, is_custom_llm
 
         key = KINDS[kind].name_key
-        items = self.client.list_all(resource_path(kind), {"search": name})
+        path = resource_path(kind)
+        searchable = path not in {LIST_PATHS[n] for n in UNSEARCHABLE}
+        items = self.client.list_all(path, {"search": name} if searchable else None)
         return [i for i in items if i.get(key) == name and (kind != "LLM" or is_custom_llm(i))]
 
     # -- writes (engine.apply.Api) ----------------------------------------------------
@@ -114,6 +122,35 @@ class AnamApi:
     def delete(self, kind: str, ident: str) -> None:
         with contextlib.suppress(NotFound):  # already gone: the goal is reached
             self.client.delete(resource_path(kind, ident))
+
+    # -- knowledge documents (engine.documents.DocumentApi) -----------------------------
+
+    def documents(self, group_id: str) -> list[Resource]:
+        """The documents of a knowledge group (a bare array: one request)."""
+        return self.client.list_all(f"{resource_path('KnowledgeGroup', group_id)}/documents")
+
+    def upload_document(
+        self, group_id: str, filename: str, content: bytes, params: dict[str, int]
+    ) -> Resource:
+        """Upload one file (multipart/form-data); OutcomeUnknown if the answer was lost."""
+        path = f"{resource_path('KnowledgeGroup', group_id)}/documents"
+        fields = {key: str(value) for key, value in params.items()}
+        answer = self.client.upload(path, filename, content, fields)
+        hint = "the document may exist all the same: the next plan finds it by file name"
+        return self.client.check_resource("POST", path, answer, hint=hint)
+
+    def delete_document(self, ident: str) -> None:
+        with contextlib.suppress(NotFound):  # already gone: the goal is reached
+            self.client.delete(f"{DOCUMENT_PATH}/{ident}")
+
+    def download_document(self, ident: str) -> bytes:
+        """A document's stored bytes, through the presigned URL the API hands out."""
+        answer = self.client.get(f"{DOCUMENT_PATH}/{ident}/download")
+        url = answer.get("downloadUrl") if isinstance(answer, dict) else None
+        if not isinstance(url, str) or not url:
+            path = f"{DOCUMENT_PATH}/{ident}/download"
+            raise ApiError(f"GET {path} answered no downloadUrl", method="GET", path=path)
+        return self.client.fetch_bytes(url)
 
     # -- sessions ---------------------------------------------------------------------
 

@@ -84,6 +84,7 @@ __all__ = [
 ]
 
 PER_PAGE = 100  # the API's maximum page size
+MAX_DOWNLOAD_BYTES = 51 * 1024 * 1024  # a knowledge document (50 MB) and some slack
 MAX_PAGES = 10_000  # 1,000,000 items: far beyond any account, short of a runaway list
 API_URL_ENV = "ANAM_API_URL"
 REDACTED = "(redacted)"
@@ -243,6 +244,30 @@ class AnamClient:
 
     def delete(self, path: str) -> Any:
         return self._call("DELETE", path, retry_unknown=True)
+
+    def upload(self, path: str, filename: str, content: bytes, fields: dict[str, str]) -> Any:
+        """POST one file as multipart/form-data (field `file`, plus text `fields`): a
+        create, so a dropped answer raises `OutcomeUnknown`."""
+        request = self._http.build_request(
+            "POST", path, files={"file": (filename, content)}, data=fields
+        )
+        response, body = self._send(request, retry_unknown=False)
+        return self._decode(request, response, body)
+
+    def fetch_bytes(self, url: str) -> bytes:
+        """GET a URL the API handed out (a presigned download) and return its bytes. The
+        API key goes only to the API's own host."""
+        request = self._http.build_request("GET", url)
+        if request.url.host != self._http.base_url.host:
+            request.headers.pop("Authorization", None)
+        # a document may be larger than any API answer: up to the API's 50 MB per file
+        request.extensions["personactl_cap"] = max(
+            self.config.max_response_bytes, MAX_DOWNLOAD_BYTES
+        )
+        response, content = self._send(request, retry_unknown=True)
+        if not 200 <= response.status_code < 300:
+            raise self._status_error(request, response, content)
+        return content
 
     def get_resource(self, path: str) -> dict[str, Any]:
         """GET one resource: a JSON object with an `id`, else an ApiError naming the request."""
@@ -489,7 +514,8 @@ class AnamClient:
             with deadline(at):
                 response = self._http.send(request, stream=True)
                 try:
-                    body = read_body(response, cap=self.config.max_response_bytes, at=at)
+                    cap = request.extensions.get("personactl_cap", self.config.max_response_bytes)
+                    body = read_body(response, cap=cap, at=at)
                 finally:
                     response.close()
         except (httpx.ReadTimeout, httpx.WriteTimeout) as exc:

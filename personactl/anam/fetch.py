@@ -42,6 +42,8 @@ class LiveSet:
     # Every live persona/tool summary by id, for labels and pruning.
     persona_list: list[dict[str, Any]] = field(default_factory=list)
     catalog: Catalog = field(default_factory=Catalog)
+    # The documents of every matched knowledge group, by the group's id.
+    documents: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
@@ -59,7 +61,9 @@ def catalog_needs(rendered: list[Rendered]) -> set[str]:
                 need.add("llms")
         elif r.kind == "LLM":
             need.add("llms")
-        elif isinstance(spec.get("config"), dict) and "documentFolders" in spec["config"]:
+        elif r.kind == "KnowledgeGroup" or (
+            isinstance(spec.get("config"), dict) and "documentFolders" in spec["config"]
+        ):
             need.add("knowledge")
     return need
 
@@ -71,6 +75,8 @@ def fetch(
     needs = catalog_needs(rendered)
     if any(e.kind == "LLM" and "LLM" in managed_kinds for e in (state.resources if state else [])):
         needs.add("llms")  # an LLM in the state may be a prune candidate
+    if state and any(e.kind == "KnowledgeGroup" for e in state.resources):
+        needs.add("knowledge")  # groups to match or prune
     lists = ["personas", "tools", *sorted(needs)]
     reads = AnamApi(client)
     results = client.map_concurrent(reads.listing, lists)
@@ -90,6 +96,7 @@ def fetch(
         "Tool": fetched["tools"],
         # LLM manifests are custom LLMs: a stock one is never matched, updated or deleted
         "LLM": [i for i in fetched.get("llms", []) if is_custom_llm(i)],
+        "KnowledgeGroup": fetched.get("knowledge", []),
     }
     by_id = {kind: {str(i.get("id")): i for i in items} for kind, items in summaries.items()}
     named: dict[str, dict[Any, list[dict[str, Any]]]] = {}  # kind -> name -> items, by _named
@@ -153,10 +160,14 @@ def fetch(
         item = by_id.get(entry.kind, {}).get(entry.id)
         if item is None:
             live.orphans.append((entry, None))
-        elif entry.kind != "Persona":
+        elif entry.kind != "Persona":  # list items are whole
             live.orphans.append((entry, normalize(entry.kind, item)))
         else:
             orphan_gets.append(entry)
+
+    groups = [m.id for (kind, _), m in live.matched.items() if kind == "KnowledgeGroup" and m]
+    for group_id, docs in zip(groups, client.map_concurrent(reads.documents, groups), strict=True):
+        live.documents[group_id] = docs.unwrap()
 
     gets = [ident for _, ident in to_get] + [e.id for e in orphan_gets]
     outcomes: list[Outcome[dict[str, Any]]] = client.map_concurrent(reads.persona, gets)

@@ -44,6 +44,7 @@ class Imported:
     secrets: list[str] = field(default_factory=list)  # env vars the user must set
     # (field, secret names): texts that held secrets when last applied but changed since.
     changed: list[tuple[str, list[str]]] = field(default_factory=list)
+    documents: dict[str, bytes] = field(default_factory=dict)  # a group's files by name
 
 
 def manifest_name(anam_name: str, prefix: str, suffix: str) -> str | None:
@@ -358,3 +359,29 @@ def persona_manifest(
         metadata["id"] = str(raw.get("id"))
     out.doc = {"apiVersion": "personactl/v1", "kind": "Persona", "metadata": metadata, "spec": spec}
     return out
+
+
+# A document's file name as the Lab may hold it, written to disk as it is: it is the
+# document's identity in its group, so it cannot be changed; anything else is skipped.
+_SAFE_FILENAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.,()+-]{0,199}$")
+DOCUMENT_TYPES = (".pdf", ".txt", ".md", ".docx", ".csv")
+
+
+def document_problem(filename: str) -> str | None:
+    """Why a live document's file name cannot be written to disk as it is, if it cannot."""
+    if not _SAFE_FILENAME.match(filename) or filename.split(".")[0].lower() in _DEVICES:
+        return "its file name is not a plain file name"
+    if not filename.lower().endswith(DOCUMENT_TYPES):
+        return "it is not a PDF, TXT, MD, DOCX or CSV file"
+    return None
+
+
+def group_manifest(raw: dict[str, Any], name: str, documents: list[str]) -> Imported:
+    """The KnowledgeGroup manifest of a live group whose documents go to `documents`
+    (paths relative to the manifest)."""
+    spec: dict[str, Any] = {}
+    if raw.get("description"):
+        spec["description"] = str(raw["description"])
+    spec["documents"] = documents
+    doc = {"apiVersion": "personactl/v1", "kind": "KnowledgeGroup", "metadata": {"name": name}}
+    return Imported("KnowledgeGroup", name, {**doc, "spec": spec})

@@ -99,12 +99,19 @@ LLM = Kind(
 )
 
 
-
 def is_custom_llm(item: dict[str, Any]) -> bool:
     """An LLM of the organization (an LLM manifest's kind), not one of the stock catalog
     (global, or a default: those answer 403 to PUT and DELETE)."""
     return item.get("isGlobal") is not True and item.get("isDefault") is not True
 
 
-# In dependency order: what is referred to before its users (deletes go in reverse).
-KINDS: dict[str, Kind] = {k.name: k for k in (LLM, TOOL, PERSONA)}
+# A folder of documents a SERVER_RAG tool searches. Its documents are no field: they are
+# synced from files, each by its own request (engine.documents).
+KNOWLEDGE_GROUP = Kind(
+    "KnowledgeGroup",
+    RESOURCE_PATHS["KnowledgeGroup"],
+    (Field("description", "description", secret_bearing=True, reset=""),),
+)
+
+# In dependency order: what is referred to before its users (deletes run in reverse).
+KINDS: dict[str, Kind] = {k.name: k for k in (LLM, KNOWLEDGE_GROUP, TOOL, PERSONA)}

@@ -64,11 +64,14 @@ class Resolver:
         catalog: Catalog,
         tool_ids: dict[str, str | None],
         llm_ids: dict[str, str | None] | None = None,
+        group_ids: dict[str, str | None] | None = None,
     ) -> None:
         self.catalog = catalog
         # Tool (LLM) manifest name -> live id (None: it will be created by this apply).
         self.tool_ids = tool_ids
         self.llm_ids = llm_ids or {}
+        # KnowledgeGroup manifest name -> live id (None: created by this apply).
+        self.group_ids = group_ids or {}
 
     # -- references ---------------------------------------------------------------------
 
@@ -180,10 +183,21 @@ class Resolver:
 
     def folder(self, ref: Any, at: Location) -> tuple[str | None, Diagnostic | None]:
         items = self.catalog.knowledge
+        if isinstance(ref, str) and ref in self.group_ids:  # a KnowledgeGroup manifest
+            return self.group_ids[ref] or ref_to("KnowledgeGroup", ref), None
         if isinstance(ref, dict):
             found, err = self._by_id("knowledge folder", items, ref["id"], at)
         else:
             found, err = self._by_name("knowledge folder", items, ref, at, key="name")
+            if found is None and err is not None and err.rule == "resolve":
+                names = sorted({*self.group_ids, *(str(i.get("name")) for i in items)})
+                err = Diagnostic.at(
+                    at,
+                    f"knowledge folder {ref!r} is neither a KnowledgeGroup manifest nor a live "
+                    f"knowledge group{did_you_mean(ref, names)}; "
+                    "see `personactl catalog knowledge`",
+                    "resolve",
+                )
         return (found.get("id") if found else None), err
 
     # -- bodies -------------------------------------------------------------------------
@@ -303,6 +317,13 @@ class Resolver:
 
     # -- labels for people -----------------------------------------------------------------
 
+    def _folder_label(self, ident: Any) -> Any:
+        made = REF.match(ident) if isinstance(ident, str) else None
+        if made:
+            return made.group(2)
+        found = self.catalog.by_id(self.catalog.knowledge, ident)
+        return found.get("name", ident) if found else ident
+
     def label(self, body_key: str, value: Any, tool_names: dict[str, str]) -> Any:
         """A body value as the manifest would say it (names rather than ids)."""
         if value is None:
@@ -321,6 +342,12 @@ class Resolver:
                 return {"id": "known after apply", "name": made.group(2)}
             m = self.catalog.by_id(self.catalog.llms, value) or {}
             return {"id": value, "name": m.get("displayName")}
+        if body_key == "config" and isinstance(value, dict):
+            folders = value.get("documentFolderIds")
+            if isinstance(folders, list):  # knowledge groups by name, as the manifest says
+                names = [self._folder_label(ident) for ident in folders]
+                value = {**value, "documentFolderIds": names}
+            return value
         if body_key == "toolIds" and isinstance(value, list):
             out = []
             for ident in value:

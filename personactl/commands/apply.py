@@ -38,10 +38,22 @@ def _confirm(env: str) -> None:
 @click.argument("planfile", required=False)
 @plan_options
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--wait-timeout",
+    default="10m",
+    show_default=True,
+    metavar="DURATION",
+    help="How long uploaded knowledge documents may stay processing (e.g. 90s, 10m, 1h).",
+)
 @output_option(("text", "json"), "The result: text, or JSON (one object per resource).")
 @click.pass_context
 def apply(
-    ctx: click.Context, planfile: str | None, opts: Options, auto_approve: bool, fmt: str
+    ctx: click.Context,
+    planfile: str | None,
+    opts: Options,
+    auto_approve: bool,
+    wait_timeout: str,
+    fmt: str,
 ) -> int:
     """Make the live personas and tools match the manifests.
 
@@ -53,6 +65,12 @@ def apply(
     Tools go before personas, deletes after, in parallel up to --parallelism.
     Every write is read back; the state file is updated after each success.
     One failure does not stop the others; the exit status is then 1.
+
+    \b
+    Knowledge groups go first, with their documents: apply waits until
+    every upload is processed (at most --wait-timeout); a document that
+    FAILED fails its group, and the tools and personas using it are not
+    applied.
     """
     from personactl.core.errors import PersonactlError
     from personactl.manifest.render import redact
@@ -80,6 +98,9 @@ def apply(
         # One line per resource on stderr: progress on a terminal, a log in CI.
         click.echo(redact(line, step.secret_values), err=True)
 
+    def documents(line: str) -> None:
+        click.echo(line, err=True)
+
     cancel = threading.Event()
     applied = apply_plan(
         planfile,
@@ -88,8 +109,27 @@ def apply(
         progress=progress,
         cancel=cancel,
         guard=lambda: _interruptible(cancel),
+        wait_timeout=_seconds(wait_timeout),
+        document_progress=documents,
     )
     return _report(applied, fmt)
+
+
+def _seconds(text: str) -> float:
+    """`90`, `90s`, `10m`, `1h` as seconds; a usage error otherwise."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    value = text.strip().lower()
+    scale = units.get(value[-1:], 0)
+    number = value[:-1] if scale else value
+    try:
+        seconds = float(number) * (scale or 1)
+    except ValueError:
+        seconds = -1.0
+    if seconds <= 0:
+        raise click.BadParameter(
+            f"{text!r} is not a duration; write e.g. 90s, 10m or 1h", param_hint="--wait-timeout"
+        )
+    return seconds
 
 
 @contextlib.contextmanager

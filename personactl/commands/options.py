@@ -124,7 +124,10 @@ def selection_options(f: F) -> F:
         "targets",
         multiple=True,
         metavar="NAME",
-        help="Only this resource (repeatable); the tools it uses come along.",
+        help=(
+            "Only this resource (repeatable); the tools it uses, and the knowledge groups "
+            "they search, come along."
+        ),
     )(f)
 
 

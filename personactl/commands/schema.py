@@ -8,13 +8,15 @@ import click
 @click.command()
 @click.argument(
     "kind",
-    type=click.Choice(["project", "persona", "tool", "llm", "plan"], case_sensitive=False),
+    type=click.Choice(
+        ["project", "persona", "tool", "llm", "knowledgegroup", "plan"], case_sensitive=False
+    ),
 )
 @click.option("--path", "show_path", is_flag=True, help="Print the schema file's path instead.")
 def schema(kind: str, show_path: bool) -> None:
     """Print the JSON Schema (draft 2020-12) of a manifest KIND, or of a plan.
 
-    project, persona, tool and llm describe the manifests; plan describes
+    project, persona, tool, llm and knowledgegroup describe the manifests; plan describes
     `plan -o json` and the files `plan --out` saves (docs/plan-format.md).
     Editors that speak the YAML language server pick a manifest's schema up
     from a modeline at the top of the file:

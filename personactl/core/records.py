@@ -72,3 +72,6 @@ class StateEntry:
     observed: dict[str, Any] = field(default_factory=dict)
     fingerprint: dict[str, Any] = field(default_factory=dict)
     prevent_destroy: bool = False  # kept from the manifest: prune must honour it
+    # A KnowledgeGroup's documents personactl uploaded, by file name: {id, size, sha256,
+    # params} (the API returns no hash, so the state keeps it).
+    documents: dict[str, dict[str, Any]] = field(default_factory=dict)

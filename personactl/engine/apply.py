@@ -18,11 +18,12 @@ up by name first and adopted if it exists. No duplicates, ever.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from personactl.core.equality import covers
 from personactl.core.errors import OutcomeUnknown, PersonactlError
@@ -30,6 +31,7 @@ from personactl.core.kinds import Kind
 from personactl.core.records import Live, StateEntry
 from personactl.core.refs import REF, ref
 from personactl.core.secrets import SecretChanged, reveal
+from personactl.engine.documents import DocumentApi, DocumentSync, SyncOptions
 from personactl.engine.plan import DEPOSED, Plan, ResourceChange
 from personactl.engine.state import StateStore, entry_for
 
@@ -89,7 +91,9 @@ class Applier:
         parallelism: int = 8,
         progress: Progress | None = None,
         cancel: threading.Event | None = None,
+        documents: SyncOptions | None = None,
     ) -> None:
+        """`documents`: how a knowledge group's files are read, waited for and reported."""
         self.plan = plan
         self.writer = writer
         self.store = store
@@ -102,6 +106,9 @@ class Applier:
         # (kind, manifest name) -> live id, for references to what this apply creates
         # (None: its write failed, so its users are not applied).
         self.ids: dict[tuple[str, str], str | None] = {}
+        self.documents = documents
+        self.by_id = {c.id: (c.kind, c.name) for c in plan.changes if c.id}
+        self.desired = {(c.kind, c.name): c.desired or {} for c in plan.changes}
 
     def run(self) -> list[Result]:
         changes = self.plan.changes
@@ -149,17 +156,24 @@ class Applier:
             return Result(change, False, "not started: interrupted", started=False, retired=retire)
         try:
             if change.action == "no-op":
-                return self._noop(change)
+                return self._sync_documents(change, self._noop(change))
             if change.action == "delete":
                 return self._delete(change)
             if retire:
                 return self._retire(change)
+            failed = self._failed_use(change.kind, change.name)
+            if failed:
+                return Result(change, False, f"not applied: it uses {failed}, which failed")
             body = self._resolve_refs(change)
             if change.action == "create":
-                return self._create(change, body)
-            if change.action == "replace":
-                return self._replace(change, body)
-            return self._update(change, body)
+                result = self._create(change, body)
+            elif change.action == "replace":
+                result = self._replace(change, body)
+            elif change.request is None:  # only a knowledge group's documents change
+                result = self._noop(change)
+            else:
+                result = self._update(change, body)
+            return self._sync_documents(change, result)
         except SecretChanged as exc:
             return Result(
                 change,
@@ -181,7 +195,79 @@ class Applier:
                 body[f.body] = sorted(ids) if f.is_set else ids
             elif f.ref in self.kinds and isinstance(body.get(f.body), str):
                 body[f.body] = self._id_of(body[f.body])
+            elif f.folders[1] and isinstance(body.get(f.body), dict):
+                config = dict(body[f.body])
+                if isinstance(config.get(f.folders[1]), list):
+                    config[f.folders[1]] = [self._id_of(i) for i in config[f.folders[1]]]
+                body[f.body] = config
         return body
+
+    def _uses(self, kind: str, body: dict[str, Any]) -> list[str]:
+        """The ids (or references) of the resources of this plan a body names."""
+        out: list[str] = []
+        for f in self.kinds[kind].fields if kind in self.kinds else ():
+            value = body.get(f.body)
+            if f.ref in self.kinds and isinstance(value, list):
+                out += [v for v in value if isinstance(v, str)]
+            elif f.ref in self.kinds and isinstance(value, str):
+                out.append(value)
+            elif f.folders[1] and isinstance(value, dict):
+                ids = value.get(f.folders[1])
+                out += [v for v in ids if isinstance(v, str)] if isinstance(ids, list) else []
+        return out
+
+    def _failed_use(self, kind: str, name: str, depth: int = 0) -> str | None:
+        """A resource this one uses, directly or through another (a persona through its
+        tools), whose write failed in this run: `knowledgegroup 'x'`; None if none."""
+        if depth > 3:
+            return None
+        for ident in self._uses(kind, self.desired.get((kind, name), {})):
+            m = REF.match(ident)
+            key = (m.group(1), m.group(2)) if m else self.by_id.get(ident)
+            if key is None:
+                continue
+            if key in self.ids and self.ids[key] is None:
+                return f"{key[0].lower()} {key[1]!r}"
+            deeper = self._failed_use(*key, depth=depth + 1)
+            if deeper:
+                return deeper
+        return None
+
+    def _sync_documents(self, change: ResourceChange, result: Result) -> Result:
+        """A knowledge group's documents, once the group itself is as planned."""
+        if not change.documents or not result.ok or result.id is None:
+            return result
+        if self.documents is None:
+            return Result(change, False, "its documents were not synced (no files to read)")
+        ident = result.id
+
+        def record(docs: dict[str, dict[str, Any] | None]) -> None:
+            entry = self.store.state.find(change.kind, change.name)
+            if entry is None or entry.id != ident:
+                return
+            kept = {**entry.documents, **{k: v for k, v in docs.items() if v is not None}}
+            for name in (k for k, v in docs.items() if v is None):
+                kept.pop(name, None)
+            self.store.record(dataclasses.replace(entry, documents=kept))
+
+        sync = DocumentSync(
+            cast(DocumentApi, self.writer), self.documents, change.name, ident, record
+        )
+        try:
+            done = sync.run(change.documents)
+        except PersonactlError as exc:
+            return Result(change, False, exc.message, ident)
+        if not done:
+            return result
+        message = done if result.message == "unchanged" else f"{result.message}; {done}"
+        return Result(change, True, message, ident)
+
+    def _put(self, entry: StateEntry) -> None:
+        """Record an entry, keeping the documents the state holds for the same resource."""
+        prev = self.store.state.find(entry.kind, entry.name)
+        if prev is not None and prev.id == entry.id and prev.documents:
+            entry = dataclasses.replace(entry, documents=dict(prev.documents))
+        self.store.record(entry)
 
     def _id_of(self, ident: str) -> str:
         m = REF.match(ident)
@@ -224,7 +310,7 @@ class Applier:
         for key in [*lost, *resets]:
             applied.pop(key, None)
             observed.pop(key, None)
-        self.store.record(entry_for(change, ident, applied, observed, seen.fingerprint))
+        self._put(entry_for(change, ident, applied, observed, seen.fingerprint))
         return lost
 
     def _finish(
@@ -400,7 +486,7 @@ class Applier:
             applied, observed = self._previous(change, change.id)
             applied.update(self._settled(change))
             observed.update(change.settled)
-            self.store.record(entry_for(change, change.id, applied, observed, change.fingerprint))
+            self._put(entry_for(change, change.id, applied, observed, change.fingerprint))
         return Result(change, True, "unchanged", change.id)
 
     def _delete(self, change: ResourceChange) -> Result:

@@ -81,6 +81,26 @@ class Request:
 
 
 @dataclass
+class DocumentChange:
+    """One document of a knowledge group (engine.documents): identified by `filename`
+    in its group, read from `path` (relative to the project root) with this size and
+    sha256, which apply checks again before it uploads. Actions: `create` and
+    `replace` upload (a replace deletes the `replaces` ids once the upload is READY),
+    `delete` deletes the `replaces` ids; `adopt` and `forget` only update the state."""
+
+    action: str  # "create" | "replace" | "delete" | "adopt" | "forget"
+    filename: str
+    shown: str  # as plans show it: relative to the folder the group's files share
+    reason: str = ""
+    path: str | None = None
+    size: int | None = None
+    sha256: str | None = None
+    before_size: int | None = None
+    replaces: list[str] = field(default_factory=list)
+    params: dict[str, int] = field(default_factory=dict)  # chunkSize, chunkOverlap
+
+
+@dataclass
 class ResourceChange:
     kind: str  # "Persona" | "Tool"
     name: str  # metadata.name
@@ -102,6 +122,7 @@ class ResourceChange:
     # False: a live resource no manifest manages (a persona moved off a replaced LLM so
     # it keeps working): apply writes and reads it back, and never records it.
     record: bool = True
+    documents: list[DocumentChange] = field(default_factory=list)  # a KnowledgeGroup's
 
 
 @dataclass

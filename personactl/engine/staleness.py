@@ -13,6 +13,21 @@ Refetch = Callable[[str, str, dict[str, Any] | None], dict[str, Any] | None]
 FindByName = Callable[[str, str], list[str]]
 
 
+def stale_documents(plan: Plan, hash_of: Callable[[str], str | None]) -> list[str]:
+    """One line per local document a saved plan uploads that changed since (or is gone);
+    `hash_of(path)`: the file's `sha256:` now, None if it cannot be read."""
+    problems = []
+    for change in plan.changes:
+        for doc in change.documents:
+            if doc.path is None or doc.action not in ("create", "replace"):
+                continue
+            now = hash_of(doc.path)
+            if now != doc.sha256:
+                how = "is gone" if now is None else "changed since the plan was made"
+                problems.append(f"{change.kind} {change.name!r}: document {doc.path!r} {how}")
+    return problems
+
+
 def stale_resources(plan: Plan, refetch: Refetch, find: FindByName) -> list[str]:
     """One line per resource that changed since the plan was made."""
     problems = []

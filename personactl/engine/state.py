@@ -113,7 +113,7 @@ class State:
             "lineage": self.lineage,
             "serial": self.serial,
             "resources": [
-                compact_entry(to_json(r))
+                compact_entry(entry_json(r))
                 for r in sorted(self.resources, key=lambda r: (r.kind, r.name))
             ],
         }
@@ -159,6 +159,14 @@ def expand_entry(data: Any) -> Any:
         **{k: v for k, v in applied.items() if k not in unobserved},
         **observed,
     }
+    return data
+
+
+def entry_json(entry: StateEntry) -> dict[str, Any]:
+    """An entry's JSON form; `documents` only where there are some (a knowledge group's)."""
+    data: dict[str, Any] = to_json(entry)
+    if not data.get("documents"):
+        data.pop("documents", None)
     return data
 
 
@@ -470,7 +478,7 @@ class StateStore:
                 return  # already recorded as it is: nothing to write
             self.state.put(entry)
             self._changes += 1
-            self._append_locked({"op": "record", "entry": to_json(entry)})
+            self._append_locked({"op": "record", "entry": entry_json(entry)})
 
     def forget(self, kind: str, name: str) -> None:
         with self._cond:

@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from personactl.core.errors import Diagnostic
@@ -207,6 +208,28 @@ def _webhook_url(rendered: Rendered) -> list[Diagnostic]:
     ]
 
 
+def _documents(rendered: Rendered, root: Path) -> list[Diagnostic]:
+    """A KnowledgeGroup's files (manifest.documents) and its upload parameters."""
+    from personactl.manifest.documents import document_files
+
+    res = rendered.resource
+    out = document_files(res, root)[1]
+    spec = rendered.data.get("spec")
+    size, overlap = (spec.get(k) if isinstance(spec, dict) else None for k in _CHUNKING)
+    if isinstance(size, int) and isinstance(overlap, int) and overlap >= size:
+        out.append(
+            Diagnostic.at(
+                res.loc(("spec", "chunkOverlap")),
+                f"chunkOverlap ({overlap}) must be less than chunkSize ({size})",
+                "chunking",
+            )
+        )
+    return out
+
+
+_CHUNKING = ("chunkSize", "chunkOverlap")
+
+
 @dataclass
 class CheckResult:
     diagnostics: list[Diagnostic]
@@ -253,6 +276,8 @@ def check_environment(
             )
         )
         diags.extend(semantic(rendered, tool_names, env, loaded.unresolved, llm_names))
+        if res.kind == "KnowledgeGroup":
+            diags.extend(_documents(rendered, project.root))
         rendered_all.append(rendered)
     if loaded.project_broken:  # its vars are unknown: "undefined" would mislead
         diags = [d for d in diags if d.rule != "template-undefined"]

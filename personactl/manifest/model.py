@@ -10,9 +10,14 @@ from personactl.core.errors import Location
 from personactl.manifest.yamlsource import Document, KeyPath
 
 API_VERSION = "personactl/v1"
-RESOURCE_KINDS = ("Persona", "Tool", "LLM")
+RESOURCE_KINDS = ("Persona", "Tool", "LLM", "KnowledgeGroup")
 PROJECT_FILE = "personactl.yaml"
-DEFAULT_MANIFEST_GLOBS = ("personas/**/*.yaml", "tools/**/*.yaml", "llms/**/*.yaml")
+DEFAULT_MANIFEST_GLOBS = (
+    "personas/**/*.yaml",
+    "tools/**/*.yaml",
+    "llms/**/*.yaml",
+    "knowledge-groups/**/*.yaml",
+)
 DEFAULT_TEMPLATE_DIRS = ("prompts",)
 
 

@@ -11,7 +11,13 @@ from typing import Any
 from personactl.core.errors import Diagnostic, Location
 from personactl.manifest.yamlsource import KeyPath
 
-KINDS = {"project": "Project", "persona": "Persona", "tool": "Tool", "llm": "LLM"}
+KINDS = {
+    "project": "Project",
+    "persona": "Persona",
+    "tool": "Tool",
+    "llm": "LLM",
+    "knowledgegroup": "KnowledgeGroup",
+}
 
 
 def schema_dir() -> Path:

@@ -83,7 +83,8 @@ def _changes_cell(rc: p.ResourceChange) -> str:
         return f"new ({len(rc.fields)} fields)"
     if rc.action == "delete":
         return "deleted"
-    return ", ".join(_code(fc.path, cell=True) for fc in rc.fields)
+    docs = [f"{symbol} {_code(text, cell=True)}" for symbol, text in v.document_lines(rc)]
+    return ", ".join([_code(fc.path, cell=True) for fc in rc.fields] + docs)
 
 
 def _resource_section(rc: p.ResourceChange, show_requests: bool) -> list[str]:
@@ -114,6 +115,7 @@ def _resource_section(rc: p.ResourceChange, show_requests: bool) -> list[str]:
             out.append(f"- {_code(fc.path)} = {_code(v.fmt(after))}{tail}")
         else:
             out.append(f"- {_code(fc.path)}: {_code(v.fmt(before))} → {_code(v.fmt(after))}{tail}")
+    out += [f"- {symbol} {_code(text)}" for symbol, text in v.document_lines(rc)]
     out += [f"- _note: {v.masked_text(n)}_" for n in rc.notes]
     out += details
     if show_requests and rc.request is not None:
@@ -129,6 +131,8 @@ def _drift(rc: p.ResourceChange, fc: p.FieldChange) -> tuple[str, list[str]]:
     """The list line for one drifted field, and a collapsible diff to put after the list."""
     before, after = v.shown_pair(fc)
     who = f"{rc.kind} {_code(rc.name)}"
+    if v.is_document_drift(fc):
+        return f"- {who}: {_code(fc.path)} {after}", []
     if v.is_multiline(before, after):
         diff = v.unified_diff(before, after, "last applied", "live")
         return f"- {who}: {_code(fc.path)} (diff below)", [

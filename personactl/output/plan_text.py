@@ -77,6 +77,8 @@ def _resource_block(rc: p.ResourceChange, paint: _Paint, show_requests: bool) ->
     ]
     for fc in rc.fields:
         lines += _field_lines(rc.action, fc, paint, indent=6)
+    for symbol, text in v.document_lines(rc):
+        lines.append(f"      {_sym(symbol, paint)} {text}")
     lines += [f"      # note: {v.masked_text(n)}" for n in rc.notes]
     if show_requests and rc.request is not None:
         lines.append(f"      {paint(rc.request.method, _BOLD)} {rc.request.path}")
@@ -138,6 +140,8 @@ def _diff_line(line: str, paint: _Paint) -> str:
 def _drift_lines(rc: p.ResourceChange, fc: p.FieldChange, paint: _Paint) -> list[str]:
     before, after = v.shown_pair(fc)
     who = f'{_sym("~", paint)} {rc.kind.lower()} "{rc.name}"'
+    if v.is_document_drift(fc):
+        return [f"  {who}: {fc.path} {after}"]
     if v.is_multiline(before, after):
         diff = v.unified_diff(before, after, "last applied", "live")
         return [f"  {who}: {fc.path}"] + [

@@ -190,3 +190,16 @@ def request_body_json(req: p.Request) -> str | None:
     if req.body is None:
         return None
     return json.dumps(mask(req.body), indent=2, ensure_ascii=False)
+
+
+def document_lines(rc: p.ResourceChange) -> list[tuple[str, str]]:
+    """(symbol, text) for each document a knowledge group's change uploads or deletes:
+    `+ document "faq/returns.md" (12 KB)`, `-/+ document "x.md" (content changed: ...)`."""
+    from personactl.engine.documents import document_line
+
+    return [document_line(d) for d in rc.documents if d.action in ("create", "replace", "delete")]
+
+
+def is_document_drift(fc: p.FieldChange) -> bool:
+    """A document added to a managed group outside personactl (shown as a sentence)."""
+    return fc.path.startswith('document "') and fc.before is None and isinstance(fc.after, str)

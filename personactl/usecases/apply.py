@@ -25,8 +25,9 @@ from personactl.anam.normalize import observe
 from personactl.core.errors import PersonactlError
 from personactl.core.secrets import SENTINEL, matches
 from personactl.engine.apply import Applier, Result
+from personactl.engine.documents import SyncOptions
 from personactl.engine.plan import FORMAT_VERSION, Plan, content_digest
-from personactl.engine.staleness import stale_resources
+from personactl.engine.staleness import stale_documents, stale_resources
 from personactl.engine.state import State
 from personactl.manifest.model import Environment
 from personactl.usecases.connect import Connect, connect
@@ -69,11 +70,14 @@ def apply(
     cancel: threading.Event,
     guard: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext,
     connect: Connect = connect,
+    wait_timeout: float = 600.0,
+    document_progress: Callable[[str], None] | None = None,
 ) -> Applied:
     """Apply a saved plan (`planfile`) or a plan made now from `opts`.
 
     `cancel` set: start no new write; `guard()` is entered around the writes only
-    (the command's Ctrl-C handling).
+    (the command's Ctrl-C handling). `wait_timeout`: how long a knowledge group's
+    uploads may stay processing; `document_progress` hears how they go.
     """
     saved = None
     if planfile:
@@ -110,6 +114,7 @@ def apply(
             client = opts.api.client(env, project.root, connect)
             stack.callback(client.close)
             stale = stale_changes(plan, AnamApi(client), store.state)
+            stale += stale_documents(plan, lambda path: _file_hash(project.root, path))
             if stale:
                 raise PersonactlError(
                     f"the saved plan is stale and was not applied: {'; '.join(stale)}; "
@@ -128,10 +133,32 @@ def apply(
             parallelism=opts.api.parallelism,
             progress=_counted(plan, secret_values, progress),
             cancel=cancel,
+            documents=SyncOptions(
+                read=lambda path: _inside(project.root, path).read_bytes(),
+                wait_timeout=wait_timeout,
+                progress=document_progress,
+            ),
         )
         with guard():
             results = applier.run()
     return Applied(plan, results, secret_values)
+
+
+def _inside(root: Path, path: str) -> Path:
+    """A document's file, named relative to the project root, that stays inside it."""
+    full = (root / path).resolve()
+    if not full.is_relative_to(root.resolve()):
+        raise PersonactlError(f"document {path!r} of the plan is outside the project")
+    return full
+
+
+def _file_hash(root: Path, path: str) -> str | None:
+    from personactl.manifest.documents import sha256_of
+
+    try:
+        return sha256_of(_inside(root, path))[1]
+    except OSError:
+        return None
 
 
 def _counted(plan: Plan, secret_values: set[str], progress: Progress) -> Callable[[Result], None]:

@@ -20,7 +20,9 @@ from personactl.anam.errors import NotFound
 from personactl.anam.importer import (
     Imported,
     ToolRef,
+    document_problem,
     file_stems,
+    group_manifest,
     llm_manifest,
     manifest_name,
     name_problem,
@@ -48,7 +50,7 @@ class Imports:
     job: Job
     env: Environment
     root: Path  # where the files went
-    files: dict[Path, str]  # path -> content, in the order written
+    files: dict[Path, str | bytes]  # path -> content, in the order written
     secrets: list[str]  # the variables the manifests read their secrets from
     missing: list[str]  # those of them not set
     in_place: bool  # written among the project's manifests
@@ -79,7 +81,7 @@ def import_personas(
     store = store_for(env, operation="import")
     client = api.client(env, project.root, connect)
     try:
-        job = _prepare(AnamApi(client), loaded, env, store, ids, names)
+        job = _prepare(AnamApi(client), loaded, env, store, ids, names, all_)
     finally:
         client.close()
     if not job.items:
@@ -101,7 +103,13 @@ def import_personas(
 
 
 # where each kind's manifests go
-FOLDERS = {"LLM": "llms", "Tool": "tools", "Persona": "personas"}
+FOLDERS = {
+    "LLM": "llms",
+    "KnowledgeGroup": "knowledge-groups",
+    "Tool": "tools",
+    "Persona": "personas",
+}
+DOCUMENTS = "knowledge"  # a group's documents go to knowledge/<group>/
 
 
 @dataclass
@@ -132,8 +140,10 @@ def _prepare(
     store: StateStore,
     ids: tuple[str, ...],
     names: tuple[str, ...],
+    all_: bool = False,
 ) -> Job:
-    """Read the live side and decide every manifest and file name; writes nothing."""
+    """Read the live side and decide every manifest and file name; writes nothing (a
+    group's documents are downloaded, to be written with it)."""
 
     live = _read(api, store)
     managed = {(r.kind, env.anam_name(r.name)) for r in loaded.resources}
@@ -174,6 +184,8 @@ def _prepare(
         *(t for tid, t in tools.new.items() if tid in used),
         *(i for _, i in built),
     ]
+    new_tools = [tid for tid in tools.new if tid in used]
+    job.items[:0] = _groups(api, loaded, env, live, job, new_tools, all_)
     for kind in FOLDERS:
         _unique_names(kind, [i.name for i in job.items if i.kind == kind])
     tool_stems = file_stems([i.name for i in job.items if i.kind == "Tool"], "tool")
@@ -181,6 +193,12 @@ def _prepare(
     llm_stems = file_stems([i.name for i in job.items if i.kind == "LLM"], "llm")
     job.stems.update({("LLM", n): s for n, s in llm_stems.items()})
     job.stems.update({("Persona", i.name): stems[i.name] for _, i in built})
+    group_stems = file_stems([i.name for i in job.items if i.kind == "KnowledgeGroup"], "group")
+    job.stems.update({("KnowledgeGroup", n): s for n, s in group_stems.items()})
+    for item in job.items:
+        if item.kind == "KnowledgeGroup":
+            folder = f"../{DOCUMENTS}/{group_stems[item.name]}"
+            item.doc["spec"]["documents"] = [f"{folder}/{f}" for f in item.documents]
     return job
 
 
@@ -232,6 +250,82 @@ def _llms(
                 f"LLM {anam!r} is referred to by id (no manifest written): {problem.why}."
             )
     return out
+def _groups(
+    api: AnamApi,
+    loaded: Loaded,
+    env: Environment,
+    live: _Live,
+    job: Job,
+    tool_ids: list[str],
+    all_: bool,
+) -> list[Imported]:
+    """KnowledgeGroup manifests for the live groups the imported tools search (and, with
+    --all, every group the environment can manage), their documents downloaded; the
+    tools then name them by manifest name."""
+    managed = {env.anam_name(r.name): r.name for r in loaded.resources
+               if r.kind == "KnowledgeGroup"}
+    tools = {str(t.get("id")): t for t in live.tools}
+    wanted: list[str] = []
+    for tid in tool_ids:
+        config = tools.get(tid, {}).get("config")
+        folder_ids = config.get("documentFolderIds") if isinstance(config, dict) else None
+        wanted += [str(g) for g in folder_ids or []]
+    used = set(wanted)  # a group only --all brings is skipped quietly when it does not fit
+    if all_:
+        wanted += [str(g.get("id")) for g in live.catalog.knowledge]
+    renames: dict[str, str] = {}  # live group name -> manifest name
+    items: list[Imported] = []
+    for gid in dict.fromkeys(wanted):
+        raw = live.catalog.by_id(live.catalog.knowledge, gid)
+        if raw is None:
+            continue  # a tool's folder that no longer exists: the tool keeps naming it
+        anam = str(raw.get("name"))
+        if anam in managed:
+            renames[anam] = managed[anam]
+            continue
+        name = manifest_name(anam, env.name_prefix, env.name_suffix)
+        if sum(1 for g in live.catalog.knowledge if g.get("name") == anam) > 1:
+            job.notes.append(f"Skipped knowledge group {anam!r} ({gid}): its name is not unique.")
+            continue
+        if name is None:
+            if gid in used:
+                job.notes.append(
+                    f"Skipped knowledge group {anam!r} ({gid}): it lacks {affix(env)} that "
+                    f"environment {env.name!r} gives its names."
+                )
+            continue
+        item = group_manifest(raw, name, [])
+        problem = _name_problem(anam) or _invalid(item.doc)
+        if problem is not None:
+            job.notes.append(f"Skipped knowledge group {anam!r} ({gid}): {problem.why}.")
+            continue
+        docs = api.documents(gid)
+        keep: list[dict[str, Any]] = []
+        for d in docs:
+            filename = str(d.get("filename"))
+            why = document_problem(filename)
+            if why is None and filename in {str(k.get("filename")) for k in keep}:
+                why = "another document of the group has the same file name"
+            if why:
+                job.notes.append(
+                    f"Skipped document {filename!r} of knowledge group {anam!r}: {why}."
+                )
+            else:
+                keep.append(d)
+        contents = api.map_concurrent(api.download_document, [str(d["id"]) for d in keep])
+        item.documents = {
+            str(d["filename"]): got.unwrap() for d, got in zip(keep, contents, strict=True)
+        }
+        renames[anam] = name
+        items.append(item)
+    for item in job.items:
+        config = item.doc["spec"].get("config") if item.kind == "Tool" else None
+        folders = config.get("documentFolders") if isinstance(config, dict) else None
+        if isinstance(config, dict) and isinstance(folders, list):
+            config["documentFolders"] = [
+                renames.get(f, f) if isinstance(f, str) else f for f in folders
+            ]
+    return items
 
 
 def _read(api: AnamApi, store: StateStore) -> _Live:
@@ -411,10 +505,11 @@ class _Tools:
         self.notes[tid] = f"Tool {anam!r} is referred to by id (no manifest written): {why}."
 
 
-def _files(root: Path, job: Job) -> dict[Path, str]:
-    """Every file to write, by path: manifests (with the schema modeline) and prompts."""
+def _files(root: Path, job: Job) -> dict[Path, str | bytes]:
+    """Every file to write, by path: manifests (with the schema modeline), prompts and a
+    knowledge group's documents."""
 
-    files: dict[Path, str] = {}
+    files: dict[Path, str | bytes] = {}
     folded: set[str] = set()
 
     modelines = {kind: modeline(kind, root / FOLDERS[kind]) for kind in FOLDERS}
@@ -430,10 +525,14 @@ def _files(root: Path, job: Job) -> dict[Path, str]:
         )
         if item.prompt is not None:
             _add(files, folded, prompt, item.prompt)
+        for filename, content in item.documents.items():
+            _add(files, folded, prompt.parent / filename, content)
     return files
 
 
-def _add(files: dict[Path, str], folded: set[str], path: Path, text: str) -> None:
+def _add(
+    files: dict[Path, str | bytes], folded: set[str], path: Path, text: str | bytes
+) -> None:
     """One file per path, also on file systems that ignore case."""
 
     if str(path).casefold() in folded:
@@ -446,12 +545,15 @@ def _add(files: dict[Path, str], folded: set[str], path: Path, text: str) -> Non
 
 
 def item_paths(root: Path, job: Job, item: Imported) -> tuple[Path, Path]:
-    """Where an item's manifest and (for a Persona) its prompt go."""
+    """Where an item's manifest and (for a Persona) its prompt go; for a KnowledgeGroup,
+    the second is a path in the folder of its documents."""
     stem = job.stems[(item.kind, item.name)]
+    if item.kind == "KnowledgeGroup":
+        return root / FOLDERS[item.kind] / f"{stem}.yaml", root / DOCUMENTS / stem / "_"
     return root / FOLDERS[item.kind] / f"{stem}.yaml", root / "prompts" / f"{stem}.md.j2"
 
 
-def _check_targets(root: Path, files: dict[Path, str]) -> None:
+def _check_targets(root: Path, files: dict[Path, str | bytes]) -> None:
     """Every path resolves inside `root`, can be created, and is new; else nothing is written."""
 
     base = root.resolve()
@@ -477,7 +579,7 @@ def _check_targets(root: Path, files: dict[Path, str]) -> None:
         )
 
 
-def _write(files: dict[Path, str]) -> list[Path]:
+def _write(files: dict[Path, str | bytes]) -> list[Path]:
     """Write every file, new only; on any failure remove what was written and say so."""
 
     created: list[Path] = []  # folders and files, in the order they were made
@@ -487,6 +589,11 @@ def _write(files: dict[Path, str]) -> list[Path]:
                 if not folder.exists():
                     folder.mkdir()
                     created.append(folder)
+            if isinstance(text, bytes):
+                with path.open("xb") as raw:
+                    created.append(path)
+                    raw.write(text)
+                continue
             with path.open("x", encoding="utf-8") as handle:
                 created.append(path)
                 handle.write(text)
@@ -510,7 +617,7 @@ def _undo(created: list[Path]) -> None:
 
 
 def _write_and_record(
-    files: dict[Path, str],
+    files: dict[Path, str | bytes],
     store: StateStore,
     plan: Options,
     warn: Callable[[str], None],
@@ -537,7 +644,15 @@ def _write_and_record(
                 continue
             # Nothing was sent: only the identity is recorded, and the next plan compares
             # each field with the live value.
-            store.record(entry_for(change, change.id, {}, {}, change.fingerprint))
+            entry = entry_for(change, change.id, {}, {}, change.fingerprint)
+            # A group's documents, downloaded and so known to be the files: recorded too.
+            entry.documents = {
+                d.filename: {"id": d.replaces[0], "size": d.size, "sha256": d.sha256,
+                             "params": d.params}
+                for d in change.documents
+                if d.action == "adopt"
+            }
+            store.record(entry)
     return differing
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from personactl.anam.api import AnamApi
 from personactl.anam.client import AnamClient, api_url_for
 from personactl.anam.errors import redact_url
 from personactl.anam.fetch import LiveSet, fetch, unmanaged_personas
@@ -36,6 +37,7 @@ from personactl.manifest.checks import Select, check
 from personactl.manifest.model import Environment, Project, Resource
 from personactl.manifest.render import Rendered
 from personactl.usecases.connect import ApiOptions, Connect, connect
+from personactl.usecases.documents import attach_documents, keep_used_groups
 from personactl.usecases.project import manifests
 from personactl.usecases.state import current_state, state_display_of
 
@@ -76,7 +78,8 @@ def _parse_selectors(selectors: tuple[str, ...]) -> dict[str, str]:
 def selection(targets: tuple[str, ...], selectors: tuple[str, ...]) -> Select | None:
     """--target and -l as a narrowing of the composed resources (None: everything).
 
-    Tools and the LLM used by a chosen persona come along. Only what is chosen is rendered,
+    Tools and the LLM used by a chosen persona come along, and the knowledge groups
+    those tools search. Only what is chosen is rendered,
     so only its secrets must be set.
     """
     if not targets and not selectors:
@@ -114,7 +117,7 @@ def selection(targets: tuple[str, ...], selectors: tuple[str, ...]) -> Select | 
             if r.kind == "Persona" and isinstance(r.spec.get("llm"), str)
         }
         keys = {(r.kind, r.name) for r in chosen}
-        return chosen + [
+        chosen += [
             r
             for r in resources
             if (r.kind, r.name) not in keys
@@ -123,8 +126,24 @@ def selection(targets: tuple[str, ...], selectors: tuple[str, ...]) -> Select | 
                 or (r.kind == "LLM" and r.name in used_llms)
             )
         ]
+        return chosen + used_groups(chosen, resources)
 
     return choose
+
+
+def used_groups(chosen: list[Resource], resources: list[Resource]) -> list[Resource]:
+    """The KnowledgeGroup manifests the chosen tools search and that are not chosen."""
+    keys = {(r.kind, r.name) for r in chosen}
+    named = set()
+    for r in chosen:
+        config = r.spec.get("config") if r.kind == "Tool" else None
+        folders = config.get("documentFolders") if isinstance(config, dict) else None
+        named |= {f for f in folders or [] if isinstance(f, str)}
+    return [
+        r
+        for r in resources
+        if r.kind == "KnowledgeGroup" and r.name in named and (r.kind, r.name) not in keys
+    ]
 
 
 def make_plan(opts: Options, state: State | None = None, *, connect: Connect = connect) -> PlanRun:
@@ -170,7 +189,12 @@ def make_plan(opts: Options, state: State | None = None, *, connect: Connect = c
             for r in rendered
             if r.kind == "LLM"
         }
-        resolver = Resolver(live.catalog, tool_ids, llm_ids)
+        group_ids = {
+            r.name: (m.id if (m := live.matched.get(("KnowledgeGroup", r.name))) else None)
+            for r in rendered
+            if r.kind == "KnowledgeGroup"
+        }
+        resolver = Resolver(live.catalog, tool_ids, llm_ids, group_ids)
         desired, errors = [], []
         for r in rendered:
             body, errs = resolver.body(KINDS[r.kind], r)
@@ -229,6 +253,8 @@ def make_plan(opts: Options, state: State | None = None, *, connect: Connect = c
             others = unmanaged_personas(client, live, state)
             move_unmanaged(plan, KINDS, others, label)
             keep_used(plan, KINDS, others)
+        keep_used_groups(plan, live)
+        attach_documents(plan, rendered, live, state, project.root, AnamApi(client), prune)
     except BaseException:
         client.close()
         raise

@@ -59,9 +59,11 @@ def test_a_target_brings_the_tools_its_persona_uses(loaded: Loaded) -> None:
     assert select is not None
     chosen = select(loaded.resources)
     assert sorted((r.kind, r.name) for r in chosen) == [
+        ("KnowledgeGroup", "router-manuals"),  # searched by search-manuals
         ("Persona", "support-cara"),
         ("Tool", "end-call"),
         ("Tool", "order-lookup"),
+        ("Tool", "search-manuals"),
         ("Tool", "show-product"),
     ]
     assert selection((), ()) is None
@@ -88,12 +90,14 @@ def test_a_persona_body_names_ids_and_refers_to_tools_made_in_the_same_run(
     loaded: Loaded,
 ) -> None:
     cara = _rendered(loaded, "sandbox")["support-cara"]
-    resolver = _resolver({"order-lookup": None, "show-product": "t-2", "end-call": "t-3"})
+    resolver = _resolver(
+        {"order-lookup": None, "show-product": "t-2", "end-call": "t-3", "search-manuals": "t-4"}
+    )
     body, diags = resolver.body(PERSONA, cara)
     assert diags == []
     voice = next(v for v in seeded.voices() if v["displayName"] == "Lucy - Fresh & Casual")
     assert body["voiceId"] == voice["id"]
-    assert body["toolIds"] == sorted([ref("Tool", "order-lookup"), "t-2", "t-3"])
+    assert body["toolIds"] == sorted([ref("Tool", "order-lookup"), "t-2", "t-3", "t-4"])
     assert set(body) <= PERSONA.post_keys | PERSONA.put_keys
     assert body["name"] == cara.anam_name
 
@@ -106,6 +110,7 @@ def test_an_unknown_voice_is_one_diagnostic_with_the_closest_names(loaded: Loade
             "order-lookup": "t-1",
             "show-product": "t-2",
             "end-call": "t-3",
+            "search-manuals": "t-4",
         }
         _, diags = _resolver(tools).body(PERSONA, cara)
     finally:
