@@ -54,9 +54,11 @@ def test_ctrl_c_finishes_what_is_in_flight_and_reports(tmp_path: Path) -> None:
             "The state is saved with every write that finished: run apply again to do the "
             "rest.\n"
         )
-        # Nothing was sent that is not recorded (the group's 3 uploads are in its entry).
-        assert len(emu.writes()) == len(done) + 3
-        assert len(state["resources"][0]["documents"]) == 3
+        # Nothing was sent that is not recorded (the group's 3 uploads are in its entry,
+        # when the group's turn came before the Ctrl-C: the LLM goes first).
+        groups = [e for e in state["resources"] if e["kind"] == "KnowledgeGroup"]
+        assert len(emu.writes()) == len(done) + 3 * len(groups)
+        assert [len(g["documents"]) for g in groups] in ([], [3])
         # A re-run continues where it stopped, and then there is nothing left.
         r = pc(project, "apply", "--auto-approve")
         assert r.code == 0, r.err

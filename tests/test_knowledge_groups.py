@@ -94,7 +94,7 @@ def test_create_no_change_edit_remove_drift_and_prune(project: Path, emu: Emulat
     edit(tool_file, "documentFolders: [router-manual]", "documentFolders: [router-manuals]")
     r = pc(project, "apply", "--auto-approve")
     assert r.code == 0, r.err
-    assert "[1/9] knowledgegroup 'router-manuals': created; 3 documents uploaded" in r.err
+    assert "[2/10] knowledgegroup 'router-manuals': created; 3 documents uploaded" in r.err
     assert 'KnowledgeGroup "router-manuals": 3 of 3 documents processed' in r.err
     group = the_group(emu)
     docs = documents(emu, group["id"])

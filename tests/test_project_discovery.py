@@ -107,7 +107,7 @@ def test_a_broken_project_file_hides_no_root_cause_behind_undefined_vars(
     edit(project / "personactl.yaml", "  vars:", "  vars: [")
     r = run_inprocess(["validate"], project)
     assert r.lines == [
-        "personactl.yaml:15:18: invalid YAML: did not find expected ',' or ']' while parsing a "
+        "personactl.yaml:16:18: invalid YAML: did not find expected ',' or ']' while parsing a "
         "flow sequence",
         "1 error in 1 file",
     ]

@@ -27,8 +27,8 @@ from cli_support import spawn
 from e2e_support import KEY, TOKEN, Emulator, emulator, make_project, pc, slow_writes
 from state_servers import HttpStateServer
 
-# The example project's resources (LLM, tools, personas).
-N = 8
+# The example project's resources (LLM, knowledge group, tools, personas).
+N = 10
 
 LOCKED = re.compile(
     r"error: the state of environment 'emu' is locked by \S+@\S+ \(apply since \S+Z\), "
@@ -69,7 +69,13 @@ class Team:
             [f"Persona/{p['name']}" for p in self.emu.personas()]
             + [f"Tool/{t['name']}" for t in self.emu.tools()]
             + [f"LLM/{m['displayName']}" for m in self.emu.llms()]
+            + [f"KnowledgeGroup/{g['name']}" for g in self._groups()]
         )
+
+    def _groups(self) -> list[dict[str, Any]]:
+        with self.emu.client() as c:
+            groups = c.get("/v1/knowledge/groups").json()
+        return [g for g in groups if g["name"].startswith("t-")]  # the seeded one left out
 
 
 def _set_state(project: Path, state: dict[str, str]) -> None:
