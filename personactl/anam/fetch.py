@@ -2,25 +2,48 @@
 
 Identity (DESIGN.md §3): a resource is matched by its pinned `metadata.id`,
 else by the id in the environment's state file, else by exact name among the
-live resources. Two live resources with the name and no pin is an error that
-lists both ids. Requests: the persona and tool lists (100 a page), the
-catalog lists the manifests need, and one GET per matched persona (tool list
-items are already full), run concurrently.
+live resources (an index by name, built once). Two live resources with the
+name and no pin is an error that lists both ids. Requests: the persona and
+tool lists (100 a page), the catalog lists the manifests need, and one GET per
+matched persona (tool list items are already full), run concurrently.
+
+Refresh (DESIGN.md §3, "Refresh"):
+- `full` reads every persona. The GETs of the ids the state (or a pin) already
+  names start beside the list pages, not after them.
+- `auto` (the default) takes a persona from the state unread when its listed
+  `updatedAt` is the one the state recorded, the state holds a complete record
+  of it (see `_from_state`) and nothing it refers to changed (`_dependencies`).
+  Its `Live` is rebuilt from what the state observed, which, for such a
+  persona, is what a GET would answer for every field the diff compares.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
-from personactl.anam.api import AnamApi
+from personactl.anam.api import LIST_PATHS, RESOURCE_PATHS, AnamApi
 from personactl.anam.client import AnamClient, Outcome
 from personactl.anam.errors import NotFound
+from personactl.anam.kinds import KINDS
 from personactl.anam.normalize import normalize
 from personactl.anam.resolve import Catalog
 from personactl.core.errors import Diagnostic
-from personactl.core.records import Live, StateEntry
+from personactl.core.progress import NoProgress, Progress
+from personactl.core.records import Fingerprint, Live, StateEntry
 from personactl.manifest.render import Rendered
+
+Refresh = Literal["auto", "full"]
+REFRESH_MODES: tuple[Refresh, ...] = ("auto", "full")
+
+# The list that holds each kind's live resources ("Tool" -> "tools").
+LIST_OF_KIND = {
+    kind: name
+    for kind, path in RESOURCE_PATHS.items()
+    for name, p in LIST_PATHS.items()
+    if p == path
+}
 
 
 class StateView(Protocol):
@@ -42,6 +65,9 @@ class LiveSet:
     persona_list: list[dict[str, Any]] = field(default_factory=list)
     catalog: Catalog = field(default_factory=Catalog)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    # Matched resources taken from the state unread (--refresh=auto): their Live is
+    # rebuilt from the state, already in sentinel form.
+    unread: set[tuple[str, str]] = field(default_factory=set)
 
 
 def catalog_needs(rendered: list[Rendered]) -> set[str]:
@@ -61,16 +87,146 @@ def catalog_needs(rendered: list[Rendered]) -> set[str]:
     return need
 
 
+def index_by_name(items: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Live resources by exact name, built once (a scan per manifest is quadratic)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for item in items:
+        out.setdefault(str(item.get("name")), []).append(item)
+    return out
+
+
+def _known_ids(
+    rendered: list[Rendered], state: StateView | None, managed_kinds: set[str]
+) -> dict[str, str]:
+    """Persona ids known before any list answers (id -> manifest name): pins, and the
+    state's entries (those of the manifests and the prune candidates). A full refresh
+    GETs them beside the lists."""
+    ids: dict[str, str] = {}
+    wanted = set()
+    for r in rendered:
+        wanted.add((r.kind, r.name))
+        if r.kind != "Persona":
+            continue
+        entry = state.find(r.kind, r.name) if state else None
+        ident = r.resource.pinned_id or (entry.id if entry else None)
+        if ident:
+            ids[ident] = r.name
+    for entry in state.resources if state else []:
+        orphan = (entry.kind, entry.name) not in wanted
+        if entry.kind == "Persona" and "Persona" in managed_kinds and orphan:
+            ids[entry.id] = entry.name
+    return ids
+
+
+def _dependencies_changed(
+    kind: str,
+    entry: StateEntry,
+    live_by_id: dict[str, dict[str, dict[str, Any]]],
+    state_by_id: dict[tuple[str, str], StateEntry],
+) -> bool:
+    """Whether a resource this one refers to (a field whose `ref` is a kind: tools, and
+    whatever other kinds declare) is gone, or changed since the state recorded it. The
+    API need not move a persona's `updatedAt` for that (a deleted tool leaves its
+    personas), so such a persona is read again."""
+    for f in KINDS[kind].fields:
+        if f.ref not in KINDS:
+            continue
+        listed = live_by_id.get(f.ref)
+        if listed is None:
+            return True  # that list was not read: nothing says it is unchanged
+        ids: set[str] = set()
+        for side in (entry.applied, entry.observed):
+            value = side.get(f.body)
+            ids.update(str(v) for v in (value if isinstance(value, list) else [value]) if v)
+        for ident in ids:
+            item = listed.get(ident)
+            if item is None:
+                return True  # gone
+            recorded = state_by_id.get((f.ref, ident))
+            if recorded is not None and recorded.fingerprint.get("updatedAt") != item.get(
+                "updatedAt"
+            ):
+                return True  # changed since the state recorded it
+    return False
+
+
+def _from_state(
+    r: Rendered,
+    ident: str,
+    entry: StateEntry | None,
+    summary: dict[str, Any],
+    dependencies_changed: Callable[[StateEntry], bool],
+) -> Live | None:
+    """The live persona rebuilt from the state, when the state's record of it is complete
+    and current; None when it must be read.
+
+    Complete and current: the state recorded this very id, with a fingerprint whose
+    `updatedAt` is the one listed now (apply records a fingerprint only when the
+    observed values then described the live resource in full: see
+    `usecases.plan.fingerprint_kept`); every field the manifest sets was sent
+    (in `applied`; one applied but not observed is one the API does not return, as
+    a GET would not); and nothing the persona refers to changed."""
+    if entry is None or entry.id != ident:
+        return None
+    updated_at = entry.fingerprint.get("updatedAt")
+    digest = entry.fingerprint.get("hash")
+    if not updated_at or summary.get("updatedAt") != updated_at or not isinstance(digest, str):
+        return None
+    kind = KINDS[r.kind]
+    spec = r.data.get("spec") or {}
+    sets = {f.body for f in kind.fields if f.manifest in spec}
+    if not sets <= entry.applied.keys() or "name" not in entry.applied:
+        return None
+    if dependencies_changed(entry):
+        return None
+    normalized = dict(entry.observed)
+    normalized["name"] = summary.get("name")  # as listed: the live name itself
+    raw = {"id": ident, "name": summary.get("name"), "updatedAt": updated_at}
+    return Live(r.kind, ident, raw, normalized, Fingerprint(str(updated_at), digest))
+
+
 def fetch(
-    client: AnamClient, rendered: list[Rendered], state: StateView | None, managed_kinds: set[str]
+    client: AnamClient,
+    rendered: list[Rendered],
+    state: StateView | None,
+    managed_kinds: set[str],
+    *,
+    refresh: Refresh = "auto",
+    progress: Progress | None = None,
 ) -> LiveSet:
+    progress = progress or NoProgress()
     live = LiveSet()
     lists = ["personas", "tools", *sorted(catalog_needs(rendered))]
     reads = AnamApi(client)
-    results = client.map_concurrent(reads.listing, lists)
+    names = _known_ids(rendered, state, managed_kinds) if refresh == "full" else {}
+    early = list(names)
+    got: dict[str, Outcome[Any]] = {}  # persona id -> its GET
+
+    def read(ident: str) -> dict[str, Any]:
+        ok = False
+        try:
+            found = reads.persona(ident)
+            ok = True
+            return found
+        except NotFound:
+            ok = True  # gone: the plan says what follows, not a failed read
+            raise
+        finally:
+            progress.step(names.get(ident, ident), ok=ok)
+
+    if early:
+        progress.start("reading personas", len(early))
+    # The lists first, then the GETs: all share the client's pool of connections.
+    jobs: list[tuple[str, str]] = [("list", n) for n in lists] + [("get", i) for i in early]
+    results: list[Outcome[Any]] = client.map_concurrent(
+        lambda job: reads.listing(job[1]) if job[0] == "list" else read(job[1]), jobs
+    )
     fetched: dict[str, list[dict[str, Any]]] = {}
-    for name, listed in zip(lists, results, strict=True):
-        fetched[name] = listed.unwrap()
+    for (what, name), outcome in zip(jobs, results, strict=True):
+        if what == "list":
+            fetched[name] = outcome.unwrap()
+        else:
+            got[name] = outcome
     live.persona_list = fetched["personas"]
     live.catalog = Catalog(
         avatars=fetched.get("avatars", []),
@@ -81,6 +237,16 @@ def fetch(
     )
     summaries = {"Persona": fetched["personas"], "Tool": fetched["tools"]}
     by_id = {kind: {str(i.get("id")): i for i in items} for kind, items in summaries.items()}
+    by_name = {kind: index_by_name(items) for kind, items in summaries.items()}
+    live_by_id = {
+        kind: {str(i.get("id")): i for i in fetched[name]}
+        for kind, name in LIST_OF_KIND.items()
+        if name in fetched
+    }
+    state_by_id = {(e.kind, e.id): e for e in state.resources} if state else {}
+
+    def dependencies_changed(entry: StateEntry) -> bool:
+        return _dependencies_changed(entry.kind, entry, live_by_id, state_by_id)
 
     to_get: list[tuple[tuple[str, str], str]] = []  # personas needing a full GET
     for r in rendered:
@@ -109,7 +275,7 @@ def fetch(
                     f"the {r.kind.lower()} recorded in the state ({entry.id}) no longer exists; "
                     "it will be created again"
                 )
-            same_name = [i for i in summaries[r.kind] if i.get("name") == r.anam_name]
+            same_name = by_name[r.kind].get(r.anam_name, [])
             if len(same_name) > 1:
                 ids = ", ".join(str(i.get("id")) for i in same_name)
                 live.diagnostics.append(
@@ -128,7 +294,14 @@ def fetch(
         if ident is None:
             live.matched[key] = None
         elif r.kind == "Persona":
-            to_get.append((key, ident))
+            unread = None
+            if refresh == "auto":
+                unread = _from_state(r, ident, entry, by_id[r.kind][ident], dependencies_changed)
+            if unread is not None:
+                live.matched[key] = unread
+                live.unread.add(key)
+            else:
+                to_get.append((key, ident))
         else:
             live.matched[key] = normalize(r.kind, by_id["Tool"][ident])
 
@@ -146,16 +319,30 @@ def fetch(
         else:
             orphan_gets.append(entry)
 
-    gets = [ident for _, ident in to_get] + [e.id for e in orphan_gets]
-    outcomes: list[Outcome[dict[str, Any]]] = client.map_concurrent(reads.persona, gets)
-    for (key, _), outcome in zip(to_get, outcomes[: len(to_get)], strict=True):
+    # The GETs not made beside the lists (all of them under auto).
+    for (_, name), ident in to_get:
+        names.setdefault(ident, name)
+    for entry in orphan_gets:
+        names.setdefault(entry.id, entry.name)
+    needed = dict.fromkeys([i for _, i in to_get] + [e.id for e in orphan_gets])
+    gets = [i for i in needed if i not in got]
+    if gets:
+        progress.finish()
+        progress.start("reading personas", len(gets))
+        for ident, outcome in zip(gets, client.map_concurrent(read, gets), strict=True):
+            got[ident] = outcome
+    progress.finish()
+
+    for key, ident in to_get:
+        outcome = got[ident]
         if isinstance(outcome.error, NotFound):  # deleted between the list and the GET
             live.matched[key] = None
         elif outcome.error is not None:
             raise outcome.error
         else:
             live.matched[key] = normalize("Persona", outcome.unwrap())
-    for entry, outcome in zip(orphan_gets, outcomes[len(to_get) :], strict=True):
+    for entry in orphan_gets:
+        outcome = got[entry.id]
         if isinstance(outcome.error, NotFound):
             live.orphans.append((entry, None))
         elif outcome.error is not None:

@@ -23,6 +23,7 @@ from personactl.anam.errors import NotFound
 from personactl.anam.kinds import KINDS
 from personactl.anam.normalize import observe
 from personactl.core.errors import PersonactlError
+from personactl.core.progress import Progress as ProgressDisplay
 from personactl.core.secrets import SENTINEL, matches
 from personactl.engine.apply import Applier, Result
 from personactl.engine.plan import FORMAT_VERSION, Plan, content_digest
@@ -69,11 +70,12 @@ def apply(
     cancel: threading.Event,
     guard: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext,
     connect: Connect = connect,
+    reading: ProgressDisplay | None = None,
 ) -> Applied:
     """Apply a saved plan (`planfile`) or a plan made now from `opts`.
 
     `cancel` set: start no new write; `guard()` is entered around the writes only
-    (the command's Ctrl-C handling).
+    (the command's Ctrl-C handling); `reading` hears of the plan's persona reads.
     """
     saved = None
     if planfile:
@@ -121,7 +123,7 @@ def apply(
                     "run `personactl plan --out FILE` again"
                 )
         else:
-            run = make_plan(opts, state=store.state, connect=connect)
+            run = make_plan(opts, state=store.state, connect=connect, progress=reading)
             plan, client, secret_values = run.plan, run.client, run.secret_values
             stack.callback(client.close)
             review(plan, secret_values)
