@@ -170,3 +170,36 @@ def test_progress_lines_without_a_terminal() -> None:
             for k in range(1, 11)
         ],
     ]
+
+
+def test_apply_on_a_terminal_draws_a_bar_on_stderr_and_nothing_on_stdout(
+    project: Path, emu: Emulator
+) -> None:
+    """The terminal path for real: stderr is a pseudo-terminal, so rich draws the bar."""
+    import os
+    import pty
+    import subprocess
+
+    from e2e_support import spawn_pc
+
+    leader, follower = pty.openpty()
+    proc = spawn_pc(project, "apply", "--auto-approve", stdout=subprocess.PIPE, stderr=follower)
+    os.close(follower)
+    seen = b""
+    while True:  # read the terminal until the process closes it
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: every writer is gone
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(leader)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, seen.decode(errors="replace")
+    screen = seen.decode()
+    assert "applying" in screen and "7/7" in screen and "failed: 0" in screen
+    assert "━" in screen  # the bar itself
+    assert "[1/7]" not in screen  # the plain lines are for logs, not terminals
+    assert out.splitlines()[-1].startswith("Apply complete! Resources: 7 created")
+    assert "━" not in out and "applying" not in out
