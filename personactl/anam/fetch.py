@@ -19,7 +19,9 @@ Refresh (DESIGN.md §3, "Refresh"):
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -198,35 +200,126 @@ def fetch(
     live = LiveSet()
     lists = ["personas", "tools", *sorted(catalog_needs(rendered))]
     reads = AnamApi(client)
-    names = _known_ids(rendered, state, managed_kinds) if refresh == "full" else {}
-    early = list(names)
-    got: dict[str, Outcome[Any]] = {}  # persona id -> its GET
+    names = _known_ids(rendered, state, managed_kinds)
+    gets = _Reads(reads, client.config.parallelism, progress, names)
+    try:
+        fetched = _lists(client, reads, lists, gets, names, state, refresh)
+        return _match(live, fetched, rendered, state, managed_kinds, refresh, gets)
+    finally:
+        gets.close()
 
-    def read(ident: str) -> dict[str, Any]:
+
+def _lists(
+    client: AnamClient,
+    reads: AnamApi,
+    lists: list[str],
+    gets: _Reads,
+    names: dict[str, str],
+    state: StateView | None,
+    refresh: Refresh,
+) -> dict[str, list[dict[str, Any]]]:
+    """Every list, while the persona GETs known to be needed already run: under full,
+    those of every id known before the lists; under auto, those of each persona whose
+    listed updatedAt is not the state's, as soon as its page arrives."""
+    recorded: dict[str, Any] = {}
+    if state is not None:
+        recorded = {e.id: e.fingerprint.get("updatedAt") for e in state.resources if e.id in names}
+
+    def moved(items: list[dict[str, Any]]) -> None:
+        for item in items:
+            ident = str(item["id"])
+            if ident in names and (
+                not recorded.get(ident) or item.get("updatedAt") != recorded[ident]
+            ):
+                gets.start(ident)
+
+    def listing(name: str) -> list[dict[str, Any]]:
+        hook = moved if name == "personas" and refresh == "auto" else None
+        return reads.listing(name, on_page=hook)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="personactl-lists") as one:
+        pending = one.submit(client.map_concurrent, listing, lists)
+        if refresh == "full":
+            for ident in names:
+                gets.start(ident)
+        results = pending.result()
+    return {name: outcome.unwrap() for name, outcome in zip(lists, results, strict=True)}
+
+
+class _Reads:
+    """Persona GETs, each started once, as soon as it is known to be needed (beside the
+    list pages), on the client's pool of connections; progress counts them as they end."""
+
+    def __init__(
+        self, api: AnamApi, parallelism: int, progress: Progress, names: dict[str, str]
+    ) -> None:
+        self.api = api
+        self.progress = progress
+        self.names = names
+        self.pool = ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="personactl-get")
+        self.futures: dict[str, Future[dict[str, Any]]] = {}
+        self.lock = threading.Lock()
+        self.ended: list[tuple[str, bool]] = []
+        self.shown = False
+
+    def start(self, ident: str) -> None:
+        with self.lock:
+            if ident not in self.futures:
+                self.futures[ident] = self.pool.submit(self._read, ident)
+
+    def _read(self, ident: str) -> dict[str, Any]:
         ok = False
         try:
-            found = reads.persona(ident)
+            found = self.api.persona(ident)
             ok = True
             return found
         except NotFound:
             ok = True  # gone: the plan says what follows, not a failed read
             raise
         finally:
-            progress.step(names.get(ident, ident), ok=ok)
+            with self.lock:
+                item = (self.names.get(ident, ident), ok)
+                self.ended.append(item)
+                if self.shown:
+                    self.progress.step(item[0], ok=ok)
 
-    if early:
-        progress.start("reading personas", len(early))
-    # The lists first, then the GETs: all share the client's pool of connections.
-    jobs: list[tuple[str, str]] = [("list", n) for n in lists] + [("get", i) for i in early]
-    results: list[Outcome[Any]] = client.map_concurrent(
-        lambda job: reads.listing(job[1]) if job[0] == "list" else read(job[1]), jobs
-    )
-    fetched: dict[str, list[dict[str, Any]]] = {}
-    for (what, name), outcome in zip(jobs, results, strict=True):
-        if what == "list":
-            fetched[name] = outcome.unwrap()
-        else:
-            got[name] = outcome
+    def wait(self, idents: Iterable[str]) -> dict[str, Outcome[Any]]:
+        """Every GET of `idents` (started now if not yet), ended: an Outcome each."""
+        wanted = list(dict.fromkeys(idents))
+        for ident in wanted:
+            self.start(ident)
+        with self.lock:
+            if self.futures:
+                self.progress.start("reading personas", len(self.futures))
+                for name, ok in self.ended:
+                    self.progress.step(name, ok=ok)
+                self.shown = True
+        out: dict[str, Outcome[Any]] = {}
+        for ident in wanted:
+            try:
+                out[ident] = Outcome(ident, self.futures[ident].result())
+            except Exception as exc:  # noqa: BLE001 (each read's outcome is its own)
+                out[ident] = Outcome(ident, None, exc)
+        with self.lock:
+            if self.shown:
+                self.progress.finish()
+            self.shown = False
+        return out
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _match(
+    live: LiveSet,
+    fetched: dict[str, list[dict[str, Any]]],
+    rendered: list[Rendered],
+    state: StateView | None,
+    managed_kinds: set[str],
+    refresh: Refresh,
+    gets: _Reads,
+) -> LiveSet:
+    """Identity, the personas taken from the state unread, and the GETs of the others."""
     live.persona_list = fetched["personas"]
     live.catalog = Catalog(
         avatars=fetched.get("avatars", []),
@@ -319,19 +412,7 @@ def fetch(
         else:
             orphan_gets.append(entry)
 
-    # The GETs not made beside the lists (all of them under auto).
-    for (_, name), ident in to_get:
-        names.setdefault(ident, name)
-    for entry in orphan_gets:
-        names.setdefault(entry.id, entry.name)
-    needed = dict.fromkeys([i for _, i in to_get] + [e.id for e in orphan_gets])
-    gets = [i for i in needed if i not in got]
-    if gets:
-        progress.finish()
-        progress.start("reading personas", len(gets))
-        for ident, outcome in zip(gets, client.map_concurrent(read, gets), strict=True):
-            got[ident] = outcome
-    progress.finish()
+    got = gets.wait([i for _, i in to_get] + [e.id for e in orphan_gets])
 
     for key, ident in to_get:
         outcome = got[ident]
