@@ -353,7 +353,7 @@ def chart(results: Results, path: Path, latency_ms: float) -> bool:
     series = [
         ("naive", "naive client (sequential, new connection each)", "o-", "tab:red"),
         ("full", "plan --refresh=full", "s-", "tab:blue"),
-        ("floor", "floor of a full plan: (ceil(N/100) + N/P) x L", "--", "gray"),
+        ("floor", "floor of a full plan: (ceil(N/100) + N/P) x L", "x--", "gray"),
         ("changed", "plan --refresh=auto, 10% changed", "^-", "tab:orange"),
         ("auto", "plan --refresh=auto, nothing changed", "d-", "tab:green"),
     ]
