@@ -198,7 +198,10 @@ def fetch(
 ) -> LiveSet:
     progress = progress or NoProgress()
     live = LiveSet()
-    lists = ["personas", "tools", *sorted(catalog_needs(rendered))]
+    # The lists of the kinds a persona refers to come along, so that auto can tell
+    # whether one it uses changed (today the tools, which are listed anyway).
+    referred = {LIST_OF_KIND[f.ref] for f in KINDS["Persona"].fields if f.ref in LIST_OF_KIND}
+    lists = list(dict.fromkeys(["personas", "tools", *sorted(catalog_needs(rendered) | referred)]))
     reads = AnamApi(client)
     names = _known_ids(rendered, state, managed_kinds)
     gets = _Reads(reads, client.config.parallelism, progress, names)
