@@ -156,11 +156,13 @@ def bench_local_pipeline(sizes: list[int], runs: int) -> list[str]:
     return rows
 
 
-def bench_network(sizes: list[int], parallelism: list[int], latency_ms: float) -> list[str]:
+def bench_network(
+    sizes: list[int], parallelism: list[int], latency_ms: float, naive_writes: tuple[int, ...]
+) -> list[str]:
     """The network table, and the chart of plan time against N beside RESULTS.md."""
     from network import chart, run_all, table
 
-    results = run_all(sizes, parallelism, latency_ms, WORK)
+    results = run_all(sizes, parallelism, latency_ms, WORK, naive_writes=naive_writes)
     lines = table(results, BASELINE["network_phase_s"], latency_ms)
     if chart(results, HERE / CHART, latency_ms):
         lines += [
@@ -193,6 +195,7 @@ def main() -> None:
             [200] if args.quick else [200, 500, 1000],
             [8, 16] if args.quick else [1, 8, 16],
             20.0,
+            () if args.quick else (200, 1000),
         ),
     }
     cpu = platform.processor() or platform.machine()
