@@ -121,7 +121,7 @@ def naive(
     for ident in ids:
         httpx.get(f"{url}/v1/personas/{ident}", headers=headers)
     reads = time.perf_counter() - start
-    for ident, body in zip(ids, bodies, strict=True):
+    for ident, body in zip(ids[: len(bodies)], bodies, strict=True):
         httpx.put(f"{url}/v1/personas/{ident}", json=body, headers=headers)
     return reads, time.perf_counter() - start - reads
 
