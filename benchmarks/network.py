@@ -366,7 +366,7 @@ def chart(results: Results, path: Path, latency_ms: float) -> bool:
         ("changed", "plan --refresh=auto, 10% changed", "^-", "tab:orange"),
         ("auto", "plan --refresh=auto, nothing changed", "d-", "tab:green"),
     ]
-    fig, ax = plt.subplots(figsize=(7.5, 4.5), dpi=110)
+    fig, ax = plt.subplots(figsize=(7.5, 5.5), dpi=110)
     for key, label, style, color in series:
         xs = [n for n in sizes if key in results.chart[n]]
         if xs:
@@ -377,7 +377,7 @@ def chart(results: Results, path: Path, latency_ms: float) -> bool:
     ax.set_xticks(sizes)
     ax.set_title(f"plan time against N (P = {results.chart_p}, {latency_ms:.0f} ms per request)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
