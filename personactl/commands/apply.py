@@ -72,7 +72,7 @@ def apply(
             _confirm(plan.environment)
 
     # On a terminal a live bar (failures printed above it); else one line per resource.
-    bar = watch(ctx) if on_terminal(sys.stderr) else None
+    bar = watch(ctx) if on_terminal(sys.stderr) and not ctx.obj.get("debug") else None
 
     def progress(step: Step) -> None:
         result = step.result

@@ -157,11 +157,13 @@ def watch(
 ) -> Progress:
     """The progress display for this run, on stderr: a bar on a terminal, plain lines
     otherwise (`lines`), nothing for a task of fewer than `at_least` steps, or at all
-    when `quiet`."""
+    when `quiet`. With --debug, plain lines: the request log shares stderr, and a bar
+    redrawn between its lines would garble them."""
     if quiet:
         return NoProgress()
     stream = sys.stderr
-    if on_terminal(stream):
-        color = bool((ctx.obj or {}).get("color", True))
+    settings = ctx.obj or {}
+    if on_terminal(stream) and not settings.get("debug"):
+        color = bool(settings.get("color", True))
         return BarProgress(stream, color=color, transient=transient, at_least=at_least)
     return LineProgress(lambda line: click.echo(line, err=True), lines=lines, at_least=at_least)
