@@ -1,12 +1,18 @@
 """Network benchmark: plan and apply against the emulator with per-request latency.
 
-For N personas, latency L and parallelism P, DESIGN.md §6 sets the floor of a
-plan at (ceil(N/100) pages + N/P GETs) x L, and an apply of k changes at k
-writes on top of its plan, with no extra reads. Each run is a whole
-`personactl` process; the emulator counts every request it receives.
+For N personas, latency L and parallelism P (DESIGN.md §6, issue #15):
+- `plan --refresh=full` reads every persona: within 1.2x of (ceil(N/100) + N/P) x L;
+- `plan` (`--refresh=auto`) with k personas changed since the last apply reads those k:
+  within 1.3x of (ceil(N/100) + k/P) x L; with none changed, under 0.5 s at N = 1,000;
+- an apply of k changes makes k writes on top of its plan, and no extra reads.
+Each run is a whole `personactl` process; the emulator counts every request it
+receives, and the network phase is from the first request's arrival to the
+last answer.
 
 The naive baseline does the same reads and writes the way the official MCP
 server's client does: one request at a time, a new connection for each.
+
+    python benchmarks/network.py [--sizes 200 1000] [--parallelism 8 16]
 """
 
 from __future__ import annotations
@@ -102,17 +108,22 @@ def touch_all(root: Path, round_: int) -> None:
     path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
-def naive(url: str, n_pages: int, ids: list[str], bodies: list[dict[str, Any]]) -> float:
-    """Sequential, a new connection per request, as the MCP server's client does."""
+def naive(
+    url: str, n_pages: int, ids: list[str], bodies: list[dict[str, Any]]
+) -> tuple[float, float]:
+    """Sequential, a new connection per request, as the MCP server's client does:
+    (seconds for the reads of a plan, seconds for the writes of an apply; none when
+    `bodies` is empty)."""
     headers = {"Authorization": f"Bearer {KEY}"}
     start = time.perf_counter()
     for page in range(1, n_pages + 1):
         httpx.get(f"{url}/v1/personas", params={"page": page, "perPage": 100}, headers=headers)
     for ident in ids:
         httpx.get(f"{url}/v1/personas/{ident}", headers=headers)
-    for ident, body in zip(ids, bodies, strict=True):
+    reads = time.perf_counter() - start
+    for ident, body in zip(ids[: len(bodies)], bodies, strict=True):
         httpx.put(f"{url}/v1/personas/{ident}", json=body, headers=headers)
-    return time.perf_counter() - start
+    return reads, time.perf_counter() - start - reads
 
 
 def count(reqs: list[tuple[str, str]]) -> dict[str, int]:
@@ -127,17 +138,60 @@ def count(reqs: list[tuple[str, str]]) -> dict[str, int]:
     return out
 
 
-def run(sizes: list[int], parallelism: list[int], latency_ms: float, work: Path) -> list[str]:
+def change_outside(url: str, ids: list[str], round_: int) -> None:
+    """Edit personas the way the Lab would (their updatedAt moves): k changed since the apply."""
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {KEY}"}) as hc:
+        for ident in ids:
+            hc.put(f"/v1/personas/{ident}", json={"skipGreeting": round_ % 2 == 0})
+
+
+@dataclass
+class Row:
+    n: int
+    p: int
+    command: str
+    wall: float
+    phase: float
+    requests: dict[str, int]
+    floor: float
+    budget: str  # "1.2x", "< 0.50 s", "" (none)
+    met: bool | None  # None: no budget
+
+    def cells(self, before: str) -> str:
+        c = self.requests
+        verdict = "" if self.met is None else (" ✓" if self.met else " ✗")
+        return (
+            f"| {self.n:,} | {self.p} | {self.command} | {self.wall:.2f} s | {self.phase:.2f} s | "
+            f"{c['list']} + {c['get']} + {c['write']} | {self.floor:.2f} s | "
+            f"{self.phase / self.floor:.2f} | {self.budget}{verdict} | {before} |"
+        )
+
+
+@dataclass
+class Results:
+    rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    # For the chart: N -> {series: network seconds}, at P = chart_p.
+    chart: dict[int, dict[str, float]] = field(default_factory=dict)
+    chart_p: int = 8
+
+
+def run_all(
+    sizes: list[int],
+    parallelism: list[int],
+    latency_ms: float,
+    work: Path,
+    *,
+    naive_too: bool = True,
+    naive_writes: tuple[int, ...] = (200, 1000),
+) -> Results:
+    """Every measurement; the naive client writes only at the sizes `naive_writes` (the
+    reads are what the chart needs, and the writes take minutes)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from generate import generate
 
     L = latency_ms / 1000
-    rows = [
-        "| personas | P | command | whole process | network phase | requests (lists + GETs + "
-        "writes) | floor | network / floor |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    notes: list[str] = []
+    out = Results(chart_p=8 if 8 in parallelism else parallelism[0])
     for n in sizes:
         root = generate(work / f"net{n}", n)
         data = work / f"net{n}-data"
@@ -147,30 +201,6 @@ def run(sizes: list[int], parallelism: list[int], latency_ms: float, work: Path)
             personactl(root, "apply", "--auto-approve", "--parallelism", "16")  # create all
             counter.take()
             pages = math.ceil(n / 100)
-            ours: dict[int, float] = {}
-            for i, p in enumerate(parallelism):
-                wall = personactl(root, "plan", "--parallelism", str(p))
-                ours[p] = wall
-                reqs, phase = counter.take()
-                c = count(reqs)
-                floor = (pages + n / p) * L
-                rows.append(
-                    f"| {n:,} | {p} | plan (no changes) | {wall:.2f} s | {phase:.2f} s | "
-                    f"{c['list']} + {c['get']} + {c['write']} | {floor:.2f} s | "
-                    f"{phase / floor:.2f} |"
-                )
-                touch_all(root, i)
-                wall = personactl(root, "apply", "--auto-approve", "--parallelism", str(p))
-                ours[p] += wall
-                reqs, phase = counter.take()
-                c = count(reqs)
-                floor = (pages + n / p + n / p) * L
-                rows.append(
-                    f"| {n:,} | {p} | apply ({n:,} updates) | {wall:.2f} s | "
-                    f"{phase:.2f} s | {c['list']} + {c['get']} + {c['write']} | "
-                    f"{floor:.2f} s | {phase / floor:.2f} |"
-                )
-            # The naive client, same reads and writes.
             with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {KEY}"}) as hc:
                 ids = [
                     item["id"]
@@ -179,37 +209,197 @@ def run(sizes: list[int], parallelism: list[int], latency_ms: float, work: Path)
                         "/v1/personas", params={"page": page, "perPage": 100}
                     ).json()["data"]
                 ]
-            bodies = [{"description": f"naive {i}"} for i in range(len(ids))]
-            wall = naive(url, pages, ids, bodies)
-            _, phase = counter.take()
-            floor1 = (pages + 2 * n) * L
-            rows.append(
-                f"| {n:,} | 1 | naive plan+apply (new connection each, sequential) | "
-                f"{wall:.2f} s | {phase:.2f} s | {pages} + {n} + {n} | {floor1:.2f} s | "
-                f"{phase / floor1:.2f} |"
-            )
-            best = min(ours, key=lambda k: ours[k])
-            notes.append(
-                f"{n:,} personas: the naive client needs {wall:.1f} s for the reads and writes "
-                f"of a plan and an apply; personactl's plan + apply take {ours[1]:.1f} s at "
-                f"P = 1 (one pooled connection: {wall / ours[1]:.1f}x faster) and "
-                f"{ours[best]:.1f} s at P = {best} ({wall / ours[best]:.1f}x faster)."
-            )
-    rows += ["", *notes]
+            counter.take()  # not the listing above
+            k = max(1, n // 10)
+            ours: dict[int, float] = {}
+
+            def measure(
+                p: int,
+                command: str,
+                floor: float,
+                budget: str,
+                limit: float | None,
+                *args: str,
+                root: Path = root,
+                n: int = n,
+                counter: Counter = counter,
+            ) -> Row:
+                wall = personactl(root, *args, "--parallelism", str(p))
+                reqs, phase = counter.take()
+                met = None if limit is None else phase <= limit
+                row = Row(n, p, command, wall, phase, count(reqs), floor, budget, met)
+                out.rows.append(row)
+                return row
+
+            for i, p in enumerate(parallelism):
+                full_floor = (pages + n / p) * L
+                if p == 1 and n > 200:
+                    continue  # minutes for nothing new: P = 1 is measured at the smallest N
+                auto = measure(
+                    p,
+                    "plan, auto, nothing changed",
+                    pages * L,
+                    "< 0.50 s" if n >= 1000 else "",
+                    0.5 if n >= 1000 else None,
+                    "plan",
+                )
+                change_outside(url, ids[i * k : (i + 1) * k], i)
+                counter.take()
+                auto_floor = (pages + k / p) * L
+                changed = measure(
+                    p,
+                    f"plan, auto, {k:,} changed",
+                    auto_floor,
+                    "1.3x" if p > 1 else "",
+                    1.3 * auto_floor if p > 1 else None,
+                    "plan",
+                )
+                # (the changed personas stay changed: full reads everything anyway)
+                full = measure(
+                    p,
+                    "plan, full",
+                    full_floor,
+                    "1.2x" if p > 1 else "",
+                    1.2 * full_floor if p > 1 else None,
+                    "plan",
+                    "--refresh=full",
+                )
+                if p == out.chart_p:
+                    out.chart.setdefault(n, {}).update(
+                        auto=auto.phase,
+                        changed=changed.phase,
+                        full=full.phase,
+                        floor=full_floor,
+                    )
+                touch_all(root, i)
+                applied = measure(
+                    p, f"apply ({n:,} updates)", 1.0, "", None, "apply", "--auto-approve"
+                )
+                # Its plan reads the k personas changed outside (auto), then N writes.
+                reads_writes = applied.requests["get"] + applied.requests["write"]
+                applied.floor = (pages + reads_writes / p) * L
+                ours[p] = full.wall + applied.wall
+            if naive_too:
+                writing = n in naive_writes
+                bodies = [{"description": f"naive {i}"} for i in range(len(ids))]
+                reads, writes = naive(url, pages, ids, bodies if writing else [])
+                reqs, phase = counter.take()
+                floor1 = (pages + (2 if writing else 1) * n) * L
+                what = "plan+apply" if writing else "plan"
+                out.rows.append(
+                    Row(
+                        n,
+                        1,
+                        f"naive {what} (new connection each, sequential)",
+                        reads + writes,
+                        phase,
+                        count(reqs),
+                        floor1,
+                        "",
+                        None,
+                    )
+                )
+                out.chart.setdefault(n, {})["naive"] = reads
+                best = min(ours, key=lambda q: ours[q])
+                if writing:
+                    out.notes.append(
+                        f"{n:,} personas: the naive client needs {reads:.1f} s for the reads "
+                        f"of a plan and {writes:.1f} s for the writes of an apply; personactl's "
+                        f"plan (full) + apply take {ours[best]:.1f} s at P = {best} "
+                        f"({(reads + writes) / ours[best]:.1f}x faster), and its plan when "
+                        "nothing changed reads no persona at all."
+                    )
+    return out
+
+
+def table(results: Results, before: dict[str, float], latency_ms: float) -> list[str]:
+    """The Markdown table; `before`: an earlier run's network phase by 'N/P/plan|apply|naive'."""
+
+    def earlier(row: Row) -> str:
+        if row.command.startswith("naive plan ("):
+            return ""  # the earlier run measured the naive reads and writes together
+        what = row.command.split()[0].rstrip(",")
+        found = before.get(f"{row.n}/{row.p}/{what}")
+        return "" if found is None else f"{found:.2f} s"
+
+    rows = [
+        "| personas | P | command | whole process | network phase | requests (lists + GETs + "
+        "writes) | floor | network / floor | budget | before (network phase) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in results.rows:
+        rows.append(row.cells(earlier(row)))
+    rows += ["", *results.notes]
     rows += [
         "",
-        f"Latency {latency_ms:.0f} ms per request. Floor (DESIGN.md §6): plan = "
-        "(ceil(N/100) + N/P) x L; apply = its plan + N/P writes x L. The wall time is the "
-        "whole process (start-up, local pipeline, the tool and catalog lists, which run "
-        "beside the persona pages). Budget: within 1.3x of the floor at P = 8 and 16 for "
-        "plan; for apply, DESIGN asks for k writes and no extra reads (the request column). "
-        "Apply's write phase is bound by CPU here: the emulator and personactl share 2 cores, "
-        "about 2 ms of Python per request between them, and the plan of N updates is diffed "
-        "and printed between the last read and the first write.",
+        f"Latency {latency_ms:.0f} ms per request. Floors (DESIGN.md §6): plan, full = "
+        "(ceil(N/100) + N/P) x L; plan, auto with k changed = (ceil(N/100) + k/P) x L (with "
+        "none changed: the pages alone); apply = (ceil(N/100) + (GETs + writes)/P) x L (its "
+        "plan reads only the personas changed outside since the last apply). Budgets "
+        "(issue #15, at P = 8 and 16): full within 1.2x of its floor, auto with k changed "
+        "within 1.3x, auto with nothing changed under 0.5 s at 1,000 personas. The wall time "
+        "is the whole process (start-up, the local pipeline, the tool and catalog lists, "
+        "which run beside the persona pages). `before` is the network phase of the same "
+        "command on 2026-11-21, when every plan read every persona (`plan, auto` did not "
+        "exist: the figure is that plan's). The k changed personas were edited through the "
+        "API (as in the Lab) after the last apply; under `full`, the GETs of the ids the "
+        "state names start beside the list pages.",
     ]
     return rows
 
 
+def chart(results: Results, path: Path, latency_ms: float) -> bool:
+    """A PNG of plan time against N (auto, full, the floor, the naive client); False when
+    matplotlib is not installed (`pip install -e '.[bench]'`)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    sizes = sorted(results.chart)
+    series = [
+        ("naive", "naive client (sequential, new connection each)", "o-", "tab:red"),
+        ("full", "plan --refresh=full", "s-", "tab:blue"),
+        ("floor", "floor of a full plan: (ceil(N/100) + N/P) x L", "x--", "gray"),
+        ("changed", "plan --refresh=auto, 10% changed", "^-", "tab:orange"),
+        ("auto", "plan --refresh=auto, nothing changed", "d-", "tab:green"),
+    ]
+    fig, ax = plt.subplots(figsize=(7.5, 5.5), dpi=110)
+    for key, label, style, color in series:
+        xs = [n for n in sizes if key in results.chart[n]]
+        if xs:
+            ax.plot(xs, [results.chart[n][key] for n in xs], style, label=label, color=color)
+    ax.set_xlabel("personas (N)")
+    ax.set_ylabel("network phase of the plan (s)")
+    ax.set_yscale("log")
+    ax.set_xticks(sizes)
+    ax.set_title(f"plan time against N (P = {results.chart_p}, {latency_ms:.0f} ms per request)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return True
+
+
+def run(sizes: list[int], parallelism: list[int], latency_ms: float, work: Path) -> list[str]:
+    """The table alone (no chart, no earlier figures)."""
+    return table(run_all(sizes, parallelism, latency_ms, work), {}, latency_ms)
+
+
 if __name__ == "__main__":
+    import argparse
+
     here = Path(__file__).resolve().parent
-    print("\n".join(run([200], [1, 8, 16], 20.0, here / ".work")))
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", type=int, nargs="+", default=[200])
+    ap.add_argument("--parallelism", type=int, nargs="+", default=[8, 16])
+    ap.add_argument("--latency-ms", type=float, default=20.0)
+    ap.add_argument("--no-naive", action="store_true")
+    args = ap.parse_args()
+    res = run_all(
+        args.sizes, args.parallelism, args.latency_ms, here / ".work", naive_too=not args.no_naive
+    )
+    print("\n".join(table(res, {}, args.latency_ms)))

@@ -1,15 +1,19 @@
 """personactl benchmarks: whole processes, medians, results in RESULTS.md.
 
-    python benchmarks/run.py            # everything; writes benchmarks/RESULTS.md
-    python benchmarks/run.py --quick    # fewer repetitions
+    python benchmarks/run.py            # everything (under 10 minutes); writes RESULTS.md
+    python benchmarks/run.py --quick    # fewer sizes and repetitions (about a minute)
 
-Needs check-jsonschema for the comparison (pip install -e '.[bench]').
+Needs check-jsonschema for the comparison and matplotlib for the chart
+(pip install -e '.[bench]'). Each section shows the figures of the run before
+issue #15 (`baseline.json`) beside the new ones, and the new budgets.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib.util
+import json
 import os
 import platform
 import shutil
@@ -38,6 +42,29 @@ def timed(argv: list[str], cwd: Path) -> tuple[float, int, int]:
         err = proc.stderr.read().decode() if proc.stderr else ""
         raise SystemExit(f"{' '.join(argv)} failed ({code}): {err[:500]}")
     return elapsed, usage.ru_maxrss // 1024, code
+
+
+BASELINE = json.loads((HERE / "baseline.json").read_text(encoding="utf-8"))
+CHART = "plan-time.png"
+
+
+def bench_validate(runs: int, quick: bool) -> list[str]:
+    """validate of one file: benchmarks/validate_one.py's `run` where it exists (it also
+    measures a 10,000-persona project), else this module's comparison."""
+    before = BASELINE["validate"]
+    was = (
+        f"Before ({BASELINE['measured']}): `personactl validate` {before['personactl_ms']} ms, "
+        f"check-jsonschema {before['check_jsonschema_ms']} ms: **{before['ratio']:.2f}x** "
+        "(budget then: below 1). Budget now (issue #15): under 0.45x check-jsonschema, and a "
+        "10,000-persona project within 1.5x of the example."
+    )
+    if importlib.util.find_spec("validate_one") is not None:
+        from validate_one import run as validate_one
+
+        lines = validate_one(runs, WORK / "validate_one", 1000 if quick else 10_000)
+    else:
+        lines = bench_validate_vs_check_jsonschema(runs)
+    return [*lines, "", was]
 
 
 def bench_validate_vs_check_jsonschema(runs: int) -> list[str]:
@@ -69,15 +96,17 @@ def bench_validate_vs_check_jsonschema(runs: int) -> list[str]:
     ]
 
 
+STAGES = ("load", "validate+render", "resolve", "normalize", "diff+plan")
+
+
 def bench_local_pipeline(sizes: list[int], runs: int) -> list[str]:
     """load+validate+render+resolve+normalize+diff+plan, as one whole process each."""
-    import json
 
     script = HERE / "local_pipeline.py"
     rows = [
         "| personas (4 KB prompts) | whole process | load | validate+render | resolve | "
-        "normalize | diff+plan | peak RSS | per persona |",
-        "|---|---|---|---|---|---|---|---|---|",
+        f"normalize | diff+plan | peak RSS | per persona | before ({BASELINE['measured']}) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     per: dict[int, float] = {}
     for n in sizes:
@@ -97,17 +126,20 @@ def bench_local_pipeline(sizes: list[int], runs: int) -> list[str]:
             wall = time.perf_counter() - start
             if proc.returncode:
                 raise SystemExit("local_pipeline failed: run it by hand to see why")
-            stages = json.loads(out)["seconds"]
+            stages = json.loads(out).get("seconds", {})
             rss = usage.ru_maxrss // 1024
             if best is None or wall < best[0]:
                 best = (wall, rss, stages)
         assert best is not None
         wall, rss, st = best
         per[n] = wall / n
+        stage = {k: f"{st[k]:.2f} s" if k in st else "" for k in STAGES}
+        was = BASELINE["local_pipeline"].get(str(n))
+        before = f"{was['wall_s']:.2f} s, {was['rss_mb']} MB" if was else ""
         rows.append(
-            f"| {n:,} | {wall:.2f} s | {st['load']:.2f} s | {st['validate+render']:.2f} s | "
-            f"{st['resolve']:.2f} s | {st['normalize']:.2f} s | {st['diff+plan']:.2f} s | "
-            f"{rss} MB | {wall / n * 1e6:.0f} µs |"
+            f"| {n:,} | {wall:.2f} s | "
+            + " | ".join(stage[k] for k in STAGES)
+            + f" | {rss} MB | {wall / n * 1e6:.0f} µs | {before} |"
         )
     rows.append("")
     if len(sizes) > 1:
@@ -117,16 +149,35 @@ def bench_local_pipeline(sizes: list[int], runs: int) -> list[str]:
             "(1.0 is linear; start-up is spread over more personas, so below 1 is expected)."
         )
     rows.append(
-        "Budget (DESIGN.md §6): 1,000 personas under 1 s and 200 MB, on 2 cores. Peak RSS "
-        "is the whole process's (getrusage of the child). Best of the runs."
+        "Budget (issue #15): 1,000 personas under 0.6 s, 10,000 under 5 s and 250 MB, on 2 "
+        "cores (before: 1,000 under 1 s and 200 MB). Peak RSS is the whole process's "
+        "(getrusage of the child). Best of the runs."
     )
     return rows
 
 
-def bench_network(sizes: list[int], parallelism: list[int], latency_ms: float) -> list[str]:
-    from network import run
+def bench_network(
+    sizes: list[int], parallelism: list[int], latency_ms: float, naive_writes: tuple[int, ...]
+) -> list[str]:
+    """The network table, and the chart of plan time against N beside RESULTS.md."""
+    from network import chart, run_all, table
 
-    return run(sizes, parallelism, latency_ms, WORK)
+    results = run_all(sizes, parallelism, latency_ms, WORK, naive_writes=naive_writes)
+    lines = table(results, BASELINE["network_phase_s"], latency_ms)
+    if chart(results, HERE / CHART, latency_ms):
+        lines += [
+            "",
+            f"![plan time against N: auto, full, the floor and the naive client]({CHART})",
+            "",
+            f"The chart: the network phase of `plan` at P = {results.chart_p} against the "
+            "number of personas, on a log scale: the naive client (sequential, a new "
+            "connection per request), `--refresh=full`, its floor, `--refresh=auto` with "
+            "10% of the personas changed outside personactl, and with none changed (the "
+            "list pages alone).",
+        ]
+    else:
+        lines += ["", "(No chart: matplotlib is not installed; `pip install -e '.[bench]'`.)"]
+    return lines
 
 
 def main() -> None:
@@ -136,14 +187,15 @@ def main() -> None:
     runs = 3 if args.quick else 9
     WORK.mkdir(exist_ok=True)
     sections = {
-        "Startup: validate one file vs check-jsonschema": bench_validate_vs_check_jsonschema(
-            runs * 2
-        ),
+        "Startup: validate one file vs check-jsonschema": bench_validate(runs * 2, args.quick),
         "Local pipeline": bench_local_pipeline(
             [1000] if args.quick else [1000, 10000], 1 if args.quick else 3
         ),
         "Network: plan and apply against the emulator": bench_network(
-            [200] if args.quick else [200, 1000], [1, 8, 16], 20.0
+            [200] if args.quick else [200, 500, 1000],
+            [8, 16] if args.quick else [1, 8, 16],
+            20.0,
+            () if args.quick else (200, 1000),
         ),
     }
     cpu = platform.processor() or platform.machine()
@@ -152,7 +204,8 @@ def main() -> None:
         "",
         f"Measured {dt.date.today().isoformat()} on {platform.system()} {platform.machine()} "
         f"({cpu}), {os.cpu_count()} cores, Python {platform.python_version()}, by "
-        "`python benchmarks/run.py`.",
+        f"`python benchmarks/run.py{' --quick' if args.quick else ''}`. Beside each figure: "
+        f"the one measured {BASELINE['measured']}, before issue #15.",
         "",
     ]
     for title, body in sections.items():

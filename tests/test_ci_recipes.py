@@ -77,6 +77,14 @@ def test_github_recipe_covers_the_four_jobs() -> None:
     assert "cron" in str(doc[True]["schedule"])  # YAML 1.1 reads `on:` as True
 
 
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.name)
+def test_the_scheduled_drift_check_reads_every_persona(recipe: Path) -> None:
+    # --refresh=auto trusts updatedAt; the drift check reads everything, whatever the API does.
+    calls = invocations(scripts(yaml.safe_load(recipe.read_text())))
+    checks = [args for args in calls if "--detailed-exitcode" in args]
+    assert checks and all("--refresh=full" in args for args in checks), checks
+
+
 def test_a_wrong_flag_would_be_caught() -> None:
     with pytest.raises(click.UsageError):
         check(["plan", "--detailed-exit-code"])

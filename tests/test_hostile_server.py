@@ -515,7 +515,7 @@ def test_plan_with_a_persona_get_answered_by_a_list_is_one_sentence(
 ) -> None:
     ident = next(p["id"] for p in emu.personas() if p["name"] == "t-support-cara")
     tamper(emu, lambda r: r.method == "GET" and r.path == f"/v1/personas/{ident}", [])
-    r = cli(applied, monkeypatch, "plan")
+    r = cli(applied, monkeypatch, "plan", "--refresh=full")  # auto would not read it
     assert (r.code, r.out) == (1, "")
     assert r.err == (
         f"error: the Anam API at {emu.url} answered GET /v1/personas/{ident} with a body that "

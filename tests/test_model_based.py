@@ -572,6 +572,7 @@ class PlanApplyMachine(RuleBasedStateMachine):
         r = self.cli("plan", "-o", "json")
         assert r.code == 0, r.err
         plan = json.loads(r.out)
+        self.auto_plans_as_full_does(plan)
         self.no_secret_on_disk()
         names = self.emu.names()
         assert len(names) == len(set(names)), f"duplicate names live: {sorted(names)}"
@@ -586,6 +587,17 @@ class PlanApplyMachine(RuleBasedStateMachine):
             return
         self.differences_are_planned(cara, live)
         self.drift_is_exactly_out_of_band(cara, live)
+
+    def auto_plans_as_full_does(self, plan: dict[str, Any]) -> None:
+        """--refresh=auto (the default) takes unchanged personas from the state unread:
+        its plan must be the one reading every persona makes, after every step (each
+        out-of-band change included)."""
+        r = self.cli("plan", "-o", "json", "--refresh=full")
+        assert r.code == 0, r.err
+        full = json.loads(r.out)
+        assert full["unread"] == []
+        for key in ("changes", "summary", "warnings", "forget", "keepFingerprint"):
+            assert plan[key] == full[key], f"auto and full plans differ in {key}"
 
     def no_secret_on_disk(self) -> None:
         for path in (self.project / ".personactl").glob("emu.json*"):

@@ -69,7 +69,7 @@ def test_first_plan_is_two_way_and_creates_everything(project: Path, emu: Emulat
 
 
 def test_noop_plan_makes_no_writes_and_only_the_allowed_reads(applied: Path, emu: Emulator) -> None:
-    r = pc(applied, "plan", "--detailed-exitcode")
+    r = pc(applied, "plan", "--detailed-exitcode", "--refresh=full")
     assert (r.code, r.err) == (0, "")
     assert r.lines[-2:] == [
         "No changes. The live personas and tools match the manifests.",

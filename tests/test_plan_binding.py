@@ -182,7 +182,7 @@ def test_a_target_warns_about_nothing_and_reads_only_what_it_selects(
     applied: Path, emu: Emulator
 ) -> None:
     emu.reset_log()
-    r = pc(applied, "plan", "--target", "concierge-lea")
+    r = pc(applied, "plan", "--target", "concierge-lea", "--refresh=full")
     assert r.code == 0, r.err
     assert "--prune" not in r.out + r.err and "no longer in the manifests" not in r.out + r.err
     gets = [line for line in requests_summary(emu.log) if "/v1/personas/" in line]

@@ -70,10 +70,16 @@ class AnamApi:
 
     # -- lists ------------------------------------------------------------------------
 
-    def listing(self, name: str, search: str | None = None) -> list[Resource]:
-        """Every item of the list `name` (see LIST_PATHS); `search` where the API takes one."""
+    def listing(
+        self,
+        name: str,
+        search: str | None = None,
+        on_page: Callable[[list[Resource]], None] | None = None,
+    ) -> list[Resource]:
+        """Every item of the list `name` (see LIST_PATHS); `search` where the API takes one;
+        `on_page` hears of each page's items as they arrive."""
         params = {"search": search} if search and name not in UNSEARCHABLE else None
-        return self.client.list_all(LIST_PATHS[name], params)
+        return self.client.list_all(LIST_PATHS[name], params, on_page)
 
     # `listing` of each list, by the list's name
     personas = partialmethod(listing, "personas")

@@ -288,7 +288,12 @@ class AnamClient:
             path=path,
         )
 
-    def list_all(self, path: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    def list_all(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        on_page: Callable[[list[dict[str, Any]]], None] | None = None,
+    ) -> list[dict[str, Any]]:
         """Every item of a list endpoint, in pages of 100; each item an object with an `id`.
 
         Page 1 says how many pages there are (`meta.lastPage`); the rest are then
@@ -298,11 +303,18 @@ class AnamClient:
         concurrent create shifted an item from one page to the next. An endpoint
         answering a bare JSON array (`/v1/knowledge/groups`) is one page.
         Bounded: at most `max_pages` pages, `next` must move forward, and a page
-        that repeats another one is an error, not a loop.
+        that repeats another one is an error, not a loop. `on_page` is called with
+        each page's items as it arrives (from a worker thread), so a caller can start
+        work on them before the last page is in.
         """
 
         def fetch(n: int) -> Any:
-            return self.get(path, {**(params or {}), "page": n, "perPage": PER_PAGE})
+            body = self.get(path, {**(params or {}), "page": n, "perPage": PER_PAGE})
+            if on_page is not None:
+                data = body.get("data") if isinstance(body, dict) else body
+                if isinstance(data, list):
+                    on_page([i for i in data if isinstance(i, dict) and "id" in i])
+            return body
 
         first = fetch(1)
         if isinstance(first, list):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from personactl.commands.options import output_option, plan_options
+from personactl.commands.progress import LONG, BarProgress, on_terminal, watch
 from personactl.commands.views import render_plan, show_warnings, use_color
 
 if TYPE_CHECKING:
@@ -88,8 +89,17 @@ def apply(
                 )
             _confirm(plan.environment)
 
+    # On a terminal a live bar (failures printed above it); else one line per resource.
+    bar = watch(ctx) if on_terminal(sys.stderr) and not ctx.obj.get("debug") else None
+
     def progress(step: Step) -> None:
         result = step.result
+        if bar is not None:
+            if step.done == 1:
+                bar.start("applying", step.total)
+            what = f"{result.change.kind.lower()} {result.change.name!r}"
+            bar.step(what, ok=result.ok, note=redact(result.message, step.secret_values))
+            return
         mark = "ok" if result.ok else "FAILED"
         line = (
             f"[{step.done}/{step.total}] {result.change.kind.lower()} {result.change.name!r}: "
@@ -99,19 +109,27 @@ def apply(
         click.echo(redact(line, step.secret_values), err=True)
 
     def documents(line: str) -> None:
-        click.echo(line, err=True)
+        if isinstance(bar, BarProgress):
+            bar.say(line)  # above the live bar, which it would tear otherwise
+        else:
+            click.echo(line, err=True)
 
     cancel = threading.Event()
-    applied = apply_plan(
-        planfile,
-        opts,
-        review=review,
-        progress=progress,
-        cancel=cancel,
-        guard=lambda: _interruptible(cancel),
-        wait_timeout=_seconds(wait_timeout),
-        document_progress=documents,
-    )
+    try:
+        applied = apply_plan(
+            planfile,
+            opts,
+            review=review,
+            progress=progress,
+            cancel=cancel,
+            guard=lambda: _interruptible(cancel),
+            wait_timeout=_seconds(wait_timeout),
+            document_progress=documents,
+            reading=watch(ctx, lines="tenths", at_least=LONG, transient=True),
+        )
+    finally:
+        if bar is not None:
+            bar.finish()
     return _report(applied, fmt)
 
 

@@ -85,11 +85,15 @@ def _api(
 
 
 def _plan(
-    api: ApiOptions, targets: tuple[str, ...], selectors: tuple[str, ...], prune: bool
+    api: ApiOptions,
+    targets: tuple[str, ...],
+    selectors: tuple[str, ...],
+    prune: bool,
+    refresh: str = "auto",
 ) -> Options:
     from personactl.usecases.plan import Options
 
-    return Options(api, targets, selectors, prune)
+    return Options(api, targets, selectors, prune, "full" if refresh == "full" else "auto")
 
 
 def api_options(f: F) -> F:
@@ -131,10 +135,21 @@ def selection_options(f: F) -> F:
     )(f)
 
 
+refresh_option = click.option(
+    "--refresh",
+    type=click.Choice(("auto", "full")),
+    default="auto",
+    show_default=True,
+    help="auto: read again only the personas whose updatedAt moved since the last apply "
+    "(or whose tools changed), take the others from the state; full: read every persona "
+    "(a scheduled drift check).",
+)
+
+
 def plan_options(f: F) -> F:
-    """connection_options and selection_options, passed as `opts` (the plan use case's
-    Options): the flags plan, diff and apply share."""
-    return connection_options(selection_options(_passes("opts", _plan)(f)))
+    """connection_options, selection_options and --refresh, passed as `opts` (the plan use
+    case's Options): the flags plan, diff and apply share."""
+    return connection_options(selection_options(refresh_option(_passes("opts", _plan)(f))))
 
 
 def output_option(formats: Sequence[str], help_text: str) -> Callable[[F], F]:

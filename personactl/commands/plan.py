@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from personactl.commands.options import output_option, plan_options
+from personactl.commands.progress import LONG, watch
 from personactl.commands.views import render_plan, show_warnings, use_color
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ def run_plan(
     from personactl.manifest.render import redact
     from personactl.usecases.plan import plan_only, save_plan
 
-    run = plan_only(opts)
+    run = plan_only(opts, progress=watch(ctx, lines="tenths", at_least=LONG, transient=True))
     text = render_plan(run.plan, fmt, color=use_color(ctx, sys.stdout), show_requests=show_requests)
     click.echo(redact(text, run.secret_values), nl=False)
     if fmt == "text":  # Markdown and JSON carry the warnings in their payload

@@ -14,6 +14,12 @@ Behaviour where the spec is silent (see also the module docstrings):
 - Changing `avatarId` to an avatar that does not support the persona's current
   `avatarModel` resets it to the new avatar's `activeVersion`; a POST without
   `avatarModel` gets the avatar's `activeVersion`.
+- A persona's `updatedAt` moves on every change to it (each POST and PUT, even one
+  that sends the values it has), in its GET and its list item alike. The spec says
+  only "when the persona was last updated", so changes to what a persona uses do not
+  move it: updating a tool leaves its personas' `updatedAt` as it was, and so does
+  deleting one. That is the harder case for a client that trusts `updatedAt`
+  (`plan --refresh=auto` reads a persona again when a tool it uses changed or is gone).
 - Deleting a tool soft-deletes it: it is detached from every persona (their
   `updatedAt` is not touched, as the persona rows are unchanged) and 204 is sent.
 - Duplicate persona and tool names are allowed, as in the real API (the spec

@@ -28,7 +28,7 @@ from typing import Any, Protocol, cast
 from personactl.core.equality import covers
 from personactl.core.errors import OutcomeUnknown, PersonactlError
 from personactl.core.kinds import Kind
-from personactl.core.records import Live, StateEntry
+from personactl.core.records import Fingerprint, Live, StateEntry
 from personactl.core.refs import REF, ref
 from personactl.core.secrets import SecretChanged, reveal
 from personactl.engine.documents import DocumentApi, DocumentSync, SyncOptions
@@ -78,6 +78,20 @@ def _mentions(value: Any, token: str) -> bool:
     if isinstance(value, list):
         return any(_mentions(v, token) for v in value)
     return bool(value == token)
+
+
+def describes(applied: dict[str, Any], observed: dict[str, Any], live: dict[str, Any]) -> bool:
+    """Whether a state record (applied, observed) describes a live resource (normalized) in
+    full for every field it holds: each observed value is the live one, and each field
+    applied but not observed (write-only) is absent from live. Only then may a plan
+    rebuild the resource from the state instead of reading it."""
+    for key in applied.keys() | observed.keys():
+        if key in observed:
+            if key not in live or live[key] != observed[key]:
+                return False
+        elif key in live:
+            return False
+    return True
 
 
 class Applier:
@@ -294,6 +308,7 @@ class Applier:
         if not change.record:  # not managed: written and read back, never recorded
             return lost
         before, observed = self._previous(change, ident)
+        earlier = dict(observed)
         applied = {**before, **self._settled(change), **sent}
         observed.update(change.settled)
         seen = Live.of(kind.name, response, kind.normalize(response)).with_sentinels(
@@ -310,8 +325,31 @@ class Applier:
         for key in [*lost, *resets]:
             applied.pop(key, None)
             observed.pop(key, None)
-        self._put(entry_for(change, ident, applied, observed, seen.fingerprint))
+        # A key not sent keeps an older observation: the answer may hold another value
+        # (a key the write reset, or one changed outside personactl and not compared).
+        answer = Live.of(kind.name, response, kind.normalize(response))
+        faithful = describes(
+            applied, observed, answer.with_sentinels([sent, before, earlier], self.salt).normalized
+        )
+        fingerprint = self._fingerprint(change, seen.fingerprint, faithful)
+        self._put(entry_for(change, ident, applied, observed, fingerprint))
         return lost
+
+    def _fingerprint(
+        self, change: ResourceChange, now: Fingerprint | None, faithful: bool = True
+    ) -> Fingerprint | None:
+        """The fingerprint to record: the live one, unless the observed values recorded
+        with it do not describe it in full (`faithful`, or the plan's keep_fingerprint);
+        then the one recorded before, so the next plan reads the resource rather than
+        take it from the state (--refresh=auto)."""
+        keep = change.kind == "Persona" and change.name in self.plan.keep_fingerprint
+        if faithful and not keep:
+            return now
+        prev = self.store.state.find(change.kind, change.name)
+        kept = prev.fingerprint if prev is not None and prev.id == change.id else {}
+        if not kept:
+            return None
+        return Fingerprint(kept.get("updatedAt"), str(kept.get("hash", "")))
 
     def _finish(
         self,
@@ -486,7 +524,8 @@ class Applier:
             applied, observed = self._previous(change, change.id)
             applied.update(self._settled(change))
             observed.update(change.settled)
-            self._put(entry_for(change, change.id, applied, observed, change.fingerprint))
+            fingerprint = self._fingerprint(change, change.fingerprint)
+            self._put(entry_for(change, change.id, applied, observed, fingerprint))
         return Result(change, True, "unchanged", change.id)
 
     def _delete(self, change: ResourceChange) -> Result:

@@ -147,6 +147,15 @@ class Plan:
     # one edited by hand; the `-o json` view is marked display (its secrets are masked).
     digest: str | None = None
     display: bool = False
+    # How the live personas were read (--refresh): "full" reads every one; "auto" takes
+    # from the state, unread, those whose listed updatedAt the state recorded (their
+    # manifest names in `unread`; a saved plan's check compares only their updatedAt).
+    refresh: str = "full"
+    unread: list[str] = field(default_factory=list)
+    # Personas whose state fingerprint apply leaves as it was: their observed values
+    # will not describe the live persona in full (it changed outside personactl in what
+    # the diff does not compare), so the next plan reads them again.
+    keep_fingerprint: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[Action, int]:
         out = {action: 0 for action in Action}

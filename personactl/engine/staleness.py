@@ -44,11 +44,13 @@ def stale_resources(plan: Plan, refetch: Refetch, find: FindByName) -> list[str]
         if change.id is None or change.fingerprint is None:
             continue
         now = refetch(change.kind, change.id, change.desired)
+        # A persona taken from the state unread carries the fingerprint the state
+        # recorded, hashed from the answer to a write: its updatedAt is what counts.
+        unread = change.kind == "Persona" and change.name in plan.unread
         if now is None:
             problems.append(f"{what}: {change.id} no longer exists")
-        elif (
-            now.get("updatedAt") != change.fingerprint.updated_at
-            or now.get("hash") != change.fingerprint.hash
+        elif now.get("updatedAt") != change.fingerprint.updated_at or (
+            not unread and now.get("hash") != change.fingerprint.hash
         ):
             then, later = change.fingerprint.updated_at, now.get("updatedAt")
             how = f"updatedAt {then} -> {later}" if then != later else "its content differs"

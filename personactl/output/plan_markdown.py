@@ -53,6 +53,9 @@ def render_markdown(plan: p.Plan, *, color: bool = False, show_requests: bool = 
     for w in plan.warnings:
         out += [f"> ⚠️ **Warning:** {v.masked_text(w)}", ""]
 
+    if unread := v.unread_line(plan):
+        out += [f"> {unread}", ""]
+
     changing = [rc for rc in plan.changes if rc.action != "no-op"]
     if not changing:
         out.append(f"{v.NO_CHANGES} {v.summary_line(plan)}")

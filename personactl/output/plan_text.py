@@ -48,6 +48,8 @@ def render_text(plan: p.Plan, *, color: bool = False, show_requests: bool = Fals
                 out += _drift_lines(rc, fc, paint)
 
     out.append("")
+    if unread := v.unread_line(plan):
+        out.append(unread)
     if not plan.has_changes:
         out.append(paint(v.NO_CHANGES, _BOLD + _GREEN))
     out.append(paint(v.summary_line(plan), _BOLD))

@@ -175,6 +175,17 @@ def summary_line(plan: p.Plan) -> str:
 NO_CHANGES = "No changes. The live personas and tools match the manifests."
 
 
+def unread_line(plan: p.Plan) -> str | None:
+    """How many personas the plan took from the state unread (--refresh=auto), if any."""
+    n = len(plan.unread)
+    if not n:
+        return None
+    return (
+        f"{n} persona{'' if n == 1 else 's'} taken from the state unread (updatedAt unchanged "
+        "since the last apply); --refresh=full reads every one."
+    )
+
+
 def backend_label(plan: p.Plan) -> str:
     return "sandbox backend" if plan.backend == "sandbox" else plan.api_url
 

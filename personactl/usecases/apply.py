@@ -23,6 +23,7 @@ from personactl.anam.errors import NotFound
 from personactl.anam.kinds import KINDS
 from personactl.anam.normalize import observe
 from personactl.core.errors import PersonactlError
+from personactl.core.progress import Progress as ProgressDisplay
 from personactl.core.secrets import SENTINEL, matches
 from personactl.engine.apply import Applier, Result
 from personactl.engine.documents import SyncOptions
@@ -72,12 +73,14 @@ def apply(
     connect: Connect = connect,
     wait_timeout: float = 600.0,
     document_progress: Callable[[str], None] | None = None,
+    reading: ProgressDisplay | None = None,
 ) -> Applied:
     """Apply a saved plan (`planfile`) or a plan made now from `opts`.
 
     `cancel` set: start no new write; `guard()` is entered around the writes only
     (the command's Ctrl-C handling). `wait_timeout`: how long a knowledge group's
-    uploads may stay processing; `document_progress` hears how they go.
+    uploads may stay processing; `document_progress` hears how they go; `reading`
+    hears of the plan's persona reads.
     """
     saved = None
     if planfile:
@@ -121,7 +124,7 @@ def apply(
                     "run `personactl plan --out FILE` again"
                 )
         else:
-            run = make_plan(opts, state=store.state, connect=connect)
+            run = make_plan(opts, state=store.state, connect=connect, progress=reading)
             plan, client, secret_values = run.plan, run.client, run.secret_values
             stack.callback(client.close)
             review(plan, secret_values)

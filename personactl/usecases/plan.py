@@ -16,14 +16,17 @@ from typing import Any
 from personactl.anam.api import AnamApi
 from personactl.anam.client import AnamClient, api_url_for
 from personactl.anam.errors import redact_url
-from personactl.anam.fetch import LiveSet, fetch, unmanaged_personas
+from personactl.anam.fetch import LiveSet, Refresh, fetch, unmanaged_personas
 from personactl.anam.kinds import KINDS
 from personactl.anam.normalize import observe
 from personactl.anam.resolve import Resolver
 from personactl.core.errors import ManifestErrors, PersonactlError
 from personactl.core.files import atomic_write
+from personactl.core.progress import Progress
+from personactl.core.records import Live
 from personactl.core.suggest import unknown_names
-from personactl.engine.plan import Plan
+from personactl.engine.apply import describes
+from personactl.engine.plan import Plan, ResourceChange
 from personactl.engine.planner import (
     Desired,
     build_plan,
@@ -51,6 +54,9 @@ class Options:
     targets: tuple[str, ...] = ()
     selectors: tuple[str, ...] = ()  # key=value label selectors
     prune: bool = False
+    # "auto": personas whose listed updatedAt the state recorded are taken from it
+    # unread; "full": every persona is read (DESIGN.md §3, Refresh).
+    refresh: Refresh = "auto"
 
 
 @dataclass
@@ -146,10 +152,16 @@ def used_groups(chosen: list[Resource], resources: list[Resource]) -> list[Resou
     ]
 
 
-def make_plan(opts: Options, state: State | None = None, *, connect: Connect = connect) -> PlanRun:
+def make_plan(
+    opts: Options,
+    state: State | None = None,
+    *,
+    connect: Connect = connect,
+    progress: Progress | None = None,
+) -> PlanRun:
     """Plan one environment. `state`: the state apply holds locked (else it is read
-    from disk, refusing a state file recorded for another environment). The caller
-    closes `PlanRun.client`."""
+    from disk, refusing a state file recorded for another environment); `progress`
+    hears of the persona reads. The caller closes `PlanRun.client`."""
     loaded = manifests()
     project = loaded.project
     env = project.require_environment(opts.api.env_name)
@@ -176,7 +188,7 @@ def make_plan(opts: Options, state: State | None = None, *, connect: Connect = c
         # With a selection, resources outside it are not missing, only not chosen:
         # no prune candidates, no warnings, no reads.
         kinds = set(KINDS) if selected is None else set()
-        live = fetch(client, rendered, state, kinds)
+        live = fetch(client, rendered, state, kinds, refresh=opts.refresh, progress=progress)
         if live.diagnostics:
             raise ManifestErrors(live.diagnostics)
         tool_ids = {
@@ -221,7 +233,8 @@ def make_plan(opts: Options, state: State | None = None, *, connect: Connect = c
         # before anything compares, hashes or stores them.
         for d in desired:
             m = live.matched.get((d.kind, d.name))
-            if m is not None:
+            # (one taken from the state unread holds the state's sentinels already)
+            if m is not None and (d.kind, d.name) not in live.unread:
                 templates = secret_templates(d.body, state, d.kind, d.name, m.id)
                 live.matched[(d.kind, d.name)] = observe(d.kind, m.raw, templates, lineage)
         tool_names = {
@@ -255,15 +268,44 @@ def make_plan(opts: Options, state: State | None = None, *, connect: Connect = c
             keep_used(plan, KINDS, others)
         keep_used_groups(plan, live)
         attach_documents(plan, rendered, live, state, project.root, AnamApi(client), prune)
+        plan.refresh = opts.refresh
+        plan.unread = sorted(name for kind, name in live.unread if kind == "Persona")
+        plan.keep_fingerprint = [
+            c.name
+            for c in plan.changes
+            if fingerprint_kept(c, live.matched.get((c.kind, c.name)), state)
+            and (c.kind, c.name) not in live.unread
+        ]
     except BaseException:
         client.close()
         raise
     return PlanRun(plan, project, env, client, state, live, rendered, result.secret_values)
 
 
-def plan_only(opts: Options, *, connect: Connect = connect) -> PlanRun:
+def fingerprint_kept(change: ResourceChange, live: Live | None, state: State | None) -> bool:
+    """Whether apply must keep the state's earlier fingerprint of a persona it read
+    (Plan.keep_fingerprint): once apply has recorded it, the state's observed values
+    would not be what the live persona holds, in a field the diff does not compare (one
+    in lifecycle.ignoreChanges, or a key of an options object the manifest does not set,
+    changed outside personactl). A later plan then reads it instead of taking it from
+    the state; the first write that observes those fields again records it anew."""
+    if change.kind != "Persona" or live is None or change.action not in ("update", "no-op"):
+        return False
+    entry = state.find(change.kind, change.name) if state else None
+    if entry is None or entry.id != live.id:
+        return False
+    sent = set(change.request.body or {}) if change.request else set()
+    applied = {k: v for k, v in entry.applied.items() if k not in sent}
+    observed = {k: v for k, v in {**entry.observed, **change.settled}.items() if k not in sent}
+    normalized = {k: v for k, v in live.normalized.items() if k not in sent}
+    return not describes(applied, observed, normalized)
+
+
+def plan_only(
+    opts: Options, *, connect: Connect = connect, progress: Progress | None = None
+) -> PlanRun:
     """`make_plan` for a plan that is only shown or saved: its client is closed."""
-    run = make_plan(opts, connect=connect)
+    run = make_plan(opts, connect=connect, progress=progress)
     run.client.close()
     return run
 
