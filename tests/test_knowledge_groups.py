@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 import yaml
+from cli_support import EXAMPLE_LLM_KEY
 from e2e_support import KEY, TOKEN, Emulator, edit, emulator, make_project, pc, spawn_pc
 
 from personactl.emulator.errors import DropConnection
@@ -139,7 +140,7 @@ def test_create_no_change_edit_remove_drift_and_prune(project: Path, emu: Emulat
         f'      -/+ document "faq/wifi.md" (content changed: {before:,} bytes → '
         f"{wifi.stat().st_size:,} bytes)\n" in r.out
     )
-    assert "Plan: 0 to create, 1 to update, 0 to delete, 8 unchanged." in r.out
+    assert "Plan: 0 to create, 1 to update, 0 to delete, 9 unchanged." in r.out
     # A saved plan holds the file's hash: it is refused once the file changed again.
     assert pc(project, "plan", "--out", "plan.json").code == 0
     saved = json.loads((project / "plan.json").read_text())
@@ -217,7 +218,11 @@ def test_create_no_change_edit_remove_drift_and_prune(project: Path, emu: Emulat
     config["spec"].pop("manifests")
     config["spec"]["environments"] = {"emu": config["spec"]["environments"]["emu"]}
     (imported / "personactl.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    secret = {"ORDER_LOOKUP_AUTHORIZATION": f"Bearer {TOKEN}"}
+    # --all brings the example's custom LLM too; its key is never returned by the API.
+    secret = {
+        "ORDER_LOOKUP_AUTHORIZATION": f"Bearer {TOKEN}",
+        "ACME_GATEWAY_SECRET": EXAMPLE_LLM_KEY,
+    }
     r = pc(imported, "import", "--all", env=secret)
     assert r.code == 0, r.err
     assert "wrote knowledge/router-manuals/wifi.md" in r.err
@@ -236,7 +241,11 @@ def test_create_no_change_edit_remove_drift_and_prune(project: Path, emu: Emulat
     assert tool["spec"]["config"] == {"documentFolders": ["router-manuals"]}
     emu.reset_log()
     r = pc(imported, "plan", "--detailed-exitcode", env=secret)
-    assert r.code == 0, r.out + r.err
+    # The group and its tool are as imported; only the LLM's secret, which the import
+    # could not read, is sent once (test_llm_kind.py has that round trip).
+    assert r.code == 2, r.out + r.err
+    assert r.lines[-1] == "Plan: 0 to create, 1 to update, 0 to delete, 9 unchanged.", r.out
+    assert "      + secret = (sensitive)  # write-only: not returned by the API" in r.lines
     # Recorded with its documents: the plan downloads nothing again.
     assert not [x for x in emu.log if "download" in x.path]
 

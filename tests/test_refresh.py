@@ -35,7 +35,12 @@ def gets(emu: Emulator) -> list[str]:
 
 
 def read_ids(emu: Emulator) -> set[str]:
-    return {r.path.rsplit("/", 1)[-1] for r in emu.log if r.path.count("/") == 3}
+    """The ids of the personas read one by one (GET /v1/personas/{id})."""
+    return {
+        r.path.rsplit("/", 1)[-1]
+        for r in emu.log
+        if r.method == "GET" and r.path.startswith("/v1/personas/")
+    }
 
 
 def live_id(emu: Emulator, anam_name: str, tools: bool = False) -> str:
@@ -50,7 +55,7 @@ def test_auto_reads_no_unchanged_persona_and_says_how_many(applied: Path, emu: E
         "4 personas taken from the state unread (updatedAt unchanged since the last apply); "
         "--refresh=full reads every one.",
         "No changes. The live personas and tools match the manifests.",
-        "Plan: 0 to create, 0 to update, 0 to delete, 7 unchanged.",
+        "Plan: 0 to create, 0 to update, 0 to delete, 10 unchanged.",
     ]
     assert gets(emu) == []  # the lists only
     assert emu.writes() == []
@@ -83,7 +88,7 @@ def test_an_out_of_band_change_is_read_and_found(applied: Path, emu: Emulator) -
     assert r.lines[-2:] == [
         "3 personas taken from the state unread (updatedAt unchanged since the last apply); "
         "--refresh=full reads every one.",
-        "Plan: 0 to create, 1 to update, 0 to delete, 6 unchanged.",
+        "Plan: 0 to create, 1 to update, 0 to delete, 9 unchanged.",
     ]
 
 
@@ -198,8 +203,8 @@ def test_apply_on_a_terminal_draws_a_bar_on_stderr_and_nothing_on_stdout(
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, seen.decode(errors="replace")
     screen = seen.decode()
-    assert "applying" in screen and "7/7" in screen and "failed: 0" in screen
+    assert "applying" in screen and "10/10" in screen and "failed: 0" in screen
     assert "━" in screen  # the bar itself
     assert "[1/7]" not in screen  # the plain lines are for logs, not terminals
-    assert out.splitlines()[-1].startswith("Apply complete! Resources: 7 created")
+    assert out.splitlines()[-1].startswith("Apply complete! Resources: 10 created")
     assert "━" not in out and "applying" not in out
