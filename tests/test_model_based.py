@@ -36,7 +36,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from cli_support import Result, run_inprocess
+from cli_support import EXAMPLE_LLM_KEY, Result, run_inprocess
 from e2e_support import KEY, TOKEN, make_project
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
@@ -334,7 +334,11 @@ class PlanApplyMachine(RuleBasedStateMachine):
         self.baseline: dict[str, Any] = {}
         self.written: dict[str, Any] = {}
         self.sent: dict[str, Any] = {}  # the last value personactl sent, per body key
-        self.env = environment({"EMU_KEY": KEY, "NO_COLOR": "1", **fast_tls()})
+        # The example's LLM key is set here too: the long run (benchmarks/model_check.py)
+        # has no conftest to set it.
+        self.env = environment(
+            {"EMU_KEY": KEY, "NO_COLOR": "1", "ACME_LLM_KEY": EXAMPLE_LLM_KEY, **fast_tls()}
+        )
         self.env.__enter__()
 
     def teardown(self) -> None:
