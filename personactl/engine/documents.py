@@ -155,6 +155,7 @@ def diff_documents(
                         "of the same name",
                         size=current.get("fileSize"),
                         replaces=others,
+                        after=str(current["id"]),
                     )
                 )
     recorded_ids = {str(r.get("id")) for r in recorded.values()}
@@ -296,13 +297,16 @@ class DocumentSync:
             ident = self._upload(c, content)
             self.record({c.filename: _record(c, ident)})
             sent.append((c, ident))
-        failures = self._wait(sent)
+        # Older copies of a file wait for its current copy (one a killed run left
+        # processing) as a replace waits for its upload.
+        current = [(c, c.after) for c in changes if c.action == "delete" and c.after]
+        failures = self._wait(sent + current)
         for c, ident in sent:
             if ident not in failures:
                 for old in c.replaces:
                     self.api.delete_document(old)
         for c in changes:
-            if c.action == "delete":
+            if c.action == "delete" and not (c.after and c.after in failures):
                 for old in c.replaces:
                     self.api.delete_document(old)
                 if c.reason == REMOVED:

@@ -86,7 +86,8 @@ class DocumentChange:
     in its group, read from `path` (relative to the project root) with this size and
     sha256, which apply checks again before it uploads. Actions: `create` and
     `replace` upload (a replace deletes the `replaces` ids once the upload is READY),
-    `delete` deletes the `replaces` ids; `adopt` and `forget` only update the state."""
+    `delete` deletes the `replaces` ids (once `after` is READY, when set); `adopt` and
+    `forget` only update the state."""
 
     action: str  # "create" | "replace" | "delete" | "adopt" | "forget"
     filename: str
@@ -98,6 +99,9 @@ class DocumentChange:
     before_size: int | None = None
     replaces: list[str] = field(default_factory=list)
     params: dict[str, int] = field(default_factory=dict)  # chunkSize, chunkOverlap
+    # A delete of older copies waits until this live document is READY (and keeps them
+    # if it FAILED): the group is never without the file.
+    after: str | None = None
 
 
 @dataclass

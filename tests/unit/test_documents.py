@@ -163,3 +163,52 @@ def test_prune_keeps_a_group_that_a_live_tool_still_searches() -> None:
                   [gone, _group_delete("g1")])
     keep_used_groups(plan, live)
     assert [c.kind for c in plan.changes] == ["Tool", "KnowledgeGroup"] and plan.warnings == []
+
+
+class _Docs:
+    """A group whose newest copy of manual.md goes through `statuses`, one per list."""
+
+    def __init__(self, statuses: list[str]) -> None:
+        self.statuses = statuses
+        self.calls: list[tuple[str, str]] = []
+
+    def documents(self, group_id: str) -> list[dict[str, Any]]:
+        status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+        self.calls.append(("list", status))
+        return [doc("old", "manual.md"), doc("new", "manual.md", status=status)]
+
+    def upload_document(self, *args: Any) -> dict[str, Any]:
+        raise AssertionError("nothing is uploaded")
+
+    def delete_document(self, ident: str) -> None:
+        self.calls.append(("delete", ident))
+
+
+def _sync_older_copies(api: _Docs) -> None:
+    from personactl.engine.documents import DocumentSync, SyncOptions
+
+    live = api.documents("g")
+    api.calls.clear()
+    d = diff_documents("g", [file("manual.md")], live, {"manual.md": rec("new")}, PARAMS,
+                       prune=False)
+    options = SyncOptions(read=lambda path: b"", sleep=lambda seconds: None)
+    DocumentSync(api, options, "g", "gid", lambda docs: None).run(d.changes)
+
+
+def test_older_copies_are_deleted_only_once_the_current_one_is_ready() -> None:
+    # A run killed while the new copy processed: the next one must not delete the READY
+    # older copy before the new one is READY too (the group is never without the file).
+    api = _Docs(["PROCESSING", "PROCESSING", "READY"])
+    _sync_older_copies(api)
+    assert api.calls == [("list", "PROCESSING"), ("list", "READY"), ("delete", "old")]
+
+
+def test_older_copies_are_kept_when_the_current_one_fails() -> None:
+    import pytest
+
+    from personactl.core.errors import PersonactlError
+
+    api = _Docs(["PROCESSING", "FAILED"])
+    with pytest.raises(PersonactlError, match="failed processing: empty file"):
+        _sync_older_copies(api)
+    assert ("delete", "old") not in api.calls
