@@ -131,7 +131,14 @@ def test_duplicates_in_unread_files_name_both_places(write: WriteFiles, indexed:
     root = project(write)
     assert both(root, "personas/a.yaml").code == 0  # the index now holds b and c
     (root / "personas" / "deep" / "c.yaml").write_text(PERSONA.format(name="ann", tools="alpha"))
-    assert both(root, "personas/a.yaml").code == 0  # a.yaml comes first: c is the duplicate
+    # a.yaml comes first, so a whole load calls c.yaml the duplicate; a check of a.yaml
+    # alone still says so, at a.yaml (pre-commit must not pass a file that clashes).
+    r = both(root, "personas/a.yaml")
+    assert r.lines == [
+        "personas/a.yaml:4:9: duplicate Persona 'ann': also defined at "
+        "personas/deep/c.yaml:4:9; metadata.name must be unique per kind",
+        "1 error in 1 file",
+    ]
     r = both(root, "personas/deep/c.yaml")
     assert r.lines == [
         "personas/deep/c.yaml:4:9: duplicate Persona 'ann': also defined at "

@@ -457,7 +457,12 @@ def resources_from(
     return resources, diags, unresolved
 
 
-def duplicate_names(resources: list[Resource]) -> list[Diagnostic]:
+def duplicate_names(
+    resources: list[Resource], focus: set[str] | None = None
+) -> list[Diagnostic]:
+    """A duplicate is reported at the second place a whole load finds, unless only the
+    first is in `focus` (the files named to `validate FILE`): then there, or a file
+    that introduces a duplicate name would pass a check of that file alone."""
     first: dict[tuple[str, str], Resource] = {}
     diags = []
     for res in resources:
@@ -465,10 +470,13 @@ def duplicate_names(resources: list[Resource]) -> list[Diagnostic]:
             continue
         key = (res.kind, res.name)
         if key in first:
-            other = first[key].loc(("metadata", "name"))
+            here, there = res, first[key]
+            if focus is not None and here.path not in focus and there.path in focus:
+                here, there = there, here
+            other = there.loc(("metadata", "name"))
             diags.append(
                 Diagnostic.at(
-                    res.loc(("metadata", "name")),
+                    here.loc(("metadata", "name")),
                     f"duplicate {res.kind} {res.name!r}: also defined at {other}; "
                     "metadata.name must be unique per kind",
                     "duplicate-name",
@@ -518,6 +526,7 @@ def load_resources(
     project: Project,
     optional: frozenset[Path] = frozenset(),
     pre_commit: bool = False,
+    focus: set[str] | None = None,
 ) -> tuple[list[Resource], list[Diagnostic], list[Path], Unresolved]:
     """Resources of `files`; files in `optional` that hold no personactl document
     (a workflow file pre-commit handed us, say) are skipped and returned.
@@ -526,7 +535,7 @@ def load_resources(
     a check that would say "not defined" reports the root cause instead.
     """
     resources, diags, skipped, unresolved = _read_files(files, project, optional, pre_commit)
-    diags.extend(duplicate_names(resources))
+    diags.extend(duplicate_names(resources, focus))
     return resources, diags, skipped, unresolved
 
 
@@ -600,7 +609,10 @@ def _load(
     optional = frozenset(p for p in requested if p not in in_globs)
     # personactl.yaml, even when named, is read by load_project only.
     everything = sorted((in_globs | set(requested)) - {project.root / PROJECT_FILE})
-    resources, errs, skipped, unresolved = load_resources(everything, project, optional, pre_commit)
+    focus = {display_path(p) for p in requested} if requested else None
+    resources, errs, skipped, unresolved = load_resources(
+        everything, project, optional, pre_commit, focus
+    )
     broken = project.doc is None and (project.root / PROJECT_FILE).is_file()
     return Loaded(project, resources, diags + errs, requested, skipped, unresolved, broken)
 
@@ -695,7 +707,7 @@ def _load_indexed(
         index.save(root, entries)
     # In the order a whole load finds them, which decides which of two is the duplicate.
     resources.sort(key=lambda r: (order[r.path], r.doc.index))
-    errs.extend(duplicate_names(resources))
+    errs.extend(duplicate_names(resources, {display_path(p) for p in requested}))
     broken_project = project.doc is None and (root / PROJECT_FILE).is_file()
     return Loaded(project, resources, diags + errs, requested, skipped, unresolved, broken_project)
 
