@@ -14,7 +14,7 @@ from cli_support import REPO, run_cli, run_inprocess
 from personactl.targets import deepgram
 
 TOKEN = {"ACME_ORDERS_TOKEN": "tok-1234567890"}
-ASYNCAPI = REPO.parent / "shared" / "reference" / "deepgram-asyncapi.yml"
+ASYNCAPI = REPO / "tests" / "reference" / "deepgram-asyncapi.yml"
 SCHEMA = json.loads(deepgram.SCHEMA_PATH.read_text())
 PERSONAS = ["concierge-lea", "onboarding-mia", "onboarding-trainer", "support-cara"]
 

@@ -15,7 +15,7 @@ from personactl.core.kinds import MISSING, Kind
 
 REPO = Path(__file__).resolve().parent.parent
 OPENAPI = json.loads(
-    (REPO.parent / "shared" / "reference" / "anam-openapi.json").read_text(encoding="utf-8")
+    (REPO / "tests" / "reference" / "anam-openapi.json").read_text(encoding="utf-8")
 )
 
 

@@ -58,7 +58,7 @@ SUPPORT = "personas/support.yaml"
 CARA = "t-support-cara"
 TOOLS = ("order-lookup", "show-product", "end-call")
 WRITES = ("POST", "PUT", "DELETE")
-OPENAPI = Path(__file__).resolve().parents[2] / "shared" / "reference" / "anam-openapi.json"
+OPENAPI = Path(__file__).resolve().parent / "reference" / "anam-openapi.json"
 # The modes a server may have: (write-only fields hidden, text trimmed on write).
 MODES = [(False, False), (True, False), (False, True), (True, True)]
 IGNORABLE = (

@@ -30,7 +30,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 OUTPUT = HERE / "anam_response_schemas.json"
-DEFAULT_SPEC = Path("/work/shared/reference/anam-openapi.json")
+DEFAULT_SPEC = HERE.parent / "reference" / "anam-openapi.json"
 
 OPERATIONS: list[tuple[str, str]] = [
     ("GET", "/v1/personas"),

@@ -35,7 +35,7 @@ from personactl.engine.state import State, StateStore, load_state
 
 LINEAGE = "00000000-0000-4000-8000-00000000beef"
 # shared/ sits beside the repository (on a developer machine and in CI alike).
-OPENAPI = Path(__file__).resolve().parents[3] / "shared" / "reference" / "anam-openapi.json"
+OPENAPI = Path(__file__).resolve().parents[1] / "reference" / "anam-openapi.json"
 
 __all__ = [
     "LINEAGE",
