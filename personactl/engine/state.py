@@ -301,6 +301,10 @@ def replay(state: State, journal: str | None, backend: Backend) -> bool:
                 f"{where} is not a journal record; remove that line, or restore the "
                 "state file from version control and delete the journal"
             ) from None
+        # A first apply killed before its end leaves no state to hold the lineage that
+        # salted its sentinels: each record carries it.
+        if state.lineage is None and isinstance(op.get("lineage"), str):
+            state.lineage = op["lineage"]
         if op["op"] == "record":
             state.put(_entry(op.get("entry"), where))
         elif isinstance(op.get("kind"), str) and isinstance(op.get("name"), str):
@@ -478,13 +482,17 @@ class StateStore:
                 return  # already recorded as it is: nothing to write
             self.state.put(entry)
             self._changes += 1
-            self._append_locked({"op": "record", "entry": entry_json(entry)})
+            self._append_locked(
+                {"op": "record", "entry": entry_json(entry), "lineage": self.state.lineage}
+            )
 
     def forget(self, kind: str, name: str) -> None:
         with self._cond:
             if self.state.drop(kind, name):
                 self._changes += 1
-                self._append_locked({"op": "forget", "kind": kind, "name": name})
+                self._append_locked(
+                    {"op": "forget", "kind": kind, "name": name, "lineage": self.state.lineage}
+                )
 
     def _append_locked(self, op: dict[str, Any]) -> None:
         """Queue a record and return once it is durable (the condition's lock is held)."""

@@ -70,3 +70,21 @@ def test_the_holder_names_the_ci_job() -> None:
     assert ci_job_url({}) == ""
     lock = new_lock("apply", 60.0)
     assert lock.describe().startswith(f"{lock.who} (apply since {lock.created}")
+
+
+def test_a_first_apply_killed_before_its_end_keeps_its_lineage_in_the_journal(
+    tmp_path: Path,
+) -> None:
+    # The lineage salts the secret sentinels: a journal read back with another one would
+    # show every secret the killed run sent as changed (and send it again).
+    from personactl.engine.state import StateStore
+
+    path = tmp_path / "emu.json"
+    store = StateStore(path, "emu.json", "emu")
+    store.lock()
+    store.record(StateEntry("LLM", "gw", "t-gw", "l-1", applied={"secret": "⟦secret:K:ab⟧"}))
+    # killed here: no state file, only the journal
+    assert not path.exists() and (tmp_path / "emu.json.journal").exists()
+    back = load_state(path, "emu.json", "emu")
+    assert back is not None and back.lineage == store.state.lineage is not None
+    assert back.find("LLM", "gw") is not None
