@@ -9,6 +9,7 @@ import textwrap
 from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cli_support import EXAMPLE, EXAMPLE_LLM_KEY, REPO, Result, WriteFiles, run_cli
@@ -126,10 +127,37 @@ def _start_soak() -> subprocess.Popen[str]:
     )
 
 
+def _xdist_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Under pytest-xdist (pyproject's addopts: two workers, a file per worker at a time)
+    # the soak's file comes first: the worker that takes it starts the soak at once and
+    # waits for it while the other worker runs the rest (every worker sorts alike).
+    if _xdist_worker(config):
+        items.sort(key=lambda item: item.path.name != "test_soak.py")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """A file per worker at a time (`--dist loadfile`), tests/emulator/ as one unit: its
+    last file checks the contract coverage of all the others, in the same process."""
+    from xdist.scheduler import LoadFileScheduling
+
+    class Scheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            scope: str = super()._split_scope(nodeid)
+            return "tests/emulator" if scope.startswith("tests/emulator/") else scope
+
+    return Scheduling(config, log)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     # The soak is its own process: started with the session when it is selected, its
-    # ~15 s overlap the in-process tests, which leave the second core idle.
-    if session.config.option.collectonly:
+    # ~15 s overlap the in-process tests, which leave the second core idle. Under
+    # xdist each worker collects every test: the one that runs test_soak starts it.
+    if session.config.option.collectonly or _xdist_worker(session.config):
         return
     if any(item.path.name == "test_soak.py" for item in session.items):
         session.config.stash[_SOAK_RUN] = _start_soak()
