@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import uuid
 from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
@@ -24,6 +25,34 @@ def _example_llm_key(monkeypatch: pytest.MonkeyPatch) -> None:
     """The example's LLM key for the tests that run personactl with os.environ as it is
     (cli_support.cli_environment sets it for the others)."""
     monkeypatch.setenv("ACME_LLM_KEY", EXAMPLE_LLM_KEY)
+
+
+# A lineage salts the secrets' sentinels (scrypt, ~0.25 s per secret per process): with
+# a fresh uuid4 for every state, each in-process plan of a new project paid that for
+# both of the example's secrets, a third of the suite's time. Here the n-th state a test
+# creates in this process gets the session's n-th lineage (uuid4s drawn once), so the
+# hashes are computed once per session (core.secrets caches them per process). Within
+# a test every new state still gets a lineage of its own, so a lineage regenerated
+# where it must be kept, or one state's sentinels taken for another's, still fails.
+_LINEAGES: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def _session_lineages(monkeypatch: pytest.MonkeyPatch) -> None:
+    import personactl.engine.state
+    import personactl.usecases.plan
+
+    made = 0
+
+    def new_lineage() -> str:
+        nonlocal made
+        if made == len(_LINEAGES):
+            _LINEAGES.append(str(uuid.uuid4()))
+        made += 1
+        return _LINEAGES[made - 1]
+
+    monkeypatch.setattr(personactl.engine.state, "new_lineage", new_lineage)
+    monkeypatch.setattr(personactl.usecases.plan, "new_lineage", new_lineage)
 
 
 @pytest.fixture
