@@ -6,9 +6,11 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import uuid
 from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cli_support import EXAMPLE, EXAMPLE_LLM_KEY, REPO, Result, WriteFiles, run_cli
@@ -23,6 +25,34 @@ def _example_llm_key(monkeypatch: pytest.MonkeyPatch) -> None:
     """The example's LLM key for the tests that run personactl with os.environ as it is
     (cli_support.cli_environment sets it for the others)."""
     monkeypatch.setenv("ACME_LLM_KEY", EXAMPLE_LLM_KEY)
+
+
+# A lineage salts the secrets' sentinels (scrypt, ~0.25 s per secret per process): with
+# a fresh uuid4 for every state, each in-process plan of a new project paid that for
+# both of the example's secrets, a third of the suite's time. Here the n-th state a test
+# creates in this process gets the session's n-th lineage (uuid4s drawn once), so the
+# hashes are computed once per session (core.secrets caches them per process). Within
+# a test every new state still gets a lineage of its own, so a lineage regenerated
+# where it must be kept, or one state's sentinels taken for another's, still fails.
+_LINEAGES: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def _session_lineages(monkeypatch: pytest.MonkeyPatch) -> None:
+    import personactl.engine.state
+    import personactl.usecases.plan
+
+    made = 0
+
+    def new_lineage() -> str:
+        nonlocal made
+        if made == len(_LINEAGES):
+            _LINEAGES.append(str(uuid.uuid4()))
+        made += 1
+        return _LINEAGES[made - 1]
+
+    monkeypatch.setattr(personactl.engine.state, "new_lineage", new_lineage)
+    monkeypatch.setattr(personactl.usecases.plan, "new_lineage", new_lineage)
 
 
 @pytest.fixture
@@ -126,10 +156,37 @@ def _start_soak() -> subprocess.Popen[str]:
     )
 
 
+def _xdist_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Under pytest-xdist (pyproject's addopts: two workers, a file per worker at a time)
+    # the soak's file comes first: the worker that takes it starts the soak at once and
+    # waits for it while the other worker runs the rest (every worker sorts alike).
+    if _xdist_worker(config):
+        items.sort(key=lambda item: item.path.name != "test_soak.py")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """A file per worker at a time (`--dist loadfile`), tests/emulator/ as one unit: its
+    last file checks the contract coverage of all the others, in the same process."""
+    from xdist.scheduler import LoadFileScheduling
+
+    class Scheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            scope: str = super()._split_scope(nodeid)
+            return "tests/emulator" if scope.startswith("tests/emulator/") else scope
+
+    return Scheduling(config, log)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     # The soak is its own process: started with the session when it is selected, its
-    # ~15 s overlap the in-process tests, which leave the second core idle.
-    if session.config.option.collectonly:
+    # ~15 s overlap the in-process tests, which leave the second core idle. Under
+    # xdist each worker collects every test: the one that runs test_soak starts it.
+    if session.config.option.collectonly or _xdist_worker(session.config):
         return
     if any(item.path.name == "test_soak.py" for item in session.items):
         session.config.stash[_SOAK_RUN] = _start_soak()
