@@ -42,7 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "apply": (
         "personactl.commands.apply:apply",
-        "Make the live personas and tools match the manifests.",
+        "Make the live resources match the manifests.",
     ),
     "import": (
         "personactl.commands.importer:import_",

@@ -153,7 +153,7 @@ def test_second_apply_sends_no_writes(applied: Path, emu: Emulator) -> None:
     r = pc(applied, "apply", "--auto-approve")
     assert (r.code, r.err) == (0, "")
     assert r.lines[-3:] == [
-        "No changes. The live personas and tools match the manifests.",
+        "No changes. The live resources match the manifests.",
         "Plan: 0 to create, 0 to update, 0 to delete, 10 unchanged.",
         NOTHING,
     ]

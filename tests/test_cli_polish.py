@@ -289,7 +289,7 @@ def test_plan_warnings_go_to_stderr_in_text_and_stay_in_markdown_and_json(sandbo
     assert r.code == 0, r.err
     assert "Warning" not in r.out
     assert r.out.splitlines()[-2:] == [
-        "No changes. The live personas and tools match the manifests.",
+        "No changes. The live resources match the manifests.",
         "Plan: 0 to create, 0 to update, 0 to delete, 8 unchanged.",
     ]
     assert r.err.splitlines() == ["", *PRUNE_WARNINGS]

@@ -52,7 +52,7 @@ def test_init_then_validate_and_apply_to_the_sandbox(tmp_path: Path) -> None:
     )
     second = run_inprocess(["apply", "-e", "sandbox", "--auto-approve"], project)
     assert second.code == 0, second.err
-    assert "No changes. The live personas and tools match the manifests." in second.out
+    assert "No changes. The live resources match the manifests." in second.out
     assert second.out.splitlines()[-1] == (
         "Apply complete! Resources: 0 created, 0 updated, 0 deleted, 0 failed."
     )

@@ -72,7 +72,7 @@ def test_noop_plan_makes_no_writes_and_only_the_allowed_reads(applied: Path, emu
     r = pc(applied, "plan", "--detailed-exitcode", "--refresh=full")
     assert (r.code, r.err) == (0, "")
     assert r.lines[-2:] == [
-        "No changes. The live personas and tools match the manifests.",
+        "No changes. The live resources match the manifests.",
         "Plan: 0 to create, 0 to update, 0 to delete, 10 unchanged.",
     ]
     # ceil(N/100) persona pages + N persona GETs; tools come whole in their list;

@@ -597,7 +597,7 @@ def test_summary_is_the_last_line() -> None:
         "Plan: 1 to create, 3 to update, 1 to delete, 2 unchanged."
     )
     assert render_text(plan_nochange()).splitlines()[-2:] == [
-        "No changes. The live personas and tools match the manifests.",
+        "No changes. The live resources match the manifests.",
         "Plan: 0 to create, 0 to update, 0 to delete, 3 unchanged.",
     ]
 
@@ -605,7 +605,7 @@ def test_summary_is_the_last_line() -> None:
 def test_an_empty_plan_says_no_changes() -> None:
     plan = p.Plan("sandbox", "sandbox", "sandbox://", True, ".personactl/sandbox.json")
     assert render_text(plan).endswith(
-        "No changes. The live personas and tools match the manifests.\n"
+        "No changes. The live resources match the manifests.\n"
         "Plan: 0 to create, 0 to update, 0 to delete, 0 unchanged.\n"
     )
     md = render_markdown(plan)

@@ -49,6 +49,6 @@ def test_the_main_job_twice_reports_no_changes(example: Path) -> None:
     )
     second = run_cli(args, cwd=example, env=env)
     assert second.code == 0, second.err
-    assert "No changes. The live personas and tools match the manifests." in second.out
+    assert "No changes. The live resources match the manifests." in second.out
     for value in env.values():
         assert value not in first.out + first.err + second.out + second.err

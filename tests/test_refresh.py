@@ -54,7 +54,7 @@ def test_auto_reads_no_unchanged_persona_and_says_how_many(applied: Path, emu: E
     assert r.lines[-3:] == [
         "4 personas taken from the state unread (updatedAt unchanged since the last apply); "
         "--refresh=full reads every one.",
-        "No changes. The live personas and tools match the manifests.",
+        "No changes. The live resources match the manifests.",
         "Plan: 0 to create, 0 to update, 0 to delete, 10 unchanged.",
     ]
     assert gets(emu) == []  # the lists only

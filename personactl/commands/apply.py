@@ -56,7 +56,7 @@ def apply(
     wait_timeout: str,
     fmt: str,
 ) -> int:
-    """Make the live personas and tools match the manifests.
+    """Make the live resources match the manifests.
 
     Without PLANFILE: plans, shows the plan, and asks for `yes` on a terminal
     (without one, --auto-approve is required). With PLANFILE (from `plan --out`):

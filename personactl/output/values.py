@@ -172,7 +172,7 @@ def summary_line(plan: p.Plan) -> str:
     )
 
 
-NO_CHANGES = "No changes. The live personas and tools match the manifests."
+NO_CHANGES = "No changes. The live resources match the manifests."
 
 
 def unread_line(plan: p.Plan) -> str | None:
