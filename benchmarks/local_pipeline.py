@@ -18,6 +18,7 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -99,27 +100,30 @@ def main(root: Path, sizes: bool = False) -> dict[str, Any]:
         state.put(StateEntry(d.kind, d.name, d.anam_name, raw["id"], d.body, observed))
     t["normalize"] = time.perf_counter() - mark
 
+    def plan_now() -> Any:  # the diff and plan stage, as it stands (again in _sizes)
+        return build_plan(
+            environment=env.name,
+            backend="anam",
+            api_url="-",
+            state_path="-",
+            state=state,
+            desired=desired,
+            live=live,
+            label=lambda k, v: resolver.label(k, v, {}),
+            prune=False,
+            lineage="benchmark",
+            kinds=KINDS,
+        )
+
     mark = time.perf_counter()
-    plan = build_plan(
-        environment=env.name,
-        backend="anam",
-        api_url="-",
-        state_path="-",
-        state=state,
-        desired=desired,
-        live=live,
-        label=lambda k, v: resolver.label(k, v, {}),
-        prune=False,
-        lineage="benchmark",
-        kinds=KINDS,
-    )
+    plan = plan_now()
     t["diff+plan"] = time.perf_counter() - mark
     counts = plan.counts()
     assert counts["no-op"] == len(desired), counts
     t["total"] = time.perf_counter() - start
     if not sizes:
         return {"resources": len(desired), "seconds": t}
-    stage = (desired, live, env.name, resolver, tool_ids)
+    stage = (desired, live, plan_now, tool_ids)
     return {"resources": len(desired), "seconds": t, "bytes": _sizes(plan, state, t, *stage)}
 
 
@@ -129,14 +133,11 @@ def _sizes(
     t: dict[str, float],
     desired: list[Any],
     live: Any,
-    env_name: str,
-    resolver: Any,
+    plan_now: Callable[[], Any],
     tool_ids: dict[str, str],
 ) -> dict[str, int]:
     """(With --sizes, run apart: its JSON would add to the pipeline's peak memory.)"""
-    from personactl.anam.kinds import KINDS
     from personactl.core.records import StateEntry
-    from personactl.engine.planner import build_plan
 
     # Sizes: the saved plan (formatVersion 3: each prompt once), the same plan with
     # every string in place (as formatVersion 2 wrote it), and the state file. Then
@@ -168,19 +169,7 @@ def _sizes(
             live_one = live.matched[(d.kind, d.name)]
             live_one.normalized["systemPrompt"] = old
     mark = time.perf_counter()
-    changed = build_plan(
-        environment=env_name,
-        backend="anam",
-        api_url="-",
-        state_path="-",
-        state=state,
-        desired=desired,
-        live=live,
-        label=lambda k, v: resolver.label(k, v, {}),
-        prune=False,
-        lineage="benchmark",
-        kinds=KINDS,
-    )
+    changed = plan_now()
     assert changed.counts()["update"] == len(desired) - len(tool_ids), changed.counts()
     sizes["plan, every prompt changed"] = len(
         json.dumps(changed.sealed(), indent=2, ensure_ascii=False).encode()
