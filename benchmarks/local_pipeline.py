@@ -26,8 +26,11 @@ from typing import Any
 def main(root: Path, sizes: bool = False) -> dict[str, Any]:
     start = time.perf_counter()
     os.chdir(root)
-    from personactl.anam.fetch import LiveSet
+    from personactl.core.process import tune_gc
+
+    tune_gc()  # as the CLI does
     from personactl.anam.kinds import KINDS
+    from personactl.anam.liveset import LiveSet
     from personactl.anam.resolve import Catalog, Resolver
     from personactl.core.records import Live, StateEntry, fingerprint
     from personactl.emulator import catalog as stock

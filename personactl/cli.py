@@ -244,6 +244,9 @@ def _show_error(exc: Exception, debug: bool, echo: Any) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI with personactl's exit codes: 0 ok, 1 any error, 2 changes."""
+    from personactl.core.process import tune_gc
+
+    tune_gc()
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     fast = _validate_args(args)

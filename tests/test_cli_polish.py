@@ -61,9 +61,7 @@ def commands_taking(option: str) -> list[str]:
     return [
         " ".join(path)
         for path, cmd in all_commands()
-        if any(
-            option in p.opts and not p.hidden for p in cmd.params if isinstance(p, click.Option)
-        )
+        if any(option in p.opts and not p.hidden for p in cmd.params if isinstance(p, click.Option))
     ]
 
 
@@ -121,9 +119,7 @@ def test_a_shared_option_reads_the_same_in_every_command(option: str, tmp_path: 
 
 def test_validate_says_what_its_env_option_means(tmp_path: Path) -> None:
     r = run_inprocess(["validate", "--help"], tmp_path)
-    assert "-e, --env NAME Check only this environment (default: every environment)." in flat(
-        r.out
-    )
+    assert "-e, --env NAME Check only this environment (default: every environment)." in flat(r.out)
 
 
 # -- 2. -C, --debug and --no-color after the subcommand -----------------------------------
@@ -154,9 +150,11 @@ def test_debug_after_the_subcommand(sandbox: Path) -> None:
     before = run_inprocess(["--debug", "catalog", "llms"], sandbox)
     after = run_inprocess(["catalog", "llms", "--debug"], sandbox)
     assert after.code == before.code == 0
-    assert _requests(after.err) == _requests(before.err) == [
-        "GET /v1/llms?page=1&perPage=100 -> 200 (N ms)"
-    ]
+    assert (
+        _requests(after.err)
+        == _requests(before.err)
+        == ["GET /v1/llms?page=1&perPage=100 -> 200 (N ms)"]
+    )
     assert run_inprocess(["catalog", "llms"], sandbox).err == ""
 
 
@@ -298,7 +296,7 @@ def test_plan_warnings_go_to_stderr_in_text_and_stay_in_markdown_and_json(sandbo
     assert "Persona 'onboarding-mia' (dev-onboarding-mia) is in the state" in md.out
     js = run_inprocess(["plan", "-o", "json"], sandbox)
     assert (js.code, js.err) == (0, "")
-    assert '"Persona \'onboarding-mia\' (dev-onboarding-mia) is in the state' in js.out
+    assert "\"Persona 'onboarding-mia' (dev-onboarding-mia) is in the state" in js.out
     applied = run_inprocess(["apply", "--auto-approve"], sandbox)
     assert applied.code == 0, applied.err
     assert "Warning" not in applied.out

@@ -271,9 +271,7 @@ def forget_support(project: Path) -> None:
         (project / rel).unlink()
 
 
-def test_secrets_in_texts_come_back_as_secret_calls(
-    project: Path, emu: Emulator, run: Any
-) -> None:
+def test_secrets_in_texts_come_back_as_secret_calls(project: Path, emu: Emulator, run: Any) -> None:
     secretive(project)
     r = pc(project, "apply", "--auto-approve", env={"PIN": SECRET_PIN})
     assert r.code == 0, r.err

@@ -79,9 +79,7 @@ def test_production_is_there_commented_out(tmp_path: Path) -> None:
     text = (tmp_path / "personactl.yaml").read_text()
     config = yaml.safe_load(text)
     assert list(config["spec"]["environments"]) == ["sandbox"]
-    uncommented = text.replace("    # production:", "    production:").replace(
-        "    #   ", "      "
-    )
+    uncommented = text.replace("    # production:", "    production:").replace("    #   ", "      ")
     envs = yaml.safe_load(uncommented)["spec"]["environments"]
     assert envs["production"] == {
         "backend": "anam",

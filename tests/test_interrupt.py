@@ -51,8 +51,7 @@ def test_ctrl_c_finishes_what_is_in_flight_and_reports(tmp_path: Path) -> None:
         )
         assert "Interrupted: finishing the writes in flight and starting no new ones" in err
         assert err.endswith(
-            "The state is saved with every write that finished: run apply again to do the "
-            "rest.\n"
+            "The state is saved with every write that finished: run apply again to do the rest.\n"
         )
         # Nothing was sent that is not recorded (the group's 3 uploads are in its entry,
         # when the group's turn came before the Ctrl-C: the LLM goes first).

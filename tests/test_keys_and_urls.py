@@ -34,9 +34,7 @@ def emu(tmp_path: Path) -> Iterator[Emulator]:
         yield e
 
 
-def cli(
-    project: Path, monkeypatch: pytest.MonkeyPatch, *args: str, **environ: str
-) -> Result:
+def cli(project: Path, monkeypatch: pytest.MonkeyPatch, *args: str, **environ: str) -> Result:
     """The CLI in this process, with the example's secret and these variables only."""
     monkeypatch.delenv("ANAM_API_URL", raising=False)
     monkeypatch.setenv("ACME_ORDERS_TOKEN", TOKEN)
@@ -216,9 +214,7 @@ def test_an_unreachable_api_names_where_its_url_came_from(
     assert str(caught.value).endswith(f"; check {source} and your network")
 
 
-def test_api_url_for_the_sandbox_is_refused(
-    example: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_api_url_for_the_sandbox_is_refused(example: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     r = cli(example, monkeypatch, "plan", "-e", "sandbox", "--api-url", "http://127.0.0.1:9")
     assert (r.code, r.out) == (1, "")
     assert r.err == (

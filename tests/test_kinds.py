@@ -127,9 +127,7 @@ def test_resets_are_null_where_the_document_allows_it_else_the_documented_defaul
             assert spec.get("type") == "string" and f.reset == "", f.body
 
 
-@pytest.mark.parametrize(
-    ("kind", "schema"), [(PERSONA, "persona"), (TOOL, "tool"), (LLM, "llm")]
-)
+@pytest.mark.parametrize(("kind", "schema"), [(PERSONA, "persona"), (TOOL, "tool"), (LLM, "llm")])
 def test_our_manifest_schemas_list_exactly_the_declared_fields(kind: Kind, schema: str) -> None:
     doc = json.loads((REPO / "schemas" / f"{schema}.schema.json").read_text(encoding="utf-8"))
     assert set(doc["properties"]["spec"]["properties"]) == set(kind.by_manifest)

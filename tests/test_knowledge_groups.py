@@ -269,9 +269,7 @@ def test_a_document_that_fails_processing_fails_its_group_and_users(
     # Fixed: the failed document is replaced and the rest is applied.
     (project / "knowledge" / "faq" / "wifi.md").write_text("# Wi-Fi\n")
     r = pc(project, "plan")
-    assert (
-        '      -/+ document "faq/wifi.md" (its processing failed: The file is empty)\n' in r.out
-    )
+    assert '      -/+ document "faq/wifi.md" (its processing failed: The file is empty)\n' in r.out
     r = pc(project, "apply", "--auto-approve")
     assert r.code == 0, r.err
     docs = documents(emu, the_group(emu)["id"])
@@ -289,9 +287,7 @@ class _DropFirstUpload:
         self.dropped = 0
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        upload = environ["REQUEST_METHOD"] == "POST" and environ["PATH_INFO"].endswith(
-            "/documents"
-        )
+        upload = environ["REQUEST_METHOD"] == "POST" and environ["PATH_INFO"].endswith("/documents")
         if upload and not self.dropped:
             b"".join(self.app(environ, start_response))
             self.dropped += 1
@@ -322,7 +318,10 @@ def test_sigkill_while_documents_process_converges(tmp_path: Path) -> None:
     with emulator(tmp_path / "data", processing_ms=3000) as emu:
         project = make_project(tmp_path / "proj", emu.url)
         proc = spawn_pc(
-            project, "apply", "--auto-approve", stdout=subprocess.DEVNULL,
+            project,
+            "apply",
+            "--auto-approve",
+            stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         try:

@@ -287,8 +287,7 @@ def test_a_replace_cut_short_deletes_the_old_llm_on_the_next_run(
         r = run(project, "apply", "--auto-approve")
         assert r.code == 1
         assert (
-            f"old LLM {old['id']} kept: persona 'coach', persona 'lab-helper' still use it"
-            in r.err
+            f"old LLM {old['id']} kept: persona 'coach', persona 'lab-helper' still use it" in r.err
         ), r.err
         assert len(_live_llms(emu)) == 2
         deposed = [e for e in _state(project)["resources"] if e["name"] == "gateway#deposed"]
@@ -407,8 +406,13 @@ def test_import_writes_the_llm_with_a_secret_to_set_and_round_trips(
     message names, and the persona names that manifest."""
     for gone in ("llms/gateway.yaml", "personas/coach.yaml", ".personactl/emu.json"):
         (applied / gone).unlink()
-    _write(applied, {"personas/other.yaml": "apiVersion: personactl/v1\nkind: Persona\n"
-                     "metadata: {name: other}\nspec: {description: keeps the project valid}\n"})
+    _write(
+        applied,
+        {
+            "personas/other.yaml": "apiVersion: personactl/v1\nkind: Persona\n"
+            "metadata: {name: other}\nspec: {description: keeps the project valid}\n"
+        },
+    )
     r = pc(applied, "import", "--all", env={"GATEWAY_SECRET": LLM_KEY})
     assert r.code == 0, r.err
     assert "GATEWAY_SECRET" in r.out + r.err

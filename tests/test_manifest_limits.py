@@ -38,8 +38,7 @@ OVER = "a rendered value may be at most 1,048,576 bytes, so make the template pr
 HOSTILE = {
     "huge-range": (
         "{% for i in range(10000000000) %}x{% endfor %}",
-        "range() would make 10,000,000,000 items, over the limit of 100,000; loop over fewer "
-        "items",
+        "range() would make 10,000,000,000 items, over the limit of 100,000; loop over fewer items",
     ),
     "string-times": (
         "{{ 'a' * 3000000000 }}",

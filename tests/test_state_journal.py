@@ -81,11 +81,17 @@ def test_a_corrupt_journal_is_an_error_not_a_silent_loss(tmp_path: Path) -> None
 @pytest.mark.parametrize(
     ("line", "problem"),
     [
-        ('{"op": "record", "entry": {"kind": "Persona", "name": "c", "anamName": "t-c", '
-         '"id": "i", "applied": "x"}}', "the applied of Persona 'c' is not an object"),
+        (
+            '{"op": "record", "entry": {"kind": "Persona", "name": "c", "anamName": "t-c", '
+            '"id": "i", "applied": "x"}}',
+            "the applied of Persona 'c' is not an object",
+        ),
         ('{"op": "record", "entry": ["x"]}', "an entry is not an object"),
-        ('{"op": "record", "entry": {"kind": "Persona", "name": "c", "anamName": "t-c", '
-         '"id": 7}}', "an entry's id is not a string"),
+        (
+            '{"op": "record", "entry": {"kind": "Persona", "name": "c", "anamName": "t-c", '
+            '"id": 7}}',
+            "an entry's id is not a string",
+        ),
         ('{"op": "forget"}', "a forget without kind and name"),
     ],
 )
@@ -121,9 +127,7 @@ def test_a_state_entry_whose_applied_is_not_an_object_is_one_sentence(tmp_path: 
         "environment": "emu",
         "lineage": "l",
         "serial": 3,
-        "resources": [
-            {"kind": "Tool", "name": "t", "anamName": "t", "id": "1", "applied": [1]}
-        ],
+        "resources": [{"kind": "Tool", "name": "t", "anamName": "t", "id": "1", "applied": [1]}],
     }
     path.write_text(json.dumps(doc))
     with pytest.raises(PersonactlError) as caught:

@@ -22,13 +22,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from personactl.anam.api import LIST_PATHS, RESOURCE_PATHS, AnamApi
 from personactl.anam.client import AnamClient, Outcome
 from personactl.anam.errors import NotFound
 from personactl.anam.kinds import KINDS, NO_LLM, is_custom_llm
+from personactl.anam.liveset import LiveSet
 from personactl.anam.normalize import normalize
 from personactl.anam.resolve import Catalog
 from personactl.core.errors import Diagnostic
@@ -55,23 +55,6 @@ class StateView(Protocol):
     def resources(self) -> list[StateEntry]: ...
 
     def find(self, kind: str, name: str) -> StateEntry | None: ...
-
-
-@dataclass
-class LiveSet:
-    matched: dict[tuple[str, str], Live | None] = field(default_factory=dict)
-    notes: dict[tuple[str, str], list[str]] = field(default_factory=dict)
-    # State entries with no manifest: (entry, live or None if already gone).
-    orphans: list[tuple[StateEntry, Live | None]] = field(default_factory=list)
-    # Every live persona/tool summary by id, for labels and pruning.
-    persona_list: list[dict[str, Any]] = field(default_factory=list)
-    catalog: Catalog = field(default_factory=Catalog)
-    # The documents of every matched knowledge group, by the group's id.
-    documents: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    # Matched resources taken from the state unread (--refresh=auto): their Live is
-    # rebuilt from the state, already in sentinel form.
-    unread: set[tuple[str, str]] = field(default_factory=set)
 
 
 def catalog_needs(rendered: list[Rendered]) -> set[str]:

@@ -71,8 +71,7 @@ class LineProgress:
             elif self.done * 10 // self.total != (self.done - 1) * 10 // self.total:
                 spent = self.clock() - self.started
                 self.write(
-                    f"{self.what}: {self.done}/{self.total} ({spent:.1f} s, "
-                    f"{self.failed} failed)"
+                    f"{self.what}: {self.done}/{self.total} ({spent:.1f} s, {self.failed} failed)"
                 )
 
     def finish(self) -> None:
@@ -84,9 +83,7 @@ class BarProgress:
     """A live bar on a terminal (rich). `transient`: cleared when the task is over (a
     plan's reads, before the plan is printed); else it stays as the task's record."""
 
-    def __init__(
-        self, stream: TextIO, *, color: bool, transient: bool, at_least: int = 0
-    ) -> None:
+    def __init__(self, stream: TextIO, *, color: bool, transient: bool, at_least: int = 0) -> None:
         from rich.console import Console
 
         self.console = Console(file=stream, no_color=not color, highlight=False)

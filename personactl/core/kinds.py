@@ -159,10 +159,7 @@ class Kind:
     def from_put(self, sent: Mapping[str, Any]) -> dict[str, Any]:
         """A PUT body back in body vocabulary (`url` -> `urls: [{url}]`)."""
         singles = {f.put_single: f.body for f in self.fields if f.put_single}
-        return {
-            singles.get(k, k): [{k: v}] if k in singles else v
-            for k, v in sent.items()
-        }
+        return {singles.get(k, k): [{k: v}] if k in singles else v for k, v in sent.items()}
 
     @cached_property
     def nested(self) -> frozenset[str]:

@@ -92,8 +92,7 @@ def emulator() -> None:
     "--processing-ms",
     click.FloatRange(min=0),
     50.0,
-    "Milliseconds an uploaded knowledge document stays PROCESSING before it is READY "
-    "(or FAILED).",
+    "Milliseconds an uploaded knowledge document stays PROCESSING before it is READY (or FAILED).",
 )
 @click.option("--access-log", is_flag=True, help="Log one line per request to stderr.")
 @click.pass_context

@@ -187,8 +187,7 @@ class Txn:
             return counts
         marks = ",".join("?" * len(wanted))
         rows = self._conn.execute(
-            f"SELECT {column}, count(*) FROM {table} WHERE {column} IN ({marks}) "
-            f"GROUP BY {column}",
+            f"SELECT {column}, count(*) FROM {table} WHERE {column} IN ({marks}) GROUP BY {column}",
             wanted,
         )
         counts.update({row[0]: int(row[1]) for row in rows})

@@ -67,9 +67,7 @@ class FieldPlan:
     settled: dict[str, Any] = field(default_factory=dict)
 
 
-def _nested_changes(
-    path: str, before: Any, after: Any, reason: p.Reason
-) -> list[p.FieldChange]:
+def _nested_changes(path: str, before: Any, after: Any, reason: p.Reason) -> list[p.FieldChange]:
     """Key-level changes of a nested object, found with deepdiff."""
     if not isinstance(before, dict) or not isinstance(after, dict):
         return [p.FieldChange(path, before, after, reason, has_secret(after))]
@@ -222,9 +220,7 @@ def diff_resource(
     for trigger, companion in kind.companions:
         if trigger in out.body and companion in desired and companion not in out.body:
             ignored = nested_ignored.get(companion, set())
-            out.body[companion] = _keeping_ignored(
-                desired[companion], live.get(companion), ignored
-            )
+            out.body[companion] = _keeping_ignored(desired[companion], live.get(companion), ignored)
             shown = kind.manifest_path(companion)
             reason_of = kind.manifest_path(trigger)
             out.fields.append(

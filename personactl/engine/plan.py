@@ -29,7 +29,6 @@ FORMAT_VERSION = 3
 VALUE_MIN_CHARS = 256
 
 
-
 class Reason(StrEnum):
     """Why a field is in the plan."""
 

@@ -59,8 +59,7 @@ def _create(kind: Kind, d: Desired, label: Label, notes: list[str]) -> p.Resourc
     body = _post_body(kind, d.body)
     if dropped:
         notes.append(
-            f"{', '.join(dropped)} is not accepted on create: apply sets it with a PUT "
-            "right after"
+            f"{', '.join(dropped)} is not accepted on create: apply sets it with a PUT right after"
         )
     return p.ResourceChange(
         kind=d.kind,
@@ -227,8 +226,11 @@ def move_unmanaged(
     """Add to `plan` a move, for each live resource no manifest manages (`users`), of its
     references to a resource the plan replaces: a PUT of the reference to the successor,
     read back and never recorded in the state, so those users keep working."""
-    moved = {(c.kind, c.id): ref(c.kind, c.name) for c in plan.changes
-             if c.action == p.Action.REPLACE and c.id}
+    moved = {
+        (c.kind, c.id): ref(c.kind, c.name)
+        for c in plan.changes
+        if c.action == p.Action.REPLACE and c.id
+    }
     # The old half of a replace cut short: its users go to the successor already made.
     successors = {(c.kind, c.name): c.id for c in plan.changes if c.id}
     for c in plan.changes:
@@ -261,7 +263,9 @@ def move_unmanaged(
                 id=user.id,
                 fields=[
                     p.FieldChange(
-                        kind.manifest_path(k), label(k, user.normalized[k]), label(k, v),
+                        kind.manifest_path(k),
+                        label(k, user.normalized[k]),
+                        label(k, v),
                         p.Reason.CHANGED,
                     )
                     for k, v in body.items()
@@ -352,8 +356,9 @@ def _still_used(
     users = [(k.name, f.body) for k in kinds.values() for f in k.fields if f.ref == kind.name]
     if not users:
         return False
-    if any(_refers(d.body.get(key), found.id) for d in desired for name, key in users
-           if d.kind == name):
+    if any(
+        _refers(d.body.get(key), found.id) for d in desired for name, key in users if d.kind == name
+    ):
         return True
     usage = found.raw.get(kind.usage) if kind.usage else None
     if not isinstance(usage, int):
@@ -365,7 +370,9 @@ def _still_used(
             if m is not None and k == user and key not in _body_of(desired, k, name)
         )
     leaving = sum(
-        1 for lv in deleting for name, key in users
+        1
+        for lv in deleting
+        for name, key in users
         if lv.kind == name and _refers(lv.normalized.get(key), found.id)
     ) + sum(
         1

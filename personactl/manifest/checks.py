@@ -180,7 +180,7 @@ def _llm_secret(res: Resource) -> list[Diagnostic]:
     return [
         Diagnostic.at(
             res.loc(("spec", "secret")),
-            "spec.secret must be a {{ secret(\"NAME\") }} value, not a literal key (it would "
+            'spec.secret must be a {{ secret("NAME") }} value, not a literal key (it would '
             "end up in git): export the key as an environment variable and write "
             "secret: '{{ secret(\"ACME_LLM_KEY\") }}'",
             "llm-secret",

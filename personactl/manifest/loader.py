@@ -457,9 +457,7 @@ def resources_from(
     return resources, diags, unresolved
 
 
-def duplicate_names(
-    resources: list[Resource], focus: set[str] | None = None
-) -> list[Diagnostic]:
+def duplicate_names(resources: list[Resource], focus: set[str] | None = None) -> list[Diagnostic]:
     """A duplicate is reported at the second place a whole load finds, unless only the
     first is in `focus` (the files named to `validate FILE`): then there, or a file
     that introduces a duplicate name would pass a check of that file alone."""

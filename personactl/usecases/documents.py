@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from personactl.anam.api import AnamApi
-from personactl.anam.fetch import LiveSet
+from personactl.anam.liveset import LiveSet
 from personactl.engine import plan as p
 from personactl.engine.documents import diff_documents
 from personactl.engine.state import State

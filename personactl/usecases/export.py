@@ -73,8 +73,11 @@ def export(
         voices = anam.voices() if "voice" in spec else []
         llms = anam.llms()
     # A persona on an LLM manifest exports that manifest (its urls and secret), not the live LLM.
-    llm_specs = {r.name: {"displayName": r.anam_name, **r.desired_spec(mask=False)}
-                 for r in items if r.kind == "LLM"}
+    llm_specs = {
+        r.name: {"displayName": r.anam_name, **r.desired_spec(mask=False)}
+        for r in items
+        if r.kind == "LLM"
+    }
     resolver = Resolver(Catalog(voices=voices, llms=llms), {}, dict.fromkeys(llm_specs))
     voice, llm = _voice_and_llm(persona, spec, resolver)
     if isinstance(spec.get("llm"), str) and spec["llm"] in llm_specs:

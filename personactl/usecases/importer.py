@@ -250,6 +250,8 @@ def _llms(
                 f"LLM {anam!r} is referred to by id (no manifest written): {problem.why}."
             )
     return out
+
+
 def _groups(
     api: AnamApi,
     loaded: Loaded,
@@ -262,8 +264,9 @@ def _groups(
     """KnowledgeGroup manifests for the live groups the imported tools search (and, with
     --all, every group the environment can manage), their documents downloaded; the
     tools then name them by manifest name."""
-    managed = {env.anam_name(r.name): r.name for r in loaded.resources
-               if r.kind == "KnowledgeGroup"}
+    managed = {
+        env.anam_name(r.name): r.name for r in loaded.resources if r.kind == "KnowledgeGroup"
+    }
     tools = {str(t.get("id")): t for t in live.tools}
     wanted: list[str] = []
     for tid in tool_ids:
@@ -520,8 +523,7 @@ def _files(root: Path, job: Job) -> dict[Path, str | bytes]:
             folded,
             manifest,
             f"{modelines[item.kind]}\n"
-            f"# Imported by personactl from the live {item.kind.lower()}.\n"
-            + dump_all([item.doc]),
+            f"# Imported by personactl from the live {item.kind.lower()}.\n" + dump_all([item.doc]),
         )
         if item.prompt is not None:
             _add(files, folded, prompt, item.prompt)
@@ -530,9 +532,7 @@ def _files(root: Path, job: Job) -> dict[Path, str | bytes]:
     return files
 
 
-def _add(
-    files: dict[Path, str | bytes], folded: set[str], path: Path, text: str | bytes
-) -> None:
+def _add(files: dict[Path, str | bytes], folded: set[str], path: Path, text: str | bytes) -> None:
     """One file per path, also on file systems that ignore case."""
 
     if str(path).casefold() in folded:
@@ -647,8 +647,12 @@ def _write_and_record(
             entry = entry_for(change, change.id, {}, {}, change.fingerprint)
             # A group's documents, downloaded and so known to be the files: recorded too.
             entry.documents = {
-                d.filename: {"id": d.replaces[0], "size": d.size, "sha256": d.sha256,
-                             "params": d.params}
+                d.filename: {
+                    "id": d.replaces[0],
+                    "size": d.size,
+                    "sha256": d.sha256,
+                    "params": d.params,
+                }
                 for d in change.documents
                 if d.action == "adopt"
             }

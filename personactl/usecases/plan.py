@@ -16,8 +16,9 @@ from typing import Any
 from personactl.anam.api import AnamApi
 from personactl.anam.client import AnamClient, api_url_for
 from personactl.anam.errors import redact_url
-from personactl.anam.fetch import LiveSet, Refresh, fetch, unmanaged_personas
+from personactl.anam.fetch import Refresh, fetch, unmanaged_personas
 from personactl.anam.kinds import KINDS
+from personactl.anam.liveset import LiveSet
 from personactl.anam.normalize import observe
 from personactl.anam.resolve import Resolver
 from personactl.core.errors import ManifestErrors, PersonactlError

@@ -30,9 +30,7 @@ class Checked:
     detail: str
 
 
-def smoke(
-    names: tuple[str, ...], api: ApiOptions, *, connect: Connect = connect
-) -> list[Checked]:
+def smoke(names: tuple[str, ...], api: ApiOptions, *, connect: Connect = connect) -> list[Checked]:
     """Ask a session token for every persona the state records (or only `names`).
 
     A rejected API key fails every persona alike: it is raised after the first 401."""

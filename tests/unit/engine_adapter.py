@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from personactl.anam.api import RESOURCE_PATHS
-from personactl.anam.fetch import LiveSet
 from personactl.anam.kinds import KINDS
+from personactl.anam.liveset import LiveSet
 from personactl.core.errors import OutcomeUnknown, PersonactlError
 from personactl.core.records import Live, StateEntry
 from personactl.core.refs import ref as made_ref

@@ -24,8 +24,13 @@ def file(shown: str, size: int = 12 * 1024, sha: str = "sha256:aa") -> File:
 
 
 def doc(ident: str, filename: str, size: int = 12 * 1024, status: str = "READY") -> dict[str, Any]:
-    return {"id": ident, "filename": filename, "fileSize": size, "status": status,
-            "errorMessage": "empty file" if status == "FAILED" else None}
+    return {
+        "id": ident,
+        "filename": filename,
+        "fileSize": size,
+        "status": status,
+        "errorMessage": "empty file" if status == "FAILED" else None,
+    }
 
 
 def rec(ident: str, size: int = 12 * 1024, sha: str = "sha256:aa") -> dict[str, Any]:
@@ -37,8 +42,9 @@ def lines(diff: Any) -> list[str]:
 
 
 def test_a_new_group_uploads_every_file() -> None:
-    d = diff_documents("g", [file("manual.md"), file("faq/returns.md")], [], {}, PARAMS,
-                       prune=False)
+    d = diff_documents(
+        "g", [file("manual.md"), file("faq/returns.md")], [], {}, PARAMS, prune=False
+    )
     assert lines(d) == ['+ document "manual.md" (12 KB)', '+ document "faq/returns.md" (12 KB)']
     assert [(c.action, c.path, c.params) for c in d.changes] == [
         ("create", "knowledge/manual.md", PARAMS),
@@ -48,19 +54,34 @@ def test_a_new_group_uploads_every_file() -> None:
 
 
 def test_unchanged_files_need_nothing() -> None:
-    d = diff_documents("g", [file("manual.md")], [doc("d1", "manual.md")],
-                       {"manual.md": rec("d1")}, PARAMS, prune=False)
+    d = diff_documents(
+        "g",
+        [file("manual.md")],
+        [doc("d1", "manual.md")],
+        {"manual.md": rec("d1")},
+        PARAMS,
+        prune=False,
+    )
     assert d.changes == [] and not d.acts and d.drift == [] and d.warnings == []
 
 
 def test_a_changed_file_replaces_its_document() -> None:
-    d = diff_documents("g", [file("manual.md", 43 * 1024, "sha256:bb")],
-                       [doc("d1", "manual.md", 41 * 1024)],
-                       {"manual.md": rec("d1", 41 * 1024)}, PARAMS, prune=False)
+    d = diff_documents(
+        "g",
+        [file("manual.md", 43 * 1024, "sha256:bb")],
+        [doc("d1", "manual.md", 41 * 1024)],
+        {"manual.md": rec("d1", 41 * 1024)},
+        PARAMS,
+        prune=False,
+    )
     assert lines(d) == ['-/+ document "manual.md" (content changed: 41 KB → 43 KB)']
     (c,) = d.changes
-    assert (c.action, c.replaces, c.sha256, c.before_size) == ("replace", ["d1"], "sha256:bb",
-                                                               41 * 1024)
+    assert (c.action, c.replaces, c.sha256, c.before_size) == (
+        "replace",
+        ["d1"],
+        "sha256:bb",
+        41 * 1024,
+    )
 
 
 def test_sizes_that_round_alike_are_shown_in_bytes() -> None:
@@ -71,30 +92,48 @@ def test_sizes_that_round_alike_are_shown_in_bytes() -> None:
 
 
 def test_new_upload_parameters_replace_every_document() -> None:
-    d = diff_documents("g", [file("manual.md")], [doc("d1", "manual.md")],
-                       {"manual.md": rec("d1")}, {"chunkSize": 500}, prune=False)
+    d = diff_documents(
+        "g",
+        [file("manual.md")],
+        [doc("d1", "manual.md")],
+        {"manual.md": rec("d1")},
+        {"chunkSize": 500},
+        prune=False,
+    )
     assert lines(d) == ['-/+ document "manual.md" (upload parameters changed)']
 
 
 def test_a_failed_document_is_uploaded_again() -> None:
-    d = diff_documents("g", [file("manual.md")], [doc("d1", "manual.md", status="FAILED")],
-                       {"manual.md": rec("d1")}, PARAMS, prune=False)
+    d = diff_documents(
+        "g",
+        [file("manual.md")],
+        [doc("d1", "manual.md", status="FAILED")],
+        {"manual.md": rec("d1")},
+        PARAMS,
+        prune=False,
+    )
     assert lines(d) == ['-/+ document "manual.md" (its processing failed: empty file)']
     assert d.changes[0].replaces == ["d1"]
 
 
 def test_a_file_removed_from_the_manifest_is_deleted() -> None:
-    d = diff_documents("g", [file("manual.md")],
-                       [doc("d1", "manual.md"), doc("d2", "old.md")],
-                       {"manual.md": rec("d1"), "old.md": rec("d2")}, PARAMS, prune=False)
+    d = diff_documents(
+        "g",
+        [file("manual.md")],
+        [doc("d1", "manual.md"), doc("d2", "old.md")],
+        {"manual.md": rec("d1"), "old.md": rec("d2")},
+        PARAMS,
+        prune=False,
+    )
     assert lines(d) == ['- document "old.md" (removed from the manifest)']
     assert d.changes[0].replaces == ["d2"]
 
 
 def test_a_document_added_in_the_lab_is_drift_deleted_only_with_prune() -> None:
     live = [doc("d1", "manual.md"), doc("lab", "lab-notes.md", 3 * 1024)]
-    d = diff_documents("g", [file("manual.md")], live, {"manual.md": rec("d1")}, PARAMS,
-                       prune=False)
+    d = diff_documents(
+        "g", [file("manual.md")], live, {"manual.md": rec("d1")}, PARAMS, prune=False
+    )
     assert d.changes == [] and not d.acts
     assert [(f.path, f.after) for f in d.drift] == [
         ('document "lab-notes.md"', "added outside personactl (3 KB)")
@@ -103,27 +142,31 @@ def test_a_document_added_in_the_lab_is_drift_deleted_only_with_prune() -> None:
         "KnowledgeGroup 'g' holds document 'lab-notes.md' (lab), which personactl did not "
         "upload; run with --prune to delete it"
     ]
-    pruned = diff_documents("g", [file("manual.md")], live, {"manual.md": rec("d1")}, PARAMS,
-                            prune=True)
+    pruned = diff_documents(
+        "g", [file("manual.md")], live, {"manual.md": rec("d1")}, PARAMS, prune=True
+    )
     assert lines(pruned) == ['- document "lab-notes.md" (added outside personactl)']
     assert pruned.changes[0].replaces == ["lab"] and pruned.drift == []
 
 
 def test_an_unrecorded_document_with_the_same_content_is_adopted() -> None:
     live = [doc("d1", "manual.md")]
-    d = diff_documents("g", [file("manual.md")], live, {}, PARAMS, prune=False,
-                       hashes={"d1": "sha256:aa"})
+    d = diff_documents(
+        "g", [file("manual.md")], live, {}, PARAMS, prune=False, hashes={"d1": "sha256:aa"}
+    )
     assert [(c.action, c.replaces) for c in d.changes] == [("adopt", ["d1"])]
     assert not d.acts  # nothing to send: apply only records it
-    other = diff_documents("g", [file("manual.md")], live, {}, PARAMS, prune=False,
-                           hashes={"d1": "sha256:zz"})
+    other = diff_documents(
+        "g", [file("manual.md")], live, {}, PARAMS, prune=False, hashes={"d1": "sha256:zz"}
+    )
     assert [(c.action, c.replaces) for c in other.changes] == [("replace", ["d1"])]
 
 
 def test_older_copies_left_by_an_interrupted_replace_are_deleted() -> None:
     live = [doc("old", "manual.md"), doc("new", "manual.md")]
-    d = diff_documents("g", [file("manual.md")], live, {"manual.md": rec("new")}, PARAMS,
-                       prune=False)
+    d = diff_documents(
+        "g", [file("manual.md")], live, {"manual.md": rec("new")}, PARAMS, prune=False
+    )
     assert lines(d) == ['- document "manual.md" (1 older copy of the same name)']
     assert d.changes[0].replaces == ["old"]
 
@@ -144,7 +187,7 @@ def _group_delete(gid: str) -> Any:
 
 
 def test_prune_keeps_a_group_that_a_live_tool_still_searches() -> None:
-    from personactl.anam.fetch import LiveSet
+    from personactl.anam.liveset import LiveSet
     from personactl.anam.resolve import Catalog
     from personactl.engine import plan as p
     from personactl.usecases.documents import keep_used_groups
@@ -159,8 +202,9 @@ def test_prune_keeps_a_group_that_a_live_tool_still_searches() -> None:
     ]
     # The same tool deleted by this plan (it runs first): the group goes too.
     gone = p.ResourceChange("Tool", "lab-search", "lab-search", p.Action.DELETE, id="t1")
-    plan = p.Plan("emu", "anam", "http://x", True, ".personactl/emu.json",
-                  [gone, _group_delete("g1")])
+    plan = p.Plan(
+        "emu", "anam", "http://x", True, ".personactl/emu.json", [gone, _group_delete("g1")]
+    )
     keep_used_groups(plan, live)
     assert [c.kind for c in plan.changes] == ["Tool", "KnowledgeGroup"] and plan.warnings == []
 
@@ -189,8 +233,9 @@ def _sync_older_copies(api: _Docs) -> None:
 
     live = api.documents("g")
     api.calls.clear()
-    d = diff_documents("g", [file("manual.md")], live, {"manual.md": rec("new")}, PARAMS,
-                       prune=False)
+    d = diff_documents(
+        "g", [file("manual.md")], live, {"manual.md": rec("new")}, PARAMS, prune=False
+    )
     options = SyncOptions(read=lambda path: b"", sleep=lambda seconds: None)
     DocumentSync(api, options, "g", "gid", lambda docs: None).run(d.changes)
 

@@ -34,8 +34,14 @@ GW_STATE = {
     "applied": GW,
     "observed": LIVE_GW["body"],
 }
-COACH_STATE = {"kind": "Persona", "name": "coach", "anamName": "t-coach", "id": "p-1",
-               "applied": COACH, "observed": COACH}
+COACH_STATE = {
+    "kind": "Persona",
+    "name": "coach",
+    "anamName": "t-coach",
+    "id": "p-1",
+    "applied": COACH,
+    "observed": COACH,
+}
 STATE = [GW_STATE, COACH_STATE]
 LIVE = {"LLM/gw": LIVE_GW, "Persona/coach": {"id": "p-1", "body": COACH}}
 
@@ -53,8 +59,12 @@ def rows(plan: dict[str, Any]) -> list[list[Any]]:
     for c in plan["changes"]:
         req = c["request"]
         out.append(
-            [c["action"], c["kind"], c["name"],
-             [req["method"], req["path"], req["body"]] if req else None]
+            [
+                c["action"],
+                c["kind"],
+                c["name"],
+                [req["method"], req["path"], req["body"]] if req else None,
+            ]
         )
     return out
 
@@ -67,8 +77,12 @@ ROWS: list[dict[str, Any]] = [
         state=None,
         changes=[
             ["create", "LLM", "gw", ["POST", "/v1/llms", GW]],
-            ["create", "Persona", "coach",
-             ["POST", "/v1/personas", {**COACH, "llmId": "⟦ref:LLM:gw⟧"}]],
+            [
+                "create",
+                "Persona",
+                "coach",
+                ["POST", "/v1/personas", {**COACH, "llmId": "⟦ref:LLM:gw⟧"}],
+            ],
         ],
     ),
     dict(
@@ -105,18 +119,20 @@ ROWS: list[dict[str, Any]] = [
         desired=[llm(llmFormat="gemini"), coach()],
         changes=[
             ["replace", "LLM", "gw", ["POST", "/v1/llms", {**GW, "llmFormat": "gemini"}]],
-            ["update", "Persona", "coach",
-             ["PUT", "/v1/personas/p-1", {"llmId": "⟦ref:LLM:gw⟧"}]],
+            ["update", "Persona", "coach", ["PUT", "/v1/personas/p-1", {"llmId": "⟦ref:LLM:gw⟧"}]],
         ],
     ),
     dict(
         id="a region (or a second url): no PUT can say it, so replace",
         desired=[coach(), llm(urls=[{"url": URL, "region": "eu"}])],
         changes=[
-            ["replace", "LLM", "gw",
-             ["POST", "/v1/llms", {**GW, "urls": [{"url": URL, "region": "eu"}]}]],
-            ["update", "Persona", "coach",
-             ["PUT", "/v1/personas/p-1", {"llmId": "⟦ref:LLM:gw⟧"}]],
+            [
+                "replace",
+                "LLM",
+                "gw",
+                ["POST", "/v1/llms", {**GW, "urls": [{"url": URL, "region": "eu"}]}],
+            ],
+            ["update", "Persona", "coach", ["PUT", "/v1/personas/p-1", {"llmId": "⟦ref:LLM:gw⟧"}]],
         ],
     ),
     dict(
@@ -125,8 +141,7 @@ ROWS: list[dict[str, Any]] = [
         orphans={"LLM/gw": LIVE_GW},
         prune=True,
         changes=[
-            ["update", "Persona", "coach",
-             ["PUT", "/v1/personas/p-1", {"llmId": "llm-stock"}]],
+            ["update", "Persona", "coach", ["PUT", "/v1/personas/p-1", {"llmId": "llm-stock"}]],
             ["delete", "LLM", "gw", ["DELETE", "/v1/llms/llm-1", None]],
         ],
     ),
@@ -145,8 +160,7 @@ ROWS: list[dict[str, Any]] = [
         orphans={"LLM/gw": LIVE_GW},
         prune=True,
         changes=[
-            ["update", "Persona", "coach",
-             ["PUT", "/v1/personas/p-1", {"llmId": "llm-stock"}]],
+            ["update", "Persona", "coach", ["PUT", "/v1/personas/p-1", {"llmId": "llm-stock"}]],
         ],
         warnings=["LLM 'gw' (t-gw) has lifecycle.preventDestroy: not deleted"],
     ),
@@ -158,8 +172,7 @@ ROWS: list[dict[str, Any]] = [
         orphans={"LLM/gw#deposed": LIVE_GW},
         changes=[
             ["no-op", "LLM", "gw", None],
-            ["update", "Persona", "coach",
-             ["PUT", "/v1/personas/p-1", {"llmId": "llm-2"}]],
+            ["update", "Persona", "coach", ["PUT", "/v1/personas/p-1", {"llmId": "llm-2"}]],
             ["delete", "LLM", "gw#deposed", ["DELETE", "/v1/llms/llm-1", None]],
         ],
     ),
@@ -189,9 +202,7 @@ def test_llm_plan_rows(row: dict[str, Any]) -> None:
 
 
 def test_a_replace_says_why_and_shows_the_change() -> None:
-    plan = eng.plan(
-        desired=[llm(llmFormat="none"), coach()], live=LIVE, state=STATE
-    )
+    plan = eng.plan(desired=[llm(llmFormat="none"), coach()], live=LIVE, state=STATE)
     gw = plan["changes"][0]
     assert gw["id"] == "llm-1"  # the old one, deleted last
     assert [[f["path"], f["before"], f["after"]] for f in gw["fields"]] == [
@@ -201,9 +212,7 @@ def test_a_replace_says_why_and_shows_the_change() -> None:
         "must be replaced: llmFormat 'none' cannot be set by a PUT (it takes openai, "
         "azure_openai, groq_openai, anthropic, custom)"
     )
-    assert plan["summary"] == {
-        "create": 0, "update": 1, "replace": 1, "delete": 0, "unchanged": 0
-    }
+    assert plan["summary"] == {"create": 0, "update": 1, "replace": 1, "delete": 0, "unchanged": 0}
 
 
 # -- apply ------------------------------------------------------------------------------------
@@ -265,7 +274,10 @@ def _write_state(path: Path) -> None:
     import json
 
     doc = {
-        "version": 1, "environment": "unit", "lineage": eng.LINEAGE, "serial": 1,
+        "version": 1,
+        "environment": "unit",
+        "lineage": eng.LINEAGE,
+        "serial": 1,
         "resources": [{**e, "fingerprint": {}, "preventDestroy": False} for e in STATE],
     }
     path.write_text(json.dumps(doc))
@@ -288,7 +300,9 @@ def test_apply_replaces_create_move_delete_in_that_order(
     if not persona_fails:
         assert api.log == [post, move, ("DELETE", "/v1/llms/llm-1", None)]
         assert [r["message"] for r in results] == [
-            "created to replace llm-1", "updated", "deleted the old llm-1"
+            "created to replace llm-1",
+            "updated",
+            "deleted the old llm-1",
         ]
         assert sorted(recorded) == ["LLM/gw", "Persona/coach"]
     else:
