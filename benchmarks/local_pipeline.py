@@ -191,3 +191,6 @@ def _unpacked_size(plan: Any) -> int:
 if __name__ == "__main__":
     # --sizes: also the plan and state JSON sizes (and their times), apart from the pipeline.
     print(json.dumps(main(Path(sys.argv[1]).resolve(), sizes="--sizes" in sys.argv[2:])))
+    from personactl.core.process import end
+
+    end(0)  # as the CLI ends (cli.main): without freeing every object first

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     import click
@@ -244,31 +245,33 @@ def _show_error(exc: Exception, debug: bool, echo: Any) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI with personactl's exit codes: 0 ok, 1 any error, 2 changes."""
-    from personactl.core.process import tune_gc
+    from personactl.core.process import end, tune_gc
 
     tune_gc()
+    # Without argv this is the console script: the process ends with the command.
+    finish: Callable[[int], NoReturn] = sys.exit
+    if argv is None:
+        finish = end
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     fast = _validate_args(args)
     if fast is not None:
-        sys.exit(_fast_validate(*fast, debug=debug))
+        finish(_fast_validate(*fast, debug=debug))
     import click
 
     cli = _build()
+    code = 1
     try:
         rv: Any = cli.main(args=args, prog_name="personactl", standalone_mode=False)
+        code = rv if isinstance(rv, int) else 0
     except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+        code = exc.exit_code
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
-        sys.exit(1)
     except click.ClickException as exc:  # usage errors exit 1, not click's 2
         exc.show()
-        sys.exit(1)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
-        sys.exit(1)
     except Exception as exc:
         _show_error(exc, debug, lambda text, file: click.echo(text, err=True))
-        sys.exit(1)
-    sys.exit(rv if isinstance(rv, int) else 0)
+    finish(code)

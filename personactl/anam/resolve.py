@@ -12,7 +12,9 @@ A tool that will be created by the same apply has no id yet: its place in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from personactl.anam.kinds import NO_LLM
@@ -41,6 +43,10 @@ class Catalog:
                 return item
         return None
 
+
+# Where a reference is, asked for only when it is wrong: a location deeper than
+# `spec.<field>` costs a second parse of its file (yamlsource.SHALLOW).
+Where = Callable[[], Location]
 
 _CATALOG = {"avatar": "avatars", "voice": "voices", "LLM": "llms", "knowledge folder": "knowledge"}
 
@@ -167,24 +173,27 @@ class Resolver:
             found, err = self._by_name("LLM", self.catalog.llms, ref["name"], at)
         return (found.get("id") if found else None), err
 
-    def tool(self, ref: Any, at: Location) -> tuple[str | None, Diagnostic | None]:
+    def tool(self, ref: Any, where: Where) -> tuple[str | None, Diagnostic | None]:
         if isinstance(ref, dict):
             ident = ref["id"]
             if self.catalog.by_id(self.catalog.tools, ident) is None:
                 return None, Diagnostic.at(
-                    at, f"tool id {ident!r} not found; see `personactl catalog tools`", "resolve"
+                    where(),
+                    f"tool id {ident!r} not found; see `personactl catalog tools`",
+                    "resolve",
                 )
             return ident, None
         if ref not in self.tool_ids:  # validate reports this; keep going
             return None, Diagnostic.at(
-                at, f"tool {ref!r} is not defined by any Tool manifest", "tool-reference"
+                where(), f"tool {ref!r} is not defined by any Tool manifest", "tool-reference"
             )
         return self.tool_ids[ref] or ref_to("Tool", ref), None
 
-    def folder(self, ref: Any, at: Location) -> tuple[str | None, Diagnostic | None]:
+    def folder(self, ref: Any, where: Where) -> tuple[str | None, Diagnostic | None]:
         items = self.catalog.knowledge
         if isinstance(ref, str) and ref in self.group_ids:  # a KnowledgeGroup manifest
             return self.group_ids[ref] or ref_to("KnowledgeGroup", ref), None
+        at = where()
         if isinstance(ref, dict):
             found, err = self._by_id("knowledge folder", items, ref["id"], at)
         else:
@@ -241,7 +250,7 @@ class Resolver:
         if f.ref == "Tool":
             ids, diags = [], []
             for i, ref_ in enumerate(value):
-                ident, err = self.tool(ref_, res.loc(("spec", f.manifest, i)))
+                ident, err = self.tool(ref_, partial(res.loc, ("spec", f.manifest, i)))
                 diags += [err] if err else []
                 if ident:
                     ids.append(ident)
@@ -258,7 +267,8 @@ class Resolver:
         config = dict(value)
         ids, diags = [], []
         for i, ref_ in enumerate(config.pop(names_key)):
-            ident, err = self.folder(ref_, r.resource.loc(("spec", f.manifest, names_key, i)))
+            at = partial(r.resource.loc, ("spec", f.manifest, names_key, i))
+            ident, err = self.folder(ref_, at)
             if err:
                 diags.append(err)
             elif ident:

@@ -15,6 +15,14 @@ from typing import Any
 
 
 def same(a: Any, b: Any) -> bool:
+    kind = type(a)
+    if kind is type(b):  # the usual case, answered without the general tests below
+        if kind is str:
+            return bool(a == b or a.strip() == b.strip())
+        if kind is dict:
+            return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+        if kind is bool or a is None:
+            return a is b
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
     if isinstance(a, int | float) and isinstance(b, int | float):

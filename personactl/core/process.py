@@ -3,7 +3,11 @@ in for it)."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import os
+import sys
+from typing import NoReturn
 
 # A run builds one large graph that lives to the end (every document, its source
 # positions, the rendered specs, the plan) and frees little before it exits. CPython's
@@ -17,3 +21,14 @@ def tune_gc() -> None:
     """Collect garbage rarely: personactl is a short run over long-lived data."""
     _, gen1, gen2 = gc.get_threshold()
     gc.set_threshold(GEN0_THRESHOLD, gen1, gen2)
+
+
+def end(code: int) -> NoReturn:
+    """End the process now that the command is done: its files are written and closed,
+    its threads joined and its locks released (each command does that itself, on every
+    path). The interpreter would otherwise free every object of the run one by one
+    before exiting: 0.2 s after a 10,000-persona plan. Output is flushed first."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe (`| head`)
+            stream.flush()
+    os._exit(code)

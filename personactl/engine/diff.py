@@ -26,8 +26,10 @@ from personactl.core.kinds import MISSING, Kind
 from personactl.core.secrets import has_secret
 from personactl.engine import plan as p
 
+_NONE: frozenset[str] = frozenset()
 
-def _strip(obj: Any, keys: set[str]) -> Any:
+
+def _strip(obj: Any, keys: set[str] | frozenset[str]) -> Any:
     if isinstance(obj, dict) and keys:
         return {k: v for k, v in obj.items() if k not in keys}
     return obj
@@ -45,7 +47,7 @@ def _as_set(obj: Any) -> Any:
     return sorted(obj, key=str) if isinstance(obj, list) else obj
 
 
-def _keeping_ignored(value: Any, live: Any, ignored: set[str]) -> Any:
+def _keeping_ignored(value: Any, live: Any, ignored: set[str] | frozenset[str]) -> Any:
     """An object sent whole, with the ignored keys' live values in it."""
     if ignored and isinstance(value, dict) and isinstance(live, dict):
         return {**value, **{k: live[k] for k in ignored if k in live}}
@@ -124,11 +126,18 @@ def diff_resource(
     for key in keys:
         if key in whole_ignored:
             continue
+        # Most of a kind's fields are neither set nor ever applied: nothing to do.
+        if key not in desired and (key not in applied or key == kind.name_key):
+            continue
         shown = kind.manifest_path(key)
-        ign = nested_ignored.get(key, set())
-        d, a, o, lv = (
-            _strip(side.get(key, MISSING), ign) for side in (desired, applied, observed, live)
-        )
+        ign = nested_ignored.get(key, _NONE)
+        if ign:
+            d, a, o, lv = (
+                _strip(side.get(key, MISSING), ign) for side in (desired, applied, observed, live)
+            )
+        else:
+            d, a = desired.get(key, MISSING), applied.get(key, MISSING)
+            o, lv = observed.get(key, MISSING), live.get(key, MISSING)
         if key in kind.sets:
             d, a, o, lv = (_as_set(x) for x in (d, a, o, lv))
         nested = key in kind.nested

@@ -25,6 +25,13 @@ except ImportError:  # pragma: no cover - depends on the PyYAML build
     from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
 
 
+_STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_SCALAR_NODE = yaml.ScalarNode
+_SEQUENCE_NODE = yaml.SequenceNode
+
+
 class _Loader(_BaseLoader):
     """The safe loader, with tag resolution trimmed to what a safe loader uses: the
     composer asks for a tag on every node (60 a persona), and PyYAML's resolver also
@@ -40,16 +47,18 @@ class _Loader(_BaseLoader):
         pass
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
-        if kind is yaml.ScalarNode:
+        if kind is _SCALAR_NODE:
             if implicit[0]:
-                for tag, regexp in self._implicit.get(value[:1], ()):
-                    if regexp.match(value):
-                        return str(tag)
+                resolvers = self._implicit.get(value[:1])
+                if resolvers:
+                    for tag, regexp in resolvers:
+                        if regexp.match(value):
+                            return str(tag)
                 for tag, regexp in self._wildcard:  # pragma: no cover - none by default
                     if regexp.match(value):
                         return str(tag)
             return _STR
-        return _SEQ if kind is yaml.SequenceNode else _MAP
+        return _SEQ if kind is _SEQUENCE_NODE else _MAP
 
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -58,9 +67,6 @@ MAX_DEPTH = 64
 
 KeyPath = tuple[str | int, ...]
 
-_STR = "tag:yaml.org,2002:str"
-_MAP = "tag:yaml.org,2002:map"
-_SEQ = "tag:yaml.org,2002:seq"
 _MERGE = "tag:yaml.org,2002:merge"
 # Scalars we construct; timestamps stay strings (YAML 1.2 behaviour, JSON-safe).
 _SCALAR_TAGS = {
@@ -82,7 +88,7 @@ _POSITIONS: dict[tuple[int, int], tuple[int, int]] = {}
 _SHARED_MAX = 200_000
 _KEY = "#key"
 _INTERN_MAX = 64
-_SCALAR_NODE = yaml.ScalarNode
+SHALLOW = 2  # key paths this long or shorter have their location recorded at once
 _intern = sys.intern
 
 
@@ -97,25 +103,26 @@ class Document:
     locs: dict[KeyPath, tuple[int, int]] = field(default_factory=dict)
     # Key paths whose bool came from a YAML 1.1 word like `no`: a hint for errors.
     bool_words: set[KeyPath] = field(default_factory=set)
-    # The file's text, while `locs` holds where the values are but not where the keys
-    # are: only an error about a key needs that, and asking parses the text again.
+    # The file's text, while `locs` holds only where the shallow values are (paths of
+    # up to SHALLOW keys: `metadata.name`, each `spec` field), not the deeper ones or
+    # the keys: only an error message needs those, and asking parses the text again.
     source: str | None = None
 
-    def _with_keys(self) -> dict[KeyPath, tuple[int, int]]:
-        if self.source is not None:
+    def _complete(self, path: KeyPath) -> dict[KeyPath, tuple[int, int]]:
+        """`locs`, parsed again in full first when `path` may be one it leaves out."""
+        if self.source is not None and (path[:1] == (_KEY,) or path not in self.locs):
             self.locs = parse_documents(self.source, self.path, keys=True)[self.index].locs
             self.source = None
         return self.locs
 
     def find(self, path: KeyPath) -> Location | None:
-        locs = self._with_keys() if path[:1] == (_KEY,) else self.locs
-        found = locs.get(path)
+        found = self._complete(path).get(path)
         return Location(self.path, *found) if found else None
 
     def loc(self, path: KeyPath) -> Location:
         """The location of `path`, or of its nearest ancestor that has one."""
         p = tuple(path)
-        locs = self._with_keys() if p[:1] == (_KEY,) else self.locs
+        locs = self._complete(p)
         while p:
             found = locs.get(p)
             if found is not None:
@@ -142,7 +149,9 @@ class _Builder:
     def __init__(self, path: str, index: int, keys: bool) -> None:
         self.doc = Document(path, index, None)
         self.count = 0
-        self.keys = keys  # record where each key is too
+        # Record where each key and every value is; else only the shallow values.
+        self.keys = keys
+        self.depth = MAX_DEPTH + 1 if keys else SHALLOW
 
     def fail(self, node: yaml.Node, message: str, rule: str) -> YamlError:
         return YamlError(Diagnostic.at(_mark_loc(self.doc.path, node.start_mark), message, rule))
@@ -160,12 +169,13 @@ class _Builder:
             raise self.fail(
                 node, f"values are nested more than {MAX_DEPTH} levels deep", "yaml-too-deep"
             )
-        mark = node.start_mark
-        pos = (mark.line + 1, mark.column + 1)
-        if len(_PATHS) < _SHARED_MAX and len(_POSITIONS) < _SHARED_MAX:
-            path = _PATHS.setdefault(path, path)
-            pos = _POSITIONS.setdefault(pos, pos)
-        self.doc.locs.setdefault(path, pos)
+        if depth <= self.depth:  # a value's depth is its key path's length
+            mark = node.start_mark
+            pos = (mark.line + 1, mark.column + 1)
+            if len(_PATHS) < _SHARED_MAX and len(_POSITIONS) < _SHARED_MAX:
+                path = _PATHS.setdefault(path, path)
+                pos = _POSITIONS.setdefault(pos, pos)
+            self.doc.locs.setdefault(path, pos)
         if isinstance(node, yaml.ScalarNode):
             return self.scalar(node, path)
         if isinstance(node, yaml.SequenceNode):
@@ -231,12 +241,13 @@ class _Builder:
             ):
                 # What build() does for a string, inline: most values are strings.
                 self.count += 1
-                mark = value_node.start_mark
-                pos = (mark.line + 1, mark.column + 1)
-                if len(_PATHS) < _SHARED_MAX and len(_POSITIONS) < _SHARED_MAX:
-                    child = _PATHS.setdefault(child, child)
-                    pos = _POSITIONS.setdefault(pos, pos)
-                self.doc.locs.setdefault(child, pos)
+                if depth < self.depth:
+                    mark = value_node.start_mark
+                    pos = (mark.line + 1, mark.column + 1)
+                    if len(_PATHS) < _SHARED_MAX and len(_POSITIONS) < _SHARED_MAX:
+                        child = _PATHS.setdefault(child, child)
+                        pos = _POSITIONS.setdefault(pos, pos)
+                    self.doc.locs.setdefault(child, pos)
                 value = value_node.value
                 result[key] = _intern(value) if len(value) <= _INTERN_MAX else value
             else:
