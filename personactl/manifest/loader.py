@@ -27,6 +27,7 @@ from personactl.manifest.model import (
     Resource,
     StateConfig,
 )
+from personactl.manifest.parallel_read import read_all
 from personactl.manifest.yamlsource import (
     MAX_FILE_BYTES,
     Document,
@@ -547,8 +548,7 @@ def _read_files(
     diags: list[Diagnostic] = []
     skipped: list[Path] = []
     unresolved: Unresolved = {}
-    for path in files:
-        docs, errs = read_documents(path)
+    for path, (docs, errs) in zip(files, read_all(files, read_documents), strict=True):
         if path in optional and not errs and not is_personactl_file(docs):
             skipped.append(path)
             continue
