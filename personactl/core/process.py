@@ -27,7 +27,10 @@ def end(code: int) -> NoReturn:
     """End the process now that the command is done: its files are written and closed,
     its threads joined and its locks released (each command does that itself, on every
     path). The interpreter would otherwise free every object of the run one by one
-    before exiting: 0.2 s after a 10,000-persona plan. Output is flushed first."""
+    before exiting: 0.2 s after a 10,000-persona plan. Output is flushed first.
+
+    No exit handler runs: a command must finish its own work (a thread, a file, an
+    atexit hook) before it returns."""
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a closed pipe (`| head`)
             stream.flush()
