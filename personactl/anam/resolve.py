@@ -267,8 +267,8 @@ class Resolver:
         config = dict(value)
         ids, diags = [], []
         for i, ref_ in enumerate(config.pop(names_key)):
-            at = partial(r.resource.loc, ("spec", f.manifest, names_key, i))
-            ident, err = self.folder(ref_, at)
+            where = partial(r.resource.loc, ("spec", f.manifest, names_key, i))
+            ident, err = self.folder(ref_, where)
             if err:
                 diags.append(err)
             elif ident:
