@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -326,6 +327,50 @@ def test_parallel_requests_open_at_most_parallelism_connections(
     client.map_concurrent(client.get, ["/v1/voices"] * 16)
     assert opened == 4
     assert server.connections_accepted == 4  # the second batch reused them all
+
+
+def test_the_pool_checks_only_the_connection_it_hands_out(
+    threaded_server: Callable[..., Any], harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # httpcore's own pool asks every connection whether it is idle once per connection
+    # on each start and end of a request, and polls every idle socket: at 16
+    # connections, 145 is_idle calls and 13 polls a request. Ours: at most one each.
+    from httpcore._sync.http11 import HTTP11Connection
+
+    calls = {"is_idle": 0, "has_expired": 0}
+    for name in calls:
+        original = getattr(HTTP11Connection, name)
+
+        def counted(self: Any, _name: str = name, _original: Any = original) -> bool:
+            calls[_name] += 1
+            return bool(_original(self))
+
+        monkeypatch.setattr(HTTP11Connection, name, counted)
+    server = threaded_server(EmulatorSettings(latency_ms=5))
+    client = harness.client(harness.config(server.url, "sandbox-key", parallelism=16))
+    outcomes = client.map_concurrent(client.get, ["/v1/llms"] * 96)
+    assert all(o.ok for o in outcomes)
+    assert server.connections_accepted == 16
+    assert calls["has_expired"] <= 96 - 16  # each reuse checks the one connection reused
+    assert calls["is_idle"] <= 96
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_reused(
+    threaded_server: Callable[..., Any], harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from personactl.emulator import server as emulator_server
+
+    # The server drops a keep-alive connection idle for 0.2 s, as real ones do.
+    monkeypatch.setattr(emulator_server._Handler, "timeout", 0.2)
+    server = threaded_server()
+    client = harness.client(harness.config(server.url, "sandbox-key", parallelism=2))
+    client.get("/v1/llms")
+    time.sleep(0.6)
+    client.get("/v1/llms")
+    assert server.connections_accepted == 2
+    # found dead before it was used: no failed attempt, no retry
+    assert [r.attempt for r in client.requests] == [1, 1]
+    assert [r.status for r in client.requests] == [200, 200]
 
 
 # -- retries ----------------------------------------------------------------------------
