@@ -256,6 +256,10 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in args
     fast = _validate_args(args)
     if fast is not None:
+        if argv is None and fast[0]:  # a process of its own: survey beside the imports
+            from personactl.manifest import prescan
+
+            prescan.start(fast[0])
         finish(_fast_validate(*fast, debug=debug))
     import click
 

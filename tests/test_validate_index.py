@@ -8,11 +8,14 @@ must print exactly the same.
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cli_support import Result, WriteFiles, cli_environment, run_cli
@@ -72,10 +75,20 @@ def project(write: WriteFiles) -> Path:
     )
 
 
+def index_file(root: Path) -> Path:
+    return root / ".personactl" / "cache" / "index"
+
+
+def recorded(root: Path) -> tuple[Any, str, list[str], dict[str, Any]]:
+    """The index as stored: (format, root, globs, entries)."""
+    data = marshal.loads(index_file(root).read_bytes())
+    assert isinstance(data, tuple) and len(data) == 4
+    return data
+
+
 def entries(root: Path) -> dict[str, list[str]]:
     """What the index records of each file: kind, name, document, line and column."""
-    data = json.loads((root / ".personactl" / "cache" / "index.json").read_text())
-    return {rel: entry.split("\t")[1:] for rel, entry in data["files"].items()}
+    return {rel: entry.split("\t")[1:] for rel, entry in recorded(root)[3].items()}
 
 
 def test_added_edited_renamed_and_removed_files_are_seen(write: WriteFiles, indexed: None) -> None:
@@ -120,11 +133,11 @@ def test_validating_one_file_then_another_leaves_the_index_as_it_was(
 ) -> None:
     root = project(write)
     both(root, "personas/a.yaml")
-    path = root / ".personactl" / "cache" / "index.json"
-    text, mtime = path.read_text(), path.stat().st_mtime_ns
+    path = index_file(root)
+    data, mtime = path.read_bytes(), path.stat().st_mtime_ns
     for name in ("personas/b.yaml", "personas/deep/c.yaml", "personas/a.yaml"):
         both(root, name)
-        assert (path.read_text(), path.stat().st_mtime_ns) == (text, mtime), name
+        assert (path.read_bytes(), path.stat().st_mtime_ns) == (data, mtime), name
 
 
 def test_duplicates_in_unread_files_name_both_places(write: WriteFiles, indexed: None) -> None:
@@ -167,29 +180,28 @@ def test_a_damaged_or_foreign_index_is_ignored_and_rebuilt(
 ) -> None:
     root = project(write)
     both(root, "personas/b.yaml")
-    path = root / ".personactl" / "cache" / "index.json"
-    good = json.loads(path.read_text())
+    path = index_file(root)
+    form, where, globs, good = recorded(root)
     for bad in (
-        "not json",
-        json.dumps({**good, "version": 99}),
-        json.dumps({**good, "root": "/elsewhere"}),
+        b"not marshal",
+        marshal.dumps((form, where, globs)),
+        marshal.dumps(((99, *form[1:]), where, globs, good)),  # another version of personactl
+        marshal.dumps(((form[0], 2, 7), where, globs, good)),  # another version of Python
+        marshal.dumps((form, "/elsewhere", globs, good)),
+        marshal.dumps((form, where, [*globs, "more/*.yaml"], good)),  # other globs
+        marshal.dumps((form, where, "personas/*.yaml", good)),
         # an entry that claims tools/alpha.yaml declares 'beta', with a wrong stat key
-        json.dumps({**good, "files": {"tools/alpha.yaml": "1:2:3:4\tTool\tbeta\t0\t1\t1"}}),
+        marshal.dumps((form, where, globs, {"tools/alpha.yaml": "1:2:3:4\tTool\tbeta\t0\t1\t1"})),
         # the right stat key, but entries of the wrong shape
-        json.dumps(
-            {**good, "files": {k: key(v) + "\tTool\tbeta" for k, v in good["files"].items()}}
+        marshal.dumps((form, where, globs, {k: key(v) + "\tTool\tbeta" for k, v in good.items()})),
+        marshal.dumps(
+            (form, where, globs, {k: key(v) + "\tTool\tbeta\tx\t1\t1" for k, v in good.items()})
         ),
-        json.dumps(
-            {
-                **good,
-                "files": {k: key(v) + "\tTool\tbeta\tx\t1\t1" for k, v in good["files"].items()},
-            }
-        ),
-        json.dumps({**good, "files": {k: ["a", "list"] for k in good["files"]}}),
+        marshal.dumps((form, where, globs, {k: ["a", "list"] for k in good})),
     ):
-        path.write_text(bad)
+        path.write_bytes(bad)
         assert both(root, "personas/b.yaml").code == 1  # 'beta' is still undefined
-        assert json.loads(path.read_text())["files"] == good["files"]
+        assert recorded(root)[3] == good
 
 
 def key(entry: str) -> str:
@@ -205,7 +217,7 @@ def test_files_changed_in_the_last_two_seconds_are_not_trusted(
     os.utime(root / "personas" / "a.yaml", (old, old))
     both(root, "personas/b.yaml")
     # ctime is always now: nothing written a moment ago is trusted yet.
-    assert not (root / ".personactl" / "cache" / "index.json").exists()
+    assert not index_file(root).exists()
 
 
 def test_an_index_that_cannot_be_written_is_done_without(write: WriteFiles, indexed: None) -> None:
@@ -304,3 +316,109 @@ def test_the_fast_path_prints_what_click_prints(
     if dash_c is not None:
         slow_c = run_cli(["-C", "..", *args], cwd=root / "sub")
         assert (dash_c.code, dash_c.out, dash_c.err) == (slow_c.code, slow_c.out, slow_c.err)
+
+
+# -- the prescan child (manifest/prescan.py) ---------------------------------------------
+# It runs only in a process of its own (the console script), so these run real ones.
+
+SURVEY = """\
+import marshal, os, sys
+from personactl.manifest import globbing, index, prescan
+named = [os.path.abspath(p) for p in sys.argv[1:]]
+prescan.start(sys.argv[1:])
+root = os.getcwd()
+globs, files = index.load(root)
+taken = prescan.take(root, globs)
+found = globbing.glob_stats(root, globs, "personactl.yaml")
+serial = index.survey(root, globs, found, files, named)
+same = lambda a, b: marshal.loads(a.dump()) == marshal.loads(b.dump())
+print(taken is not None, taken is not None and same(taken, serial))
+print(prescan.take(root, globs))  # taken once
+print(sorted(taken.stale), sorted(taken.others), len(taken.personas), taken.count, taken.gone)
+"""
+
+
+def big_project(write: WriteFiles) -> Path:
+    """The project with 60 more personas, aged past the index's two seconds of doubt
+    and indexed."""
+    root = project(write)
+    for i in range(60):
+        (root / "personas" / f"p{i:02}.yaml").write_text(PERSONA.format(name=f"p{i}", tools=""))
+    time.sleep(index.RACY_NS / 1e9 + 0.1)
+    assert run_cli(["validate", "personas/a.yaml"], cwd=root).code == 0
+    assert index_file(root).exists()
+    return root
+
+
+def test_the_prescan_child_surveys_what_the_parent_would(write: WriteFiles) -> None:
+    root = big_project(write)
+    (root / "personas" / "p07.yaml").write_text(PERSONA.format(name="ann", tools=""))  # stale
+    (root / "personas" / "p08.yaml").unlink()  # gone
+    out = subprocess.run(
+        [sys.executable, "-c", SURVEY, "personas/b.yaml"],
+        cwd=root,
+        env=cli_environment(),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert out == [
+        "True True",
+        "None",
+        "['personas/p07.yaml'] ['tools/alpha.yaml'] 61 63 ['personas/p08.yaml']",
+    ]
+    # One process, or a project whose index records other globs: no child, no survey.
+    for env, globs in (({"PERSONACTL_READ_PROCESSES": "1"}, ""), ({}, ", more/*.yaml")):
+        (root / "personactl.yaml").write_text(
+            PROJECT.replace("tools/*.yaml", f"tools/*.yaml{globs}")
+        )
+        code = SURVEY.replace(
+            "globs, files = index.load(root)", "globs, files = index.load(root)\nglobs = globs[:2]"
+        )
+        got = subprocess.run(
+            [sys.executable, "-c", code, "personas/b.yaml"],
+            cwd=root,
+            env=cli_environment(env),
+            capture_output=True,
+            text=True,
+        ).stdout.splitlines()
+        assert got[0] == ("False False" if env else "True True"), (env, got)
+
+
+def test_validate_says_the_same_with_the_prescan_and_without(write: WriteFiles) -> None:
+    root = big_project(write)
+
+    def check(*args: str) -> Result:
+        with_child = run_cli(["validate", *args], cwd=root, subprocess=True)
+        alone = run_cli(
+            ["validate", *args], cwd=root, env={"PERSONACTL_READ_PROCESSES": "1"}, subprocess=True
+        )
+        assert (with_child.code, with_child.out, with_child.err) == (
+            alone.code,
+            alone.out,
+            alone.err,
+        )
+        return with_child
+
+    assert check("personas/a.yaml").lines == ["1 file checked: no errors"]
+    assert check("personas/p03.yaml", "personas/b.yaml").code == 1  # beta is undefined
+    # An indexed file edited since: read again, and its new name is a duplicate.
+    (root / "personas" / "p05.yaml").write_text(PERSONA.format(name="ann", tools=""))
+    r = check("personas/a.yaml")
+    assert (r.code, r.lines[0]) == (
+        1,
+        "personas/a.yaml:4:9: duplicate Persona 'ann': also defined at personas/p05.yaml:4:9; "
+        "metadata.name must be unique per kind",
+    ), r.lines
+    # A tool removed: the reference to it no longer resolves.
+    (root / "tools" / "alpha.yaml").unlink()
+    assert "tool 'alpha' is not defined" in check("personas/a.yaml").out
+    # From a folder below, and with -C: the paths are the user's.
+    (root / "tools" / "alpha.yaml").write_text(TOOL.format(name="alpha"))
+    (root / "personas" / "p05.yaml").write_text(PERSONA.format(name="p5", tools=""))
+    r = run_cli(
+        ["validate", "a.yaml", "../personas/p01.yaml"], cwd=root / "personas", subprocess=True
+    )
+    assert (r.code, r.lines) == (0, ["2 files checked: no errors"])
+    r = run_cli(["-C", "personas", "validate", "personas/a.yaml"], cwd=root, subprocess=True)
+    assert (r.code, r.lines) == (0, ["1 file checked: no errors"])

@@ -8,15 +8,16 @@ import tempfile
 from pathlib import Path
 
 
-def atomic_write(path: Path, text: str, *, private: bool = False) -> None:
-    """Write `text` to a temporary file beside `path`, fsync it, and rename it over `path`
-    (the temporary file is named `.<name>.<random>.tmp`, so debris can be found).
+def atomic_write(path: Path, text: str | bytes, *, private: bool = False) -> None:
+    """Write `text` (UTF-8 when a str) to a temporary file beside `path`, fsync it, and
+    rename it over `path` (the temporary file is named `.<name>.<random>.tmp`, so
+    debris can be found).
     `private` files (they may hold secrets) are readable by their owner only."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o600 if private else 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(text.encode("utf-8") if isinstance(text, str) else text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from personactl.core.errors import Diagnostic, PersonactlError
-from personactl.manifest import schemas
+from personactl.manifest import globbing, schemas
 from personactl.manifest.model import (
     API_VERSION,
     DEFAULT_MANIFEST_GLOBS,
@@ -36,7 +36,7 @@ from personactl.manifest.yamlsource import (
     read_text,
 )
 
-YAML_SUFFIXES = (".yaml", ".yml")
+YAML_SUFFIXES = globbing.YAML_SUFFIXES
 DEFAULT_API_URL = "https://api.anam.ai"
 DEFAULT_API_KEY_ENV = "ANAM_API_KEY"
 
@@ -240,135 +240,8 @@ def _glob_files_pathlib(project: Project) -> list[Path]:
 
 
 def glob_stats(project: Project) -> dict[str, os.stat_result] | None:
-    """What glob_files finds, as absolute path strings with their stat, found with
-    `glob.glob` (cheaper than Path.glob, and no Path per file): None when a pattern
-    is one whose meaning could differ between the two (absolute, `..`, two `**`, or
-    ending in `**`, which pathlib reads as directories only). Like Path.glob, `**`
-    does not descend into symlinked directories (glob.glob does: such paths are
-    dropped)."""
-    import glob as globber
-    import stat
-
-    root = str(project.root)
-    prefix = os.path.join(root, "")
-    found: dict[str, os.stat_result] = {}
-    links: dict[str, bool] = {}
-    folders: dict[str, int] = {}  # folder (relative) -> an open descriptor, for os.stat
-    by_folder = os.stat in os.supports_dir_fd
-    try:
-        for pattern in project.manifest_globs:
-            parts = pattern.replace("\\", "/").split("/")
-            if (
-                os.path.isabs(pattern)
-                or ".." in parts
-                or parts[-1] == "**"
-                or "" in parts
-                or "." in parts
-                or parts.count("**") > 1
-            ):
-                return None
-            if _scan(prefix, parts, found):
-                continue
-            # Directories `**` stands for: after `before` parts, and before the last `after`.
-            before = parts.index("**") if "**" in parts else None
-            after = len(parts) - 1 - before if before is not None else 0
-            for rel in globber.glob(pattern, root_dir=root, recursive=True, include_hidden=True):
-                if not rel.endswith(YAML_SUFFIXES):
-                    continue
-                if ".personactl" in rel and ".personactl" in rel.split(os.sep):
-                    continue
-                path = prefix + rel
-                if path in found:
-                    continue
-                if before is not None:
-                    names = rel.split(os.sep)
-                    if len(names) - after > before and _through_link(
-                        prefix, names, before, len(names) - after, links
-                    ):
-                        continue
-                folder, _, name = rel.rpartition(os.sep)
-                try:
-                    # Relative to its folder: the kernel walks one name, not the whole path.
-                    if not by_folder:
-                        st = os.stat(path)
-                    else:
-                        fd = folders.get(folder)
-                        if fd is None:
-                            fd = os.open(prefix + folder, os.O_RDONLY | os.O_DIRECTORY)
-                            folders[folder] = fd
-                        st = os.stat(name, dir_fd=fd)
-                except OSError:
-                    continue
-                if stat.S_ISREG(st.st_mode):
-                    found[path] = st
-    finally:
-        for fd in folders.values():
-            os.close(fd)
-    found.pop(os.path.join(root, PROJECT_FILE), None)
-    return found
-
-
-def _scan(prefix: str, parts: list[str], found: dict[str, os.stat_result]) -> bool:
-    """glob_stats for the usual patterns, DIR/.../**/NAME and DIR/.../NAME (no wildcard
-    in a folder): a scandir per folder, NAME matched as fnmatch does, each match
-    stat'ed relative to its folder. As Path.glob: `**` is the folder and every folder
-    below it, symlinked ones not entered. False (nothing done) for another pattern."""
-    import fnmatch
-    import re
-    import stat
-
-    *folders, name = parts
-    recursive = bool(folders) and folders[-1] == "**"
-    if recursive:
-        folders.pop()
-    if any(_MAGIC.search(f) for f in folders) or os.stat not in os.supports_dir_fd:
-        return False
-    match = re.compile(fnmatch.translate(name)).fullmatch
-    pending = [prefix + "".join(f + os.sep for f in folders)]
-    while pending:
-        folder = pending.pop()
-        try:
-            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-        except OSError:
-            continue
-        try:
-            with os.scandir(fd) as entries:
-                listed = [(e.name, recursive and e.is_dir(follow_symlinks=False)) for e in entries]
-            for entry, is_dir in listed:
-                if is_dir and entry != ".personactl":
-                    pending.append(folder + entry + os.sep)
-                if not entry.endswith(YAML_SUFFIXES) or not match(entry):
-                    continue
-                path = folder + entry
-                if path in found or (
-                    ".personactl" in path and ".personactl" in path[len(prefix) :].split(os.sep)
-                ):
-                    continue
-                try:
-                    st = os.stat(entry, dir_fd=fd)
-                except OSError:
-                    continue
-                if stat.S_ISREG(st.st_mode):
-                    found[path] = st
-        finally:
-            os.close(fd)
-    return True
-
-
-_MAGIC = re.compile(r"[*?\[]")
-
-
-def _through_link(
-    prefix: str, names: list[str], start: int, end: int, links: dict[str, bool]
-) -> bool:
-    """Whether any of the directories names[:start+1] ... names[:end] is a symlink."""
-    for i in range(start + 1, end + 1):
-        folder = prefix + os.sep.join(names[:i])
-        if folder not in links:
-            links[folder] = os.path.islink(folder)
-        if links[folder]:
-            return True
-    return False
+    """What glob_files finds, with each file's stat (see globbing.glob_stats)."""
+    return globbing.glob_stats(str(project.root), project.manifest_globs, PROJECT_FILE)
 
 
 def expand_paths(paths: Iterable[str]) -> tuple[list[Path], list[Diagnostic]]:
@@ -626,22 +499,37 @@ def _load_indexed(
     Nothing refers to a persona by name but a patch in personactl.yaml and another
     document of the same name, so a persona of another file whose name neither the
     named files nor personactl.yaml mention gets no stand-in at all: the cost of a
-    10,000-persona project is then a `stat` per file."""
-    from personactl.manifest import index
+    10,000-persona project is then a `stat` per file, made by a prescan child
+    while personactl starts when there is one (manifest/prescan.py)."""
+    from personactl.manifest import index, prescan
 
-    found = glob_stats(project)
-    if found is None or len(found) < index.MIN_FILES:
-        return None
     root = project.root
     wanted = {str(p): p for p in requested if p != root / PROJECT_FILE}
-    optional = frozenset(p for key, p in wanted.items() if key not in found)
+    files: dict[str, index.Entry] | None = None  # the whole index, once needed
+    survey = prescan.take(str(root), project.manifest_globs)
+    if survey is None or not wanted.keys() <= survey.named.keys():
+        found = glob_stats(project)
+        if found is None or len(found) < index.MIN_FILES:
+            return None
+        recorded = index.load(root)
+        files = recorded[1] if recorded and recorded[0] == project.manifest_globs else {}
+        survey = index.survey(str(root), project.manifest_globs, found, files, list(wanted))
+    elif survey.count < index.MIN_FILES:
+        return None
+    optional = frozenset(p for key, p in wanted.items() if not survey.named[key][0])
     resources: list[Resource] = []
     errs: list[Diagnostic] = []
     skipped: list[Path] = []
     unresolved: Unresolved = {}
     order: dict[str, str] = {}  # path -> its sort key, for the files resources came from
+    cut = len(str(root)) + 1
+    made: dict[str, index.Entry | None] = {}  # rel -> its new entry (None: not recorded)
+    was: dict[str, index.Entry | None] = dict(survey.stale)  # rel -> its recorded entry
+    now = index.now_ns()
 
-    def read(path: str) -> list[Diagnostic]:
+    def read(path: str, known: bool) -> None:
+        """Read a file, and make its entry when it is one the globs find (`known`)."""
+        st = os.stat(path) if known else None  # before the read: never newer than it
         got, file_errs, file_skipped, broken = _read_files(
             [wanted.get(path) or Path(path)], project, optional, pre_commit
         )
@@ -652,57 +540,49 @@ def _load_indexed(
             unresolved.setdefault(name, []).extend(name_errs)
         if got:
             order[got[0].path] = _path_order(path)
-        return file_errs
+        if st is not None:
+            ok = not file_errs and not index.racy(st, now)
+            made[path[cut:]] = index.entry(st, [_declared(r) for r in got]) if ok else None
 
-    cached = index.load(root)
-    entries: dict[str, index.Entry] = {}
-    changed = False
-    now = index.now_ns()
-    cut = len(str(root)) + 1  # every path found is root/...
-    for path in wanted:
-        first = len(resources)
-        failed = read(path)
-        st = found.get(path)
-        if st is not None and not failed and not index.racy(st, now):  # keep it indexed
-            rel = path[cut:]
-            made = index.entry(st, [_declared(r) for r in resources[first:]])
-            if made is not None:
-                entries[rel] = made
-                changed = changed or made != cached.get(rel)
+    for path, (known, entry) in survey.named.items():
+        if path in wanted:
+            if known:
+                was[path[cut:]] = entry
+            read(path, known)
     mentioned: set[str] = set()
     for res in resources:
         _strings(res.data, mentioned)
     if project.doc is not None:
         _strings(project.doc.data, mentioned)
     here = os.getcwd() + os.sep
-    stat_key = index.stat_key
-    for path, st in found.items():
-        if path in wanted:
-            continue
-        rel = path[cut:]
-        raw = cached.get(rel)
-        # A malformed entry (not a string, another stat) is never fresh.
-        fields = raw.split("\t") if isinstance(raw, str) else None
-        if raw is not None and fields is not None and fields[0] == stat_key(st):
-            # The usual file, one persona no named file mentions: no stand-in (see above).
-            if len(fields) == 6 and fields[1] == "Persona" and fields[2] not in mentioned:
-                entries[rel] = raw
-                continue
-            stand_ins = _stand_ins(path, fields[1:], here, mentioned)
-            if stand_ins is not None:
-                entries[rel] = raw
-                if stand_ins:
-                    resources.extend(stand_ins)
-                    order[stand_ins[0].path] = _path_order(path)
-                continue
-        first = len(resources)
-        if not read(path) and not index.racy(st, now):
-            made = index.entry(st, [_declared(r) for r in resources[first:]])
-            if made is not None:
-                entries[rel] = made
-                changed = changed or made != raw
-    if changed or entries.keys() != cached.keys():
-        index.save(root, entries)
+    prefix = str(root) + os.sep
+
+    def whole_index() -> dict[str, index.Entry]:
+        nonlocal files
+        if files is None:
+            recorded = index.load(root)
+            files = recorded[1] if recorded and recorded[0] == project.manifest_globs else {}
+        return files
+
+    stand = list(survey.others.items())
+    named_personas = [survey.personas[name] for name in mentioned if name in survey.personas]
+    stand += [(rel, whole_index()[rel]) for rel in named_personas if prefix + rel not in wanted]
+    for rel, entry in stand:
+        if prefix + rel not in wanted:
+            stand_ins = _stand_ins(prefix + rel, entry.split("\t")[1:], here, mentioned)
+            if stand_ins:
+                resources.extend(stand_ins)
+                order[stand_ins[0].path] = _path_order(prefix + rel)
+    for rel in survey.stale:
+        if prefix + rel not in wanted:
+            read(prefix + rel, True)
+    if survey.gone or any(made.get(rel) != was.get(rel) for rel in made.keys() | was.keys()):
+        files = whole_index()
+        entries = {rel: e for rel, e in files.items() if rel not in made and rel not in was}
+        for rel in survey.gone:
+            entries.pop(rel, None)
+        entries.update((rel, e) for rel, e in made.items() if e is not None)
+        index.save(root, project.manifest_globs, entries)
     # In the order a whole load finds them, which decides which of two is the duplicate.
     resources.sort(key=lambda r: (order[r.path], r.doc.index))
     errs.extend(duplicate_names(resources, {display_path(p) for p in requested}))
