@@ -11,6 +11,7 @@ import os
 import re
 
 YAML_SUFFIXES = (".yaml", ".yml")
+PROJECT_FILE = "personactl.yaml"
 
 
 def glob_stats(root: str, globs: list[str], project_file: str) -> dict[str, os.stat_result] | None:

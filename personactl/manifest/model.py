@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from personactl.core.errors import Location
+from personactl.manifest.globbing import PROJECT_FILE as PROJECT_FILE
 from personactl.manifest.yamlsource import Document, KeyPath
 
 API_VERSION = "personactl/v1"
 RESOURCE_KINDS = ("Persona", "Tool", "LLM", "KnowledgeGroup")
-PROJECT_FILE = "personactl.yaml"
 DEFAULT_MANIFEST_GLOBS = (
     "personas/**/*.yaml",
     "tools/**/*.yaml",

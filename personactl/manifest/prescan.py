@@ -22,12 +22,12 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from personactl.manifest.globbing import YAML_SUFFIXES
+from personactl.manifest import index
+from personactl.manifest.globbing import PROJECT_FILE, YAML_SUFFIXES
 
 if TYPE_CHECKING:
     from personactl.manifest.index import Survey
 
-PROJECT_FILE = "personactl.yaml"
 ENV = "PERSONACTL_READ_PROCESSES"
 
 _child: tuple[int, int] | None = None  # (pid, read end of its pipe)
@@ -35,17 +35,20 @@ _child: tuple[int, int] | None = None  # (pid, read end of its pipe)
 
 def start(paths: list[str]) -> None:
     """Fork the child for the project of the first YAML file in `paths` (relative to
-    the working directory), when it is worth it."""
+    the working directory), when it is worth it: the project has an index."""
     global _child
     files = [os.path.abspath(p) for p in paths if p.endswith(YAML_SUFFIXES)]
     if _child is not None or not files or not _worth_it():
+        return
+    root = _project_root(files[0])
+    if root is None or not os.path.isfile(index.index_path(root)):
         return
     readable, writable = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: survey, send, and leave without running any exit handler
         try:
             os.close(readable)
-            data = _survey(files)
+            data = _survey(root, files)
             with os.fdopen(writable, "wb") as out:
                 out.write(data)
         except BaseException:  # noqa: BLE001 - the parent surveys the project itself
@@ -53,6 +56,18 @@ def start(paths: list[str]) -> None:
         os._exit(0)
     os.close(writable)
     _child = (pid, readable)
+
+
+def _project_root(path: str) -> str | None:
+    """The nearest folder above `path` holding personactl.yaml, its symlinks resolved
+    (as the loader's project root is)."""
+    folder = os.path.dirname(path)
+    while not os.path.isfile(os.path.join(folder, PROJECT_FILE)):
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
+    return os.path.realpath(folder)
 
 
 def take(root: str, globs: list[str]) -> Survey | None:
@@ -68,10 +83,8 @@ def take(root: str, globs: list[str]) -> Survey | None:
             data = pipe.read()
     finally:
         os.waitpid(pid, 0)
-    from personactl.manifest.index import Survey
-
     try:
-        found = Survey.undump(data) if data else None
+        found = index.Survey.undump(data) if data else None
     except (ValueError, TypeError, EOFError):
         return None
     if found is None or found.root != root or found.globs != globs:
@@ -90,18 +103,11 @@ def _worth_it() -> bool:
     return wanted > 1
 
 
-def _survey(files: list[str]) -> bytes:
-    """The survey of the project above files[0], dumped; b"" when there is none to make
-    (no project, no index, globs the fast glob leaves to pathlib)."""
-    from personactl.manifest import globbing, index
+def _survey(root: str, files: list[str]) -> bytes:
+    """The survey of the project at `root`, dumped; b"" when there is none to make (no
+    index, or globs the fast search leaves to pathlib)."""
+    from personactl.manifest import globbing
 
-    folder = os.path.dirname(files[0])
-    while not os.path.isfile(os.path.join(folder, PROJECT_FILE)):
-        parent = os.path.dirname(folder)
-        if parent == folder:
-            return b""
-        folder = parent
-    root = os.path.realpath(folder)
     recorded = index.load(root)
     if recorded is None:
         return b""
