@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn
 
+# typing (and the re it imports) would cost the prescan child of `validate` its head
+# start: no import of it before the fork (prescan.py).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, NoReturn
+
     import click
 
 # command name -> ("module:attribute", the one-line summary `personactl --help` lists),

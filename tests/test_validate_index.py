@@ -79,11 +79,19 @@ def index_file(root: Path) -> Path:
     return root / ".personactl" / "cache" / "index"
 
 
-def recorded(root: Path) -> tuple[Any, str, list[str], dict[str, Any]]:
-    """The index as stored: (format, root, globs, entries)."""
-    data = marshal.loads(index_file(root).read_bytes())
-    assert isinstance(data, tuple) and len(data) == 4
-    return data
+def recorded(root: Path) -> tuple[Any, ...]:
+    """The index as stored: (format, root, globs, entries, persona name -> file, the
+    other files)."""
+    with index_file(root).open("rb") as f:
+        head, files, views = marshal.load(f), marshal.load(f), marshal.load(f)
+        assert f.read() == b""
+    return (*head, files, *views)
+
+
+def stored(*parts: Any) -> bytes:
+    """An index file of (format, root, globs, entries, personas, others), as written."""
+    head, files, views = parts[:3], parts[3:4], parts[4:]
+    return b"".join(marshal.dumps(p) for p in (head, *files, views))
 
 
 def entries(root: Path) -> dict[str, list[str]]:
@@ -181,27 +189,42 @@ def test_a_damaged_or_foreign_index_is_ignored_and_rebuilt(
     root = project(write)
     both(root, "personas/b.yaml")
     path = index_file(root)
-    form, where, globs, good = recorded(root)
+    form, where, globs, good, personas, others = recorded(root)
+    assert (personas, others) == (
+        {"ann": "personas/a.yaml", "bob": "personas/b.yaml", "cy": "personas/deep/c.yaml"},
+        ["tools/alpha.yaml"],
+    )
+    rest = (personas, others)
     for bad in (
         b"not marshal",
-        marshal.dumps((form, where, globs)),
-        marshal.dumps(((99, *form[1:]), where, globs, good)),  # another version of personactl
-        marshal.dumps(((form[0], 2, 7), where, globs, good)),  # another version of Python
-        marshal.dumps((form, "/elsewhere", globs, good)),
-        marshal.dumps((form, where, [*globs, "more/*.yaml"], good)),  # other globs
-        marshal.dumps((form, where, "personas/*.yaml", good)),
+        stored(form, where, globs, good, *rest)[: -len(marshal.dumps(rest))],  # cut short
+        stored((99, *form[1:]), where, globs, good, *rest),  # another personactl
+        stored((form[0], 2, 7), where, globs, good, *rest),  # another Python
+        stored(form, "/elsewhere", globs, good, *rest),
+        stored(form, where, [*globs, "more/*.yaml"], good, *rest),  # other globs
+        stored(form, where, "personas/*.yaml", good, *rest),
+        stored(form, where, globs, good, personas, "tools/alpha.yaml"),
         # an entry that claims tools/alpha.yaml declares 'beta', with a wrong stat key
-        marshal.dumps((form, where, globs, {"tools/alpha.yaml": "1:2:3:4\tTool\tbeta\t0\t1\t1"})),
+        stored(form, where, globs, {"tools/alpha.yaml": "1:2:3:4\tTool\tbeta\t0\t1\t1"}, *rest),
         # the right stat key, but entries of the wrong shape
-        marshal.dumps((form, where, globs, {k: key(v) + "\tTool\tbeta" for k, v in good.items()})),
-        marshal.dumps(
-            (form, where, globs, {k: key(v) + "\tTool\tbeta\tx\t1\t1" for k, v in good.items()})
+        stored(form, where, globs, {k: key(v) + "\tTool\tbeta" for k, v in good.items()}, *rest),
+        stored(
+            form,
+            where,
+            globs,
+            {k: key(v) + "\tTool\tbeta\tx\t1\t1" for k, v in good.items()},
+            *rest,
         ),
-        marshal.dumps((form, where, globs, {k: ["a", "list"] for k in good})),
+        stored(form, where, globs, {k: ["a", "list"] for k in good}, *rest),
+        # views of the wrong type
+        stored(form, where, globs, good, {"bob": ["a", "list"]}, [["x"], 1]),
     ):
         path.write_bytes(bad)
         assert both(root, "personas/b.yaml").code == 1  # 'beta' is still undefined
-        assert recorded(root)[3] == good
+        # A damaged entry is never used, and dropped when the index is next written:
+        # its file is read again then.
+        both(root, "personas/b.yaml")
+        assert recorded(root)[3:] == (good, personas, others)
 
 
 def key(entry: str) -> str:
@@ -327,14 +350,15 @@ from personactl.manifest import globbing, index, prescan
 named = [os.path.abspath(p) for p in sys.argv[1:]]
 prescan.start(sys.argv[1:])
 root = os.getcwd()
-globs, files = index.load(root)
-taken = prescan.take(root, globs)
+rec = index.load(root)
+globs = rec.globs
+taken = prescan.take(root, globs, rec.stamp)
 found = globbing.glob_stats(root, globs, "personactl.yaml")
-serial = index.survey(root, globs, found, files, named)
+serial = index.survey(root, rec, found, named)
 same = lambda a, b: marshal.loads(a.dump()) == marshal.loads(b.dump())
 print(taken is not None, taken is not None and same(taken, serial))
-print(prescan.take(root, globs))  # taken once
-print(sorted(taken.stale), sorted(taken.others), len(taken.personas), taken.count, taken.gone)
+print(prescan.take(root, globs, rec.stamp))  # taken once
+print(sorted(taken.stale), taken.count, taken.gone)
 """
 
 
@@ -365,16 +389,14 @@ def test_the_prescan_child_surveys_what_the_parent_would(write: WriteFiles) -> N
     assert out == [
         "True True",
         "None",
-        "['personas/p07.yaml'] ['tools/alpha.yaml'] 61 63 ['personas/p08.yaml']",
+        "['personas/p07.yaml'] 63 ['personas/p08.yaml']",
     ]
     # One process, or a project whose index records other globs: no child, no survey.
     for env, globs in (({"PERSONACTL_READ_PROCESSES": "1"}, ""), ({}, ", more/*.yaml")):
         (root / "personactl.yaml").write_text(
             PROJECT.replace("tools/*.yaml", f"tools/*.yaml{globs}")
         )
-        code = SURVEY.replace(
-            "globs, files = index.load(root)", "globs, files = index.load(root)\nglobs = globs[:2]"
-        )
+        code = SURVEY.replace("globs = rec.globs", "globs = rec.globs[:2]")
         got = subprocess.run(
             [sys.executable, "-c", code, "personas/b.yaml"],
             cwd=root,

@@ -3,11 +3,13 @@ in for it)."""
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import os
 import sys
-from typing import NoReturn
+
+TYPE_CHECKING = False  # typing itself is not imported yet when `validate` forks
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 # A run builds one large graph that lives to the end (every document, its source
 # positions, the rendered specs, the plan) and frees little before it exits. CPython's
@@ -31,6 +33,8 @@ def end(code: int) -> NoReturn:
 
     No exit handler runs: a command must finish its own work (a thread, a file, an
     atexit hook) before it returns."""
+    import contextlib  # (not at the top: this module is imported before `validate` forks)
+
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a closed pipe (`| head`)
             stream.flush()

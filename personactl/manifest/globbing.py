@@ -8,7 +8,10 @@ while the parent imports the rest.
 from __future__ import annotations
 
 import os
-import re
+
+TYPE_CHECKING = False  # (typing is not imported in the prescan child: prescan.py)
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 YAML_SUFFIXES = (".yaml", ".yml")
 PROJECT_FILE = "personactl.yaml"
@@ -82,21 +85,35 @@ def glob_stats(root: str, globs: list[str], project_file: str) -> dict[str, os.s
     return found
 
 
+def _wild(part: str) -> bool:
+    return "*" in part or "?" in part or "[" in part
+
+
+def _ends_with(suffix: str) -> Callable[[str], bool]:
+    return lambda name: name.endswith(suffix)
+
+
 def _scan(prefix: str, parts: list[str], found: dict[str, os.stat_result]) -> bool:
     """glob_stats for the usual patterns, DIR/.../**/NAME and DIR/.../NAME (no wildcard
     in a folder): a scandir per folder, NAME matched as fnmatch does, each match
     stat'ed relative to its folder. As Path.glob: `**` is the folder and every folder
     below it, symlinked ones not entered. False (nothing done) for another pattern."""
-    import fnmatch
     import stat
 
     *folders, name = parts
     recursive = bool(folders) and folders[-1] == "**"
     if recursive:
         folders.pop()
-    if any(_MAGIC.search(f) for f in folders) or os.stat not in os.supports_dir_fd:
+    if any(_wild(f) for f in folders) or os.stat not in os.supports_dir_fd:
         return False
-    match = re.compile(fnmatch.translate(name)).fullmatch
+    match: Callable[[str], object]
+    if name.startswith("*") and not _wild(name[1:]):
+        match = _ends_with(name[1:])  # `*.yaml`, the usual: no regular expression to build
+    else:
+        import fnmatch
+        import re
+
+        match = re.compile(fnmatch.translate(name)).fullmatch
     at, is_file, suffixes, sep = os.stat, stat.S_ISREG, YAML_SUFFIXES, os.sep
     pending = [prefix + "".join(f + sep for f in folders)]
     while pending:
@@ -129,9 +146,6 @@ def _scan(prefix: str, parts: list[str], found: dict[str, os.stat_result]) -> bo
         finally:
             os.close(fd)
     return True
-
-
-_MAGIC = re.compile(r"[*?\[]")
 
 
 def _through_link(

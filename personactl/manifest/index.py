@@ -31,10 +31,11 @@ import marshal
 import os
 import sys
 import time
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # not typing's: prescan.py imports this before typing is
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Any
 
 VERSION = 3
 MIN_FILES = 50
@@ -71,18 +72,51 @@ def index_path(root: str | Path) -> str:
     return os.path.join(root, CACHE_DIR, FILE_NAME)
 
 
-def load(root: str | Path) -> tuple[list[str], dict[str, Any]] | None:
-    """(the globs it was made with, the entries by path relative to the root); None
-    when missing or not ours. Each entry is checked where it is used (`survey`)."""
+class Recorded:
+    """The index as read: the globs it was made with, the entries by path relative to
+    the root, and two views of them made when it was written: the file of each
+    persona name (of files that declare one persona, the first of each name), and
+    every other file that declares something (other kinds, several documents, a
+    second file of a persona name). `stamp`: the index file's own stat key, which
+    tells one writing of it from another."""
+
+    def __init__(
+        self,
+        globs: list[str],
+        files: dict[str, Any],
+        personas: dict[str, str],
+        others: list[str],
+        stamp: str,
+    ) -> None:
+        self.globs = globs
+        self.files = files
+        self.personas = personas
+        self.others = others
+        self.stamp = stamp
+
+
+EMPTY = Recorded([], {}, {}, [], "")
+
+
+def load(root: str | Path, views: bool = True) -> Recorded | None:
+    """The index of the project at `root`; None when missing or not ours. Each entry is
+    checked where it is used (its stat key by `survey`, its shape by the loader).
+    Without `views`, its personas and others are left unread (empty)."""
     try:
         with open(index_path(root), "rb") as f:
-            data = marshal.loads(f.read())
-        form, recorded_root, globs, files = data
-        if form != _FORMAT or recorded_root != str(root):
-            return None
+            stamp = stat_key(os.fstat(f.fileno()))
+            form, recorded_root, globs = marshal.load(f)
+            if form != _FORMAT or recorded_root != str(root):
+                return None
+            files = marshal.load(f)
+            personas, others = marshal.load(f) if views else ({}, [])
         if not isinstance(globs, list) or not all(isinstance(g, str) for g in globs):
             return None
-        return (globs, files) if isinstance(files, dict) else None
+        if not isinstance(files, dict) or not isinstance(personas, dict):
+            return None
+        if not isinstance(others, list) or not all(type(rel) is str for rel in others):
+            return None
+        return Recorded(globs, files, personas, others, stamp)
     except (OSError, ValueError, TypeError, EOFError):
         return None
 
@@ -94,54 +128,60 @@ def save(root: Path, globs: list[str], entries: dict[str, Entry]) -> None:
     from personactl.core.files import atomic_write
 
     folder = root / CACHE_DIR
+    files = dict(sorted(entries.items()))
+    personas: dict[str, str] = {}
+    others: list[str] = []
+    for rel, raw in list(files.items()):
+        fields = raw.split("\t")
+        if not well_formed(fields[1:]):
+            del files[rel]  # a damaged entry: its file is read again next time
+        elif len(fields) == 6 and fields[1] == "Persona" and fields[2] not in personas:
+            personas[fields[2]] = rel
+        elif len(fields) > 1:
+            others.append(rel)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         ignore = folder / ".gitignore"
         if not ignore.exists():
             ignore.write_text("# personactl's cache: never committed\n*\n", encoding="utf-8")
-        data = (_FORMAT, str(root), list(globs), dict(sorted(entries.items())))
-        atomic_write(Path(index_path(root)), marshal.dumps(data))
+        # Three parts, so that the prescan child reads only the first two.
+        parts = ((_FORMAT, str(root), list(globs)), files, (personas, others))
+        atomic_write(Path(index_path(root)), b"".join(marshal.dumps(p) for p in parts))
         (folder / "index.json").unlink(missing_ok=True)  # version 2's, not read any more
     except OSError:
         pass
 
 
 class Survey:
-    """The manifest files of a project, sorted against its index (paths relative to
-    the root unless said otherwise). Plain data: a prescan child sends it whole."""
+    """The manifest files of a project against its index, as one writing of it (`stamp`)
+    recorded them (paths relative to the root unless said otherwise). Plain data: a
+    prescan child sends it whole."""
 
     def __init__(
         self,
         root: str,
         globs: list[str],
+        stamp: str,
         count: int = 0,
         stale: dict[str, Entry | None] | None = None,
         gone: list[str] | None = None,
-        personas: dict[str, str] | None = None,
-        others: dict[str, Entry] | None = None,
         named: dict[str, tuple[bool, Entry | None]] | None = None,
     ) -> None:
         self.root = root
         self.globs = globs
+        self.stamp = stamp
         self.count = count  # manifest files found
-        # Found, with no fresh entry (new, changed, racy when recorded, or a malformed
-        # entry): read again. Each with the entry recorded for it, if any.
+        # Found, with no entry whose stat key is the file's (new, changed, or racy when
+        # recorded): read again. Each with the entry recorded for it, if any.
         self.stale = stale if stale is not None else {}
         self.gone = gone if gone is not None else []  # recorded, no longer found
-        # Fresh entries: the usual file (one persona) by the persona's name (its entry
-        # is in the index); any other file (other kinds, several documents, a second
-        # file of the same persona name) by its path, with its entry. A file that
-        # declares nothing is in neither.
-        self.personas = personas if personas is not None else {}
-        self.others = others if others is not None else {}
         # The files named on the command line, by absolute path: (found by the globs,
         # the entry recorded for it).
         self.named = named if named is not None else {}
 
     def dump(self) -> bytes:
         return marshal.dumps(
-            (self.root, self.globs, self.count, self.stale, self.gone)
-            + (self.personas, self.others, self.named)
+            (self.root, self.globs, self.stamp, self.count, self.stale, self.gone, self.named)
         )
 
     @classmethod
@@ -150,40 +190,27 @@ class Survey:
 
 
 def survey(
-    root: str,
-    globs: list[str],
-    found: dict[str, os.stat_result],
-    files: dict[str, Any],
-    named: list[str],
+    root: str, recorded: Recorded, found: dict[str, os.stat_result], named: list[str]
 ) -> Survey:
-    """Sort the files `found` (absolute path -> stat) against the index `files`."""
-    out = Survey(root, globs, len(found))
-    stale, personas, others = out.stale, out.personas, out.others
+    """Sort the files `found` (absolute path -> stat) against the index."""
+    files = recorded.files
+    out = Survey(root, recorded.globs, recorded.stamp, len(found))
+    stale = out.stale
     cut = len(root) + 1  # every path found is root/...
-    recorded = 0  # entries of files found
+    entries = 0  # entries of files found
     for path, st in found.items():
         rel = path[cut:]
         raw = files.get(rel)
         if type(raw) is not str:
             stale[rel] = None
             continue
-        recorded += 1
-        fields = raw.split("\t")
-        if fields[0] == f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}":
-            if len(fields) == 6:  # the usual file: one resource
-                if fields[3].isdigit() and fields[4].isdigit() and fields[5].isdigit():
-                    if fields[1] == "Persona" and fields[2] not in personas:
-                        personas[fields[2]] = rel
-                    else:
-                        others[rel] = raw
-                    continue
-            elif len(fields) == 1:  # declares nothing
-                continue
-            elif _well_formed(fields):
-                others[rel] = raw
-                continue
-        stale[rel] = raw
-    if len(files) > recorded:
+        entries += 1
+        key = f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
+        fresh = raw.startswith(key) and raw[len(key) : len(key) + 1] in ("", "\t")
+        # (a count of fields here; each resource's shape where one is used: `well_formed`)
+        if not fresh or raw.count("\t") % 5:
+            stale[rel] = raw
+    if len(files) > entries:
         prefix = root + os.sep
         out.gone = [rel for rel in files if prefix + rel not in found]
     for path in named:
@@ -192,12 +219,12 @@ def survey(
     return out
 
 
-def _well_formed(fields: list[str]) -> bool:
-    """Five fields a resource (kind, name, document index, line, column), numbers where
-    numbers go."""
-    if (len(fields) - 1) % 5:
+def well_formed(fields: list[str]) -> bool:
+    """An entry's fields after the stat key: five a resource (kind, name, document
+    index, line, column), numbers where numbers go."""
+    if len(fields) % 5:
         return False
-    return all(fields[i].isdigit() for j in range(1, len(fields), 5) for i in (j + 2, j + 3, j + 4))
+    return all(fields[i].isdigit() for j in range(0, len(fields), 5) for i in (j + 2, j + 3, j + 4))
 
 
 def now_ns() -> int:

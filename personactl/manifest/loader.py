@@ -504,16 +504,18 @@ def _load_indexed(
     from personactl.manifest import index, prescan
 
     root = project.root
+    globs = project.manifest_globs
     wanted = {str(p): p for p in requested if p != root / PROJECT_FILE}
-    files: dict[str, index.Entry] | None = None  # the whole index, once needed
-    survey = prescan.take(str(root), project.manifest_globs)
+    # Read before waiting for a prescan child's survey: this process would only wait.
+    recorded = index.load(root)
+    if recorded is None or recorded.globs != globs:
+        recorded = index.EMPTY
+    survey = prescan.take(str(root), globs, recorded.stamp)
     if survey is None or not wanted.keys() <= survey.named.keys():
         found = glob_stats(project)
         if found is None or len(found) < index.MIN_FILES:
             return None
-        recorded = index.load(root)
-        files = recorded[1] if recorded and recorded[0] == project.manifest_globs else {}
-        survey = index.survey(str(root), project.manifest_globs, found, files, list(wanted))
+        survey = index.survey(str(root), recorded, found, list(wanted))
     elif survey.count < index.MIN_FILES:
         return None
     optional = frozenset(p for key, p in wanted.items() if not survey.named[key][0])
@@ -522,7 +524,8 @@ def _load_indexed(
     skipped: list[Path] = []
     unresolved: Unresolved = {}
     order: dict[str, str] = {}  # path -> its sort key, for the files resources came from
-    cut = len(str(root)) + 1
+    prefix = str(root) + os.sep
+    cut = len(prefix)
     made: dict[str, index.Entry | None] = {}  # rel -> its new entry (None: not recorded)
     was: dict[str, index.Entry | None] = dict(survey.stale)  # rel -> its recorded entry
     now = index.now_ns()
@@ -555,34 +558,30 @@ def _load_indexed(
     if project.doc is not None:
         _strings(project.doc.data, mentioned)
     here = os.getcwd() + os.sep
-    prefix = str(root) + os.sep
-
-    def whole_index() -> dict[str, index.Entry]:
-        nonlocal files
-        if files is None:
-            recorded = index.load(root)
-            files = recorded[1] if recorded and recorded[0] == project.manifest_globs else {}
-        return files
-
-    stand = list(survey.others.items())
-    named_personas = [survey.personas[name] for name in mentioned if name in survey.personas]
-    stand += [(rel, whole_index()[rel]) for rel in named_personas if prefix + rel not in wanted]
-    for rel, entry in stand:
-        if prefix + rel not in wanted:
-            stand_ins = _stand_ins(prefix + rel, entry.split("\t")[1:], here, mentioned)
-            if stand_ins:
-                resources.extend(stand_ins)
-                order[stand_ins[0].path] = _path_order(prefix + rel)
+    files = recorded.files
+    skip = survey.stale.keys() | set(survey.gone) | made.keys()  # read, or gone
+    stand = [*recorded.others, *(recorded.personas.get(n) for n in mentioned)]
+    for rel in dict.fromkeys(r for r in stand if isinstance(r, str)):
+        if rel in skip:
+            continue
+        raw = files.get(rel)
+        fields = raw.split("\t")[1:] if isinstance(raw, str) else []
+        stand_ins = _stand_ins(prefix + rel, fields, here, mentioned)
+        if stand_ins is None or not index.well_formed(fields):  # damaged: read it instead
+            was[rel] = raw if isinstance(raw, str) else None
+            read(prefix + rel, True)
+        elif stand_ins:
+            resources.extend(stand_ins)
+            order[stand_ins[0].path] = _path_order(prefix + rel)
     for rel in survey.stale:
         if prefix + rel not in wanted:
             read(prefix + rel, True)
     if survey.gone or any(made.get(rel) != was.get(rel) for rel in made.keys() | was.keys()):
-        files = whole_index()
         entries = {rel: e for rel, e in files.items() if rel not in made and rel not in was}
         for rel in survey.gone:
             entries.pop(rel, None)
         entries.update((rel, e) for rel, e in made.items() if e is not None)
-        index.save(root, project.manifest_globs, entries)
+        index.save(root, globs, entries)
     # In the order a whole load finds them, which decides which of two is the duplicate.
     resources.sort(key=lambda r: (order[r.path], r.doc.index))
     errs.extend(duplicate_names(resources, {display_path(p) for p in requested}))

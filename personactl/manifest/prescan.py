@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
 
 from personactl.manifest import index
 from personactl.manifest.globbing import PROJECT_FILE, YAML_SUFFIXES
 
+TYPE_CHECKING = False  # not typing's: it is not imported before the fork
 if TYPE_CHECKING:
     from personactl.manifest.index import Survey
 
@@ -70,9 +70,10 @@ def _project_root(path: str) -> str | None:
     return os.path.realpath(folder)
 
 
-def take(root: str, globs: list[str]) -> Survey | None:
-    """The child's survey when it is of this root and these globs; None otherwise
-    (no child, it failed, or it surveyed another project). Reaps the child."""
+def take(root: str, globs: list[str], stamp: str | None) -> Survey | None:
+    """The child's survey when it is of this root, these globs and the writing of the
+    index this process read (`stamp`); None otherwise (no child, it failed, or it
+    surveyed another project or index). Reaps the child."""
     global _child
     if _child is None:
         return None
@@ -87,7 +88,7 @@ def take(root: str, globs: list[str]) -> Survey | None:
         found = index.Survey.undump(data) if data else None
     except (ValueError, TypeError, EOFError):
         return None
-    if found is None or found.root != root or found.globs != globs:
+    if found is None or (found.root, found.globs, found.stamp) != (root, globs, stamp):
         return None
     return found
 
@@ -108,11 +109,10 @@ def _survey(root: str, files: list[str]) -> bytes:
     index, or globs the fast search leaves to pathlib)."""
     from personactl.manifest import globbing
 
-    recorded = index.load(root)
+    recorded = index.load(root, views=False)
     if recorded is None:
         return b""
-    globs, entries = recorded
-    found = globbing.glob_stats(root, globs, PROJECT_FILE)
+    found = globbing.glob_stats(root, recorded.globs, PROJECT_FILE)
     if found is None:
         return b""
-    return index.survey(root, globs, found, entries, files).dump()
+    return index.survey(root, recorded, found, files).dump()
