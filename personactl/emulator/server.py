@@ -40,6 +40,10 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
 
     daemon_threads = True  # idle keep-alive connections must not block shutdown
     allow_reuse_address = True
+    # Connections the kernel completes before they are accepted. socketserver's 5 drops
+    # the SYNs of a client opening 16 at once while this process is busy: each of those
+    # waits out TCP's first retransmission, a whole second. Real servers queue more.
+    request_queue_size = 128
 
     def __init__(self, host: str, port: int, app: WsgiApp, *, access_log: bool = False) -> None:
         bare = host.strip("[]")

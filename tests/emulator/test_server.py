@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -155,3 +156,21 @@ def test_cli_errors_exit_1(tmp_path: Path, shared_server: ServedEmulator) -> Non
     assert busy.returncode == 1
     assert busy.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}: ")
     assert busy.stdout == ""
+
+
+def test_connections_opened_at_once_are_queued_not_dropped(tmp_path: Path) -> None:
+    # Nothing accepts yet (a busy server): the kernel must still complete 32 handshakes.
+    # With socketserver's backlog of 5 the rest would wait out a 1 s SYN retransmission.
+    app = EmulatorApp(tmp_path)
+    server = create_server(app, "127.0.0.1", 0)
+    sockets = []
+    try:
+        for _ in range(32):
+            s = socket.create_connection(("127.0.0.1", server.server_address[1]), timeout=0.5)
+            sockets.append(s)
+        assert len(sockets) == 32
+    finally:
+        for s in sockets:
+            s.close()
+        server.server_close()
+        app.close()
