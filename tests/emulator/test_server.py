@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -173,4 +174,81 @@ def test_connections_opened_at_once_are_queued_not_dropped(tmp_path: Path) -> No
         for s in sockets:
             s.close()
         server.server_close()
+        app.close()
+
+
+def _exchange(port: int, raw: bytes) -> list[bytes]:
+    """Send `raw` on a new connection; the status lines of what comes back, until the
+    server closes it or goes quiet."""
+    # (a status line follows the previous body directly)
+    return re.findall(rb"HTTP/1\.1 \d{3} [^\r\n]*", _raw(port, raw))
+
+
+def _raw(port: int, raw: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+        s.sendall(raw)
+        got = b""
+        try:
+            while chunk := s.recv(65536):
+                got += chunk
+        except TimeoutError:
+            pass
+    return got
+
+
+def test_request_lines_and_headers_are_read_as_http_1_1_says(tmp_path: Path) -> None:
+    app = EmulatorApp(tmp_path)
+    server = create_server(app, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    port = server.server_address[1]
+    key = AUTH["Authorization"].encode()
+    get = b"GET /v1/llms HTTP/1.1\r\nHost: x\r\nAuthorization: " + key + b"\r\n"
+    try:
+        # Two requests on one connection, then `Connection: close` ends it.
+        assert _exchange(port, get + b"\r\n" + get + b"Connection: close\r\n\r\n") == [
+            b"HTTP/1.1 200 OK",
+            b"HTTP/1.1 200 OK",
+        ]
+        # A header folded over two lines (unfolded, as RFC 9112 allows), any case, and
+        # `//` at the start of the path.
+        folded = (
+            b"GET //v1/llms HTTP/1.1\r\nauthorization:\r\n "
+            + key
+            + b"\r\nConnection: close\r\n\r\n"
+        )
+        assert _exchange(port, folded) == [b"HTTP/1.1 200 OK"]
+        # HTTP/1.0 closes after one answer.
+        assert _exchange(port, get.replace(b"1.1", b"1.0", 1) + b"\r\n" + get + b"\r\n") == [
+            b"HTTP/1.1 200 OK"
+        ]
+        # A body announced with Expect: 100-continue is asked for first.
+        body = b'{"name": "x"}'
+        expect = (
+            b"POST /v1/nothing-here HTTP/1.1\r\nAuthorization: "
+            + key
+            + b"\r\nExpect: 100-continue\r\n"
+            b"Content-Length: 13\r\nConnection: close\r\n\r\n" + body
+        )
+        assert _exchange(port, expect) == [b"HTTP/1.1 100 Continue", b"HTTP/1.1 404 Not Found"]
+        # A request line that is not HTTP/1.x: answered as HTTP/0.9 (no status line), as
+        # http.server answers it.
+        for line, code in (
+            (b"GET /v1/llms", b"400"),
+            (b"GET /v1/llms HTTP/x.y", b"400"),
+            (b"GET /v1/llms HTTP/2.0", b"505"),
+        ):
+            assert b"Error code: " + code in _raw(port, line + b"\r\n\r\n")
+        many = b"".join(b"X-%d: 1\r\n" % i for i in range(101))
+        assert _exchange(port, b"GET /v1/llms HTTP/1.1\r\n" + many + b"\r\n") == [
+            b"HTTP/1.1 431 Too many headers"
+        ]
+        long = b"X-Long: " + b"a" * 70_000 + b"\r\n"
+        assert _exchange(port, b"GET /v1/llms HTTP/1.1\r\n" + long + b"\r\n") == [
+            b"HTTP/1.1 431 Line too long"
+        ]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
         app.close()
