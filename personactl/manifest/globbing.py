@@ -17,8 +17,10 @@ YAML_SUFFIXES = (".yaml", ".yml")
 PROJECT_FILE = "personactl.yaml"
 
 
-def glob_stats(root: str, globs: list[str], project_file: str) -> dict[str, os.stat_result] | None:
-    """What glob_files finds, as absolute path strings with their stat, found with
+def glob_stats(root: str, globs: list[str], project_file: str) -> dict[str, str] | None:
+    """What glob_files finds, as absolute path strings with their stat key (size,
+    mtime, ctime, inode: `stat_key`; a short string, not the whole stat, which would
+    hold ten times the memory, and cost its page faults), found with
     `glob.glob` (cheaper than Path.glob, and no Path per file): None when a pattern
     is one whose meaning could differ between the two (absolute, `..`, two `**`, or
     ending in `**`, which pathlib reads as directories only). Like Path.glob, `**`
@@ -28,7 +30,7 @@ def glob_stats(root: str, globs: list[str], project_file: str) -> dict[str, os.s
     import stat
 
     prefix = os.path.join(root, "")
-    found: dict[str, os.stat_result] = {}
+    found: dict[str, str] = {}
     links: dict[str, bool] = {}
     folders: dict[str, int] = {}  # folder (relative) -> an open descriptor, for os.stat
     by_folder = os.stat in os.supports_dir_fd
@@ -77,7 +79,7 @@ def glob_stats(root: str, globs: list[str], project_file: str) -> dict[str, os.s
                 except OSError:
                     continue
                 if stat.S_ISREG(st.st_mode):
-                    found[path] = st
+                    found[path] = f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
     finally:
         for fd in folders.values():
             os.close(fd)
@@ -93,7 +95,12 @@ def _ends_with(suffix: str) -> Callable[[str], bool]:
     return lambda name: name.endswith(suffix)
 
 
-def _scan(prefix: str, parts: list[str], found: dict[str, os.stat_result]) -> bool:
+def stat_key(st: os.stat_result) -> str:
+    """What a file's content cannot change without changing: size, mtime, ctime, inode."""
+    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
+
+
+def _scan(prefix: str, parts: list[str], found: dict[str, str]) -> bool:
     """glob_stats for the usual patterns, DIR/.../**/NAME and DIR/.../NAME (no wildcard
     in a folder): a scandir per folder, NAME matched as fnmatch does, each match
     stat'ed relative to its folder. As Path.glob: `**` is the folder and every folder
@@ -141,8 +148,8 @@ def _scan(prefix: str, parts: list[str], found: dict[str, os.stat_result]) -> bo
                     st = at(entry, dir_fd=fd)
                 except OSError:
                     continue
-                if is_file(st.st_mode):
-                    found[path] = st
+                if is_file(st.st_mode):  # (stat_key, inline: ten thousand calls)
+                    found[path] = f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
         finally:
             os.close(fd)
     return True

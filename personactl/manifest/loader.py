@@ -239,8 +239,8 @@ def _glob_files_pathlib(project: Project) -> list[Path]:
     return sorted(found)
 
 
-def glob_stats(project: Project) -> dict[str, os.stat_result] | None:
-    """What glob_files finds, with each file's stat (see globbing.glob_stats)."""
+def glob_stats(project: Project) -> dict[str, str] | None:
+    """What glob_files finds, with each file's stat key (see globbing.glob_stats)."""
     return globbing.glob_stats(str(project.root), project.manifest_globs, PROJECT_FILE)
 
 

@@ -26,6 +26,10 @@ def validate(
 ) -> Validated:
     """Check the project of the working directory (no `paths`), or each path against its
     own project; `paths` and the messages are relative to `invoked_from`."""
+    # Imported before loading (the checks need it next): a prescan child may still be
+    # surveying the project then (manifest/prescan.py), and this process would only wait.
+    import personactl.manifest.checks  # noqa: F401
+
     if not paths:
         loaded = load_all()
         if not loaded.resources and not loaded.diagnostics:
