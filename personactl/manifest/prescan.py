@@ -47,6 +47,8 @@ def start(paths: list[str]) -> None:
     pid = os.fork()
     if pid == 0:  # the child: survey, send, and leave without running any exit handler
         try:
+            # Not holding the caller's pipes open (`validate … | cat` ends with the parent).
+            os.closerange(0, 3)
             os.close(readable)
             data = _survey(root, files)
             with os.fdopen(writable, "wb") as out:
