@@ -79,7 +79,7 @@ def glob_stats(root: str, globs: list[str], project_file: str) -> dict[str, str]
                 except OSError:
                     continue
                 if stat.S_ISREG(st.st_mode):
-                    found[path] = f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
+                    found[path] = stat_key(st)
     finally:
         for fd in folders.values():
             os.close(fd)
@@ -148,8 +148,8 @@ def _scan(prefix: str, parts: list[str], found: dict[str, str]) -> bool:
                     st = at(entry, dir_fd=fd)
                 except OSError:
                     continue
-                if is_file(st.st_mode):  # (stat_key, inline: ten thousand calls)
-                    found[path] = f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
+                if is_file(st.st_mode):
+                    found[path] = stat_key(st)
         finally:
             os.close(fd)
     return True
